@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs what it needs on Debian 12 first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash build-aux/install-deps.sh
+
+export CARGO_TERM_COLOR=never
+step() { echo; echo "==> $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "data files"
+desktop-file-validate data/io.github.roomtape.Roomtape.desktop
+appstreamcli validate --no-net data/io.github.roomtape.Roomtape.metainfo.xml
+glib-compile-schemas --strict --dry-run data
+
+step "build tests"
+cargo test --locked --no-run
+
+step "tests (loopback-only network namespace, headless X server)"
+# Every test runs with no network but loopback, under Xvfb for the GTK tests.
+build-aux/netns-run.sh \
+  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- \
+  env GSK_RENDERER=cairo GTK_A11Y=none GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1 \
+  cargo test --locked --offline -- --test-threads=2
+
+echo
+echo "All checks passed."

@@ -1,0 +1,286 @@
+//! Command-line front-ends: the argument grammar and the headless commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub mod publish;
+pub mod record;
+
+/// Record every participant of a VDO.Ninja-compatible WebRTC room.
+#[derive(Debug, Parser)]
+#[command(name = "roomtape", version, about, long_about = None)]
+pub struct Cli {
+    /// Open the built-in demo room (a local server and three synthetic participants).
+    #[arg(long)]
+    pub demo: bool,
+    /// Join this room on start.
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
+    /// Signaling server for --room (ws:// or wss://).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Room password for --room: a password, or "false" for none.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Save a PNG of the window after --screenshot-delay seconds, then quit.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub screenshot: Option<PathBuf>,
+    /// Seconds to wait before --screenshot.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
+    pub screenshot_delay: f64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record a room headless: connect to every participant and record each one.
+    Record(RecordArgs),
+    /// Run a local VDO.Ninja-compatible signaling server.
+    Serve(ServeArgs),
+    /// Publish a synthetic participant (test video with its label, test tone) into a room.
+    Publish(PublishArgs),
+    /// Export a recorded session: remux, composite grid, or audio only.
+    Export(ExportArgs),
+    /// Measure the recorder with synthetic participants on loopback and print the figures.
+    Bench(BenchArgs),
+}
+
+/// Where a room is and how to get in: shared by `record` and `publish`.
+#[derive(Debug, Clone, Args)]
+pub struct RoomArgs {
+    /// Signaling server URL (ws:// or wss://).
+    #[arg(long, value_name = "URL", default_value = crate::config::DEFAULT_SERVER)]
+    pub server: String,
+    /// Room name.
+    #[arg(long, value_name = "ROOM")]
+    pub room: String,
+    /// Room password; omitted for the VDO.Ninja default, "false" for none.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Hash salt; derived from the server's host name when omitted.
+    #[arg(long, value_name = "SALT")]
+    pub salt: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VideoCodec {
+    Vp8,
+    Vp9,
+    H264,
+    Av1,
+}
+
+impl VideoCodec {
+    /// The name VDO.Ninja uses in `preferVideoCodec`.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "vp8",
+            VideoCodec::Vp9 => "vp9",
+            VideoCodec::H264 => "h264",
+            VideoCodec::Av1 => "av1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub room: RoomArgs,
+    /// STUN server as stun://host:port, or "false" for none.
+    #[arg(long, value_name = "URL")]
+    pub stun: Option<String>,
+    /// TURN server as turn://user:pass@host:port (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub turn: Vec<String>,
+    /// Use TURN relay candidates only.
+    #[arg(long)]
+    pub relay_only: bool,
+    /// Video codec to ask publishers for.
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub prefer_codec: Option<VideoCodec>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Print one JSON object per line for every participant event.
+    #[arg(long)]
+    pub json_events: bool,
+    /// Folder to create the session folder in (default: Videos/Roomtape).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Only record these stream ids (without the hash suffix), comma separated.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub streams: Vec<String>,
+    /// Record video only.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Record audio only.
+    #[arg(long, conflicts_with = "no_audio")]
+    pub no_video: bool,
+    /// Connect and report, but write no files.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; only loopback unless told otherwise.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Which server behaviour to imitate.
+    #[arg(long, value_name = "DIALECT", default_value = "official")]
+    pub dialect: crate::signaling::server::Dialect,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub room: RoomArgs,
+    /// Stream id to publish (without the hash suffix).
+    #[arg(long, value_name = "ID")]
+    pub stream: String,
+    /// Name shown for this participant (defaults to the stream id).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// Video codec to send.
+    #[arg(long, value_enum, default_value = "vp8")]
+    pub codec: VideoCodec,
+    /// Send no audio track at all.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Send an audio track that carries no packets (a muted microphone).
+    #[arg(long)]
+    pub mute_audio: bool,
+    /// Video size as WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "640x360")]
+    pub resolution: String,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Never send ICE candidates (to test what viewers show when none arrive).
+    #[arg(long, hide = true)]
+    pub drop_candidates: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Mkv,
+    Webm,
+    Mp4,
+    Grid,
+    Audio,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The session folder (the one holding session.json).
+    #[arg(value_name = "SESSION_DIR")]
+    pub session: PathBuf,
+    /// What to make.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write (default: an "export" folder inside the session).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Participant counts to measure, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    pub participants: Vec<u32>,
+    /// Seconds to record per count.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Video size of the synthetic participants.
+    #[arg(long, default_value = "1280x720")]
+    pub resolution: String,
+    /// Also decode every participant for a preview tile.
+    #[arg(long)]
+    pub previews: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a headless subcommand and turns its outcome into an exit code.
+pub fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Record(args) => record::run(args),
+        Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
+        Command::Publish(args) => publish::run(args),
+        Command::Export(_) => Err(anyhow::anyhow!("export is not available in this build yet")),
+        Command::Bench(_) => Err(anyhow::anyhow!("bench is not available in this build yet")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("roomtape: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses "WxH" into a size, with a message a person understands.
+pub fn parse_resolution(text: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("resolution must look like 1280x720, not {text:?}"))?;
+    let w: u32 = w.trim().parse()?;
+    let h: u32 = h.trim().parse()?;
+    anyhow::ensure!(
+        (16..=7680).contains(&w) && (16..=4320).contains(&h),
+        "resolution {w}x{h} is out of range"
+    );
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_flag_is_a_usage_error() {
+        let err = Cli::try_parse_from(["roomtape", "--no-such-flag"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err =
+            Cli::try_parse_from(["roomtape", "record", "--room", "r", "--bogus"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn record_streams_are_split() {
+        let cli = Cli::try_parse_from([
+            "roomtape",
+            "record",
+            "--room",
+            "r",
+            "--streams",
+            "a,b",
+            "--password",
+            "false",
+        ])
+        .unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("expected record");
+        };
+        assert_eq!(args.streams, ["a", "b"]);
+        assert_eq!(args.room.password.as_deref(), Some("false"));
+    }
+
+    #[test]
+    fn resolutions_parse_or_explain() {
+        assert_eq!(parse_resolution("1280x720").unwrap(), (1280, 720));
+        assert!(parse_resolution("big").is_err());
+        assert!(parse_resolution("0x0").is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! `roomtape publish`: a synthetic participant.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::PublishArgs;
+use crate::media::publisher::{AudioMode, Publisher, PublisherConfig};
+use crate::protocol::crypto::Password;
+
+pub fn run(args: PublishArgs) -> anyhow::Result<()> {
+    crate::media::init()?;
+    let (width, height) = super::parse_resolution(&args.resolution)?;
+    let mut config = PublisherConfig::new(&args.room.server, &args.room.room, &args.stream);
+    config.label = args.label.clone().unwrap_or_else(|| args.stream.clone());
+    config.password = args
+        .room
+        .password
+        .as_deref()
+        .map(Password::parse)
+        .unwrap_or(Password::Default);
+    config.salt = args.room.salt.clone();
+    config.codec = args.codec.wire_name().to_owned();
+    config.audio = if args.no_audio {
+        AudioMode::None
+    } else if args.mute_audio {
+        AudioMode::Muted
+    } else {
+        AudioMode::Tone
+    };
+    config.width = width;
+    config.height = height;
+    config.drop_candidates = args.drop_candidates;
+    let main_loop = glib::MainLoop::new(None, false);
+    let publisher = Publisher::start(config)?;
+    println!(
+        "Publishing {:?} in room {:?} on {}",
+        args.stream, args.room.room, args.room.server
+    );
+    let stop = {
+        let main_loop = main_loop.clone();
+        let publisher = publisher.clone();
+        move || {
+            publisher.stop();
+            let main_loop = main_loop.clone();
+            // Let the goodbyes leave before the loop ends.
+            glib::timeout_add_local_once(Duration::from_millis(200), move || main_loop.quit());
+        }
+    };
+    for signal in [2, 15] {
+        let stop = stop.clone();
+        glib::unix_signal_add_local(signal, move || {
+            stop();
+            glib::ControlFlow::Break
+        });
+    }
+    if let Some(seconds) = args.duration {
+        glib::timeout_add_local_once(Duration::from_secs_f64(seconds.max(0.0)), stop);
+    }
+    main_loop.run();
+    let stats = publisher.stats();
+    println!(
+        "frames_sent video={} audio={}",
+        stats.video_frames_sent.load(Ordering::Relaxed),
+        stats.audio_frames_sent.load(Ordering::Relaxed)
+    );
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Roomtape: record every participant of a VDO.Ninja-compatible WebRTC room.
+//!
+//! Layers, imports pointing downward only (see `docs/architecture.md`):
+//! `ui` → `cli` → `library` → `media` → `signaling` → `room` → `protocol`.
+
+pub mod cli;
+pub mod config;
+pub mod i18n;
+pub mod library;
+pub mod media;
+pub mod protocol;
+pub mod room;
+pub mod settings;
+pub mod signaling;
+pub mod ui;
+
+/// Logs go to stderr; `RUST_LOG` filters them, `G_MESSAGES_DEBUG=all` turns on debug output.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let default = if std::env::var("G_MESSAGES_DEBUG").is_ok_and(|v| v == "all") {
+        "roomtape=debug"
+    } else {
+        "roomtape=info"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,14 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use roomtape::cli::Cli;
+
+fn main() -> ExitCode {
+    roomtape::init_logging();
+    roomtape::i18n::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(command) => roomtape::cli::run(command),
+        None => roomtape::ui::run(roomtape::ui::LaunchOptions::from_cli(&cli)),
+    }
+}

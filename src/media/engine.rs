@@ -1,0 +1,530 @@
+//! The engine: signaling socket + room state machine + one peer per participant session
+//! (+ recording), all driven from the GLib main context. The GTK app and the headless
+//! recorder both run this.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::ice::IceConfig;
+use super::peer::{Peer, PeerMessage, Track};
+use super::recorder::{RecordOptions, SessionRecorder};
+use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
+use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
+use crate::signaling::client::{ClientEvent, SignalingClient};
+
+/// Everything needed to join a room.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub server_url: String,
+    pub room: String,
+    pub password: Password,
+    /// Explicit salt; derived from the server's host name when `None`.
+    pub salt: Option<String>,
+    pub ice: IceConfig,
+    pub wanted_streams: Vec<String>,
+    pub want_audio: bool,
+    pub want_video: bool,
+    pub prefer_video_codec: Option<String>,
+    pub bitrate_kbps: Option<u32>,
+    pub resolution: Option<(u32, u32)>,
+}
+
+impl EngineConfig {
+    pub fn new(server_url: &str, room: &str, password: Password) -> EngineConfig {
+        EngineConfig {
+            server_url: server_url.to_owned(),
+            room: room.to_owned(),
+            password,
+            salt: None,
+            ice: IceConfig::default(),
+            wanted_streams: Vec::new(),
+            want_audio: true,
+            want_video: true,
+            prefer_video_codec: None,
+            bitrate_kbps: Some(2500),
+            resolution: None,
+        }
+    }
+
+    /// The host part of the server URL.
+    pub fn server_host(&self) -> Option<String> {
+        let rest = self
+            .server_url
+            .split_once("://")
+            .map_or(self.server_url.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = if let Some(stripped) = authority.strip_prefix('[') {
+            stripped.split(']').next()?.to_owned()
+        } else {
+            authority
+                .rsplit_once(':')
+                .map_or(authority, |(h, _)| h)
+                .to_owned()
+        };
+        (!host.is_empty()).then_some(host)
+    }
+
+    /// True when the server is on this machine: add 127.0.0.1 to ICE then.
+    pub fn server_is_loopback(&self) -> bool {
+        self.server_host().is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    }
+
+    pub fn crypto(&self) -> RoomCrypto {
+        let salt = self
+            .salt
+            .clone()
+            .unwrap_or_else(|| salt_for_host(&self.server_host().unwrap_or_default()));
+        RoomCrypto::new(&self.password, &salt)
+    }
+}
+
+/// What the engine tells its front-end.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    Room(RoomEvent),
+    /// A track arrived: a preview may attach to its tee.
+    Track {
+        participant: String,
+        session: String,
+        track: Track,
+    },
+    /// A participant session's peer is gone.
+    PeerClosed {
+        participant: String,
+        session: String,
+    },
+    RecordingStarted {
+        dir: PathBuf,
+    },
+    /// A segment file was finalised (or failed).
+    SegmentFinished {
+        participant: String,
+        file: PathBuf,
+        ok: bool,
+        error: Option<String>,
+    },
+    RecordingFinished {
+        dir: PathBuf,
+        all_ok: bool,
+    },
+    /// A fatal problem for this room (bad URL and the like).
+    Fatal(String),
+}
+
+struct PeerEntry {
+    peer: Peer,
+    stream_id: String,
+    label: Option<String>,
+    tracks: Vec<Track>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    started: Instant,
+    room: RefCell<Room>,
+    client: RefCell<Option<SignalingClient>>,
+    peers: RefCell<BTreeMap<PeerKey, PeerEntry>>,
+    recorder: RefCell<Option<SessionRecorder>>,
+    subscribers: RefCell<Vec<async_channel::Sender<EngineEvent>>>,
+    peer_tx: async_channel::Sender<(PeerKey, PeerMessage)>,
+    tick_source: RefCell<Option<glib::SourceId>>,
+    stopped: std::cell::Cell<bool>,
+}
+
+/// A running room. Cheap to clone; everything happens on the main context that started it.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Rc<Inner>,
+}
+
+fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Engine {
+    /// Connects to the server and joins the room. Must run on a thread with a GLib main context.
+    pub fn start(
+        mut config: EngineConfig,
+    ) -> anyhow::Result<(Engine, async_channel::Receiver<EngineEvent>)> {
+        super::init()?;
+        if config.server_is_loopback() {
+            config.ice.loopback = true;
+        }
+        let room = Room::new(RoomConfig {
+            own_id: random_id(20),
+            room: config.room.clone(),
+            crypto: config.crypto(),
+            wanted_streams: config.wanted_streams.clone(),
+            want_audio: config.want_audio,
+            want_video: config.want_video,
+            prefer_video_codec: config.prefer_video_codec.clone(),
+            bitrate_kbps: config.bitrate_kbps,
+            resolution: config.resolution,
+        });
+        let (client, client_rx) = SignalingClient::connect(&config.server_url)?;
+        let (peer_tx, peer_rx) = async_channel::unbounded();
+        let (events_tx, events_rx) = async_channel::unbounded();
+        let inner = Rc::new(Inner {
+            config,
+            started: Instant::now(),
+            room: RefCell::new(room),
+            client: RefCell::new(Some(client)),
+            peers: RefCell::new(BTreeMap::new()),
+            recorder: RefCell::new(None),
+            subscribers: RefCell::new(vec![events_tx]),
+            peer_tx,
+            tick_source: RefCell::new(None),
+            stopped: std::cell::Cell::new(false),
+        });
+        let engine = Engine { inner };
+
+        let weak = Rc::downgrade(&engine.inner);
+        glib::spawn_future_local(async move {
+            while let Ok(event) = client_rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Engine { inner }.on_client_event(event);
+            }
+        });
+        let weak = Rc::downgrade(&engine.inner);
+        glib::spawn_future_local(async move {
+            while let Ok((key, message)) = peer_rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Engine { inner }.on_peer_message(key, message);
+            }
+        });
+        let weak = Rc::downgrade(&engine.inner);
+        let mut tick_count = 0u64;
+        let source = glib::timeout_add_local(Duration::from_millis(250), move || {
+            let Some(inner) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            tick_count += 1;
+            Engine { inner }.on_tick(tick_count);
+            glib::ControlFlow::Continue
+        });
+        engine.inner.tick_source.replace(Some(source));
+        Ok((engine, events_rx))
+    }
+
+    /// Another receiver of every event from now on.
+    pub fn subscribe(&self) -> async_channel::Receiver<EngineEvent> {
+        let (tx, rx) = async_channel::unbounded();
+        self.inner.subscribers.borrow_mut().push(tx);
+        rx
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.started.elapsed().as_millis() as u64
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        self.inner
+            .subscribers
+            .borrow_mut()
+            .retain(|tx| tx.try_send(event.clone()).is_ok());
+    }
+
+    fn on_client_event(&self, event: ClientEvent) {
+        let now = self.now_ms();
+        let commands = match event {
+            ClientEvent::Connected { .. } => self.inner.room.borrow_mut().on_connected(now),
+            ClientEvent::Message(text) => self.inner.room.borrow_mut().on_frame(&text, now),
+            ClientEvent::Disconnected { reason, .. } => {
+                self.inner.room.borrow_mut().on_disconnected(now, &reason)
+            }
+            ClientEvent::Failed(err) => {
+                self.emit(EngineEvent::Fatal(err.to_string()));
+                Vec::new()
+            }
+        };
+        self.execute(commands);
+    }
+
+    fn on_peer_message(&self, key: PeerKey, message: PeerMessage) {
+        match message {
+            PeerMessage::Room(event) => {
+                let commands =
+                    self.inner
+                        .room
+                        .borrow_mut()
+                        .on_peer_event(&key, event, self.now_ms());
+                self.execute(commands);
+            }
+            PeerMessage::Track(track) => {
+                match self.inner.peers.borrow_mut().get_mut(&key) {
+                    Some(entry) => entry.tracks.push(track.clone()),
+                    None => return,
+                }
+                self.attach_recording(&key, &track);
+                self.emit(EngineEvent::Track {
+                    participant: key.participant.clone(),
+                    session: key.session.clone(),
+                    track,
+                });
+            }
+            PeerMessage::Error(text) => {
+                tracing::warn!(peer = %key, "{text}");
+            }
+        }
+    }
+
+    fn on_tick(&self, tick: u64) {
+        let now = self.now_ms();
+        let active: Vec<PeerKey> = self
+            .inner
+            .peers
+            .borrow()
+            .iter()
+            .filter(|(_, entry)| entry.peer.take_rtp_activity())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in active {
+            let commands =
+                self.inner
+                    .room
+                    .borrow_mut()
+                    .on_peer_event(&key, PeerEvent::RtpActivity, now);
+            self.execute(commands);
+        }
+        let commands = self.inner.room.borrow_mut().on_tick(now);
+        self.execute(commands);
+        if tick % 4 == 0 {
+            for entry in self.inner.peers.borrow().values() {
+                entry.peer.poll_stats();
+            }
+        }
+        if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut() {
+            recorder.on_tick();
+        }
+    }
+
+    fn execute(&self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Send(text) => {
+                    if let Some(client) = self.inner.client.borrow().as_ref() {
+                        client.send(&text);
+                    }
+                }
+                Command::CreatePeer { key, stream_id } => self.create_peer(key, stream_id),
+                Command::ApplyOffer { key, sdp, via } => {
+                    if let Some(entry) = self.inner.peers.borrow().get(&key) {
+                        tracing::debug!(peer = %key, via = ?via, "applying offer");
+                        entry.peer.apply_offer(&sdp);
+                    }
+                    let _ = Via::Socket;
+                }
+                Command::AddCandidate { key, candidate } => {
+                    if let Some(entry) = self.inner.peers.borrow().get(&key) {
+                        entry.peer.add_candidate(
+                            candidate.sdp_m_line_index.unwrap_or(0),
+                            &candidate.candidate,
+                        );
+                    }
+                }
+                Command::SendOnChannel { key, text } => {
+                    if let Some(entry) = self.inner.peers.borrow().get(&key)
+                        && !entry.peer.send_on_channel(&text)
+                    {
+                        tracing::debug!(peer = %key, "data channel not open; message dropped");
+                    }
+                }
+                Command::RequestKeyframe { key } => {
+                    if let Some(recorder) = self.inner.recorder.borrow().as_ref() {
+                        recorder.request_keyframe(&key);
+                    }
+                }
+                Command::ClosePeer { key, reason } => self.close_peer(key, reason),
+                Command::Event(event) => {
+                    if let RoomEvent::Label { id, label, .. } = &event {
+                        for (key, entry) in self.inner.peers.borrow_mut().iter_mut() {
+                            if &key.participant == id {
+                                entry.label = Some(label.clone());
+                            }
+                        }
+                        if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut() {
+                            recorder.set_label(id, label);
+                        }
+                    }
+                    self.emit(EngineEvent::Room(event));
+                }
+            }
+        }
+    }
+
+    fn create_peer(&self, key: PeerKey, stream_id: String) {
+        match Peer::new(
+            key.clone(),
+            &self.inner.config.ice,
+            self.inner.peer_tx.clone(),
+        ) {
+            Ok(peer) => {
+                self.inner.peers.borrow_mut().insert(
+                    key,
+                    PeerEntry {
+                        peer,
+                        stream_id,
+                        label: None,
+                        tracks: Vec::new(),
+                    },
+                );
+            }
+            Err(err) => {
+                tracing::warn!(peer = %key, "could not create a peer: {err}");
+                let commands = self.inner.room.borrow_mut().on_peer_event(
+                    &key,
+                    PeerEvent::NegotiationFailed(err.to_string()),
+                    self.now_ms(),
+                );
+                self.execute(commands);
+            }
+        }
+    }
+
+    fn close_peer(&self, key: PeerKey, reason: LeaveReason) {
+        let Some(entry) = self.inner.peers.borrow_mut().remove(&key) else {
+            return;
+        };
+        let finishing = self
+            .inner
+            .recorder
+            .borrow_mut()
+            .as_mut()
+            .map(|recorder| recorder.finish_peer(&key, reason));
+        let engine = self.clone();
+        glib::spawn_future_local(async move {
+            if let Some(finishing) = finishing {
+                for outcome in finishing.await {
+                    engine.emit(EngineEvent::SegmentFinished {
+                        participant: key.participant.clone(),
+                        file: outcome.file,
+                        ok: outcome.error.is_none(),
+                        error: outcome.error,
+                    });
+                }
+            }
+            entry.peer.shutdown();
+            engine.emit(EngineEvent::PeerClosed {
+                participant: key.participant.clone(),
+                session: key.session.clone(),
+            });
+        });
+    }
+
+    fn attach_recording(&self, key: &PeerKey, track: &Track) {
+        let peers = self.inner.peers.borrow();
+        let Some(entry) = peers.get(key) else { return };
+        if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut()
+            && let Err(err) = recorder.attach_track(
+                key,
+                &entry.stream_id,
+                entry.label.as_deref(),
+                entry.peer.pipeline(),
+                track,
+            )
+        {
+            tracing::warn!(peer = %key, "could not record a track: {err:#}");
+        }
+        if track.kind == crate::room::MediaKind::Video {
+            // VDO.Ninja publishers answer this with a key frame: recordings start on one.
+            entry.peer.send_on_channel("{\"keyframe\":true}");
+        }
+    }
+
+    /// Starts recording everyone in the room now and everyone who joins later.
+    pub fn start_recording(
+        &self,
+        parent: &std::path::Path,
+        options: RecordOptions,
+    ) -> anyhow::Result<PathBuf> {
+        anyhow::ensure!(self.inner.recorder.borrow().is_none(), "already recording");
+        let recorder = SessionRecorder::create(
+            parent,
+            &self.inner.config.room,
+            &self.inner.config.server_url,
+            options,
+        )?;
+        let dir = recorder.dir().to_owned();
+        self.inner.recorder.replace(Some(recorder));
+        // Tracks already flowing join the recording now.
+        let existing: Vec<(PeerKey, Vec<Track>)> = self
+            .inner
+            .peers
+            .borrow()
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.tracks.clone()))
+            .collect();
+        for (key, tracks) in existing {
+            for track in tracks {
+                self.attach_recording(&key, &track);
+            }
+        }
+        self.emit(EngineEvent::RecordingStarted { dir: dir.clone() });
+        Ok(dir)
+    }
+
+    /// Is a recording running?
+    pub fn is_recording(&self) -> bool {
+        self.inner.recorder.borrow().is_some()
+    }
+
+    /// Stops recording and waits until every file is finalised. Returns whether all are.
+    pub async fn stop_recording(&self) -> bool {
+        let Some(mut recorder) = self.inner.recorder.borrow_mut().take() else {
+            return true;
+        };
+        let dir = recorder.dir().to_owned();
+        let outcomes = recorder.finish_all(LeaveReason::Stopped).await;
+        let all_ok = outcomes.iter().all(|o| o.error.is_none());
+        for outcome in outcomes {
+            self.emit(EngineEvent::SegmentFinished {
+                participant: outcome.participant.clone(),
+                file: outcome.file,
+                ok: outcome.error.is_none(),
+                error: outcome.error,
+            });
+        }
+        self.emit(EngineEvent::RecordingFinished { dir, all_ok });
+        all_ok
+    }
+
+    /// Leaves the room: finalises recordings, closes every peer and the socket.
+    pub async fn shutdown(&self) -> bool {
+        if self.inner.stopped.replace(true) {
+            return true;
+        }
+        let all_ok = self.stop_recording().await;
+        let commands = self.inner.room.borrow_mut().stop(self.now_ms());
+        self.execute(commands);
+        let peers: Vec<PeerEntry> = std::mem::take(&mut *self.inner.peers.borrow_mut())
+            .into_values()
+            .collect();
+        for entry in peers {
+            entry.peer.shutdown();
+        }
+        if let Some(client) = self.inner.client.borrow_mut().take() {
+            client.close();
+        }
+        if let Some(source) = self.inner.tick_source.borrow_mut().take() {
+            source.remove();
+        }
+        all_ok
+    }
+}

@@ -1,0 +1,36 @@
+//! GStreamer: one webrtcbin per participant session, the synthetic publisher, recording.
+//!
+//! GStreamer threads never touch room state or widgets: they translate what happens into
+//! typed events sent over `async-channel`, drained on the GLib main loop.
+
+pub mod engine;
+pub mod ice;
+pub mod peer;
+pub mod publisher;
+pub mod recorder;
+
+/// Initialises GStreamer once and checks the elements Roomtape cannot work without.
+pub fn init() -> anyhow::Result<()> {
+    gst::init()?;
+    let missing: Vec<&str> = [
+        "webrtcbin",
+        "nicesrc",
+        "rtpvp8depay",
+        "rtph264depay",
+        "rtpopusdepay",
+        "matroskamux",
+        "filesink",
+        "videotestsrc",
+        "vp8enc",
+        "opusenc",
+    ]
+    .into_iter()
+    .filter(|name| gst::ElementFactory::find(name).is_none())
+    .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "GStreamer elements missing: {} (install gstreamer1.0-nice and the good, bad and ugly plugin sets)",
+        missing.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,808 @@
+//! A synthetic participant that behaves like a VDO.Ninja browser publisher: data-channel-only
+//! first offer, media added only after the viewer's request and renegotiated over the channel,
+//! bundled trickle candidates, session ids, unsolicited offers to newcomers on relay servers,
+//! and payload encryption when a password is set. The demo room, the tests and the benchmark
+//! use it in place of a browser.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use gst_webrtc::{WebRTCDataChannel, WebRTCSDPType, WebRTCSessionDescription};
+use rand::Rng;
+use serde_json::json;
+
+use super::ice::IceConfig;
+use crate::protocol::crypto::{Password, RoomCrypto};
+use crate::protocol::datachannel::{self, ChannelMessage};
+use crate::protocol::message::{
+    self, Body, CandidateOrigin, IceCandidateInit, SdpKind, ServerRequest, SessionDescription,
+};
+use crate::signaling::client::{ClientEvent, SignalingClient};
+
+/// What the synthetic microphone does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioMode {
+    /// No audio track at all.
+    None,
+    /// A track that never carries a packet: a muted microphone.
+    Muted,
+    /// A test tone.
+    Tone,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub server_url: String,
+    pub room: String,
+    pub stream_id: String,
+    pub label: String,
+    pub password: Password,
+    pub salt: Option<String>,
+    /// vp8, vp9 or h264.
+    pub codec: String,
+    pub audio: AudioMode,
+    pub width: u32,
+    pub height: u32,
+    pub framerate: u32,
+    pub bitrate_kbps: u32,
+    pub ice: IceConfig,
+    /// Never send candidates: for testing what a viewer shows when none arrive.
+    pub drop_candidates: bool,
+}
+
+impl PublisherConfig {
+    pub fn new(server_url: &str, room: &str, stream_id: &str) -> PublisherConfig {
+        PublisherConfig {
+            server_url: server_url.to_owned(),
+            room: room.to_owned(),
+            stream_id: stream_id.to_owned(),
+            label: stream_id.to_owned(),
+            password: Password::Default,
+            salt: None,
+            codec: "vp8".to_owned(),
+            audio: AudioMode::Tone,
+            width: 640,
+            height: 360,
+            framerate: 30,
+            bitrate_kbps: 1500,
+            ice: IceConfig::default(),
+            drop_candidates: false,
+        }
+    }
+}
+
+/// Counters a test or benchmark reads.
+#[derive(Debug, Default)]
+pub struct PublisherStats {
+    pub video_frames_sent: AtomicU64,
+    pub audio_frames_sent: AtomicU64,
+    pub viewers_connected: AtomicU64,
+}
+
+enum ViewerMessage {
+    LocalCandidate { mline: u32, candidate: String },
+    ChannelOpen,
+    ChannelMessage(String),
+    OfferReady { sdp: String, renegotiation: bool },
+    NegotiationNeeded,
+    Connected,
+}
+
+struct Viewer {
+    id: String,
+    session: String,
+    pipeline: gst::Pipeline,
+    webrtcbin: gst::Element,
+    channel: Arc<Mutex<Option<WebRTCDataChannel>>>,
+    media_added: bool,
+    channel_open: bool,
+    encoders: Vec<gst::Element>,
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+struct Inner {
+    config: PublisherConfig,
+    own_id: String,
+    crypto: RoomCrypto,
+    wire_room: String,
+    wire_stream: String,
+    client: RefCell<Option<SignalingClient>>,
+    viewers: RefCell<BTreeMap<String, Viewer>>,
+    stats: Arc<PublisherStats>,
+    tx: async_channel::Sender<(String, ViewerMessage)>,
+    /// The server sent a `listing`: it is the official kind, which rewrites `UUID`.
+    official: std::cell::Cell<bool>,
+}
+
+/// A running synthetic publisher. Dropping it leaves the room.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Rc<Inner>,
+}
+
+fn random_alnum(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Publisher {
+    /// Joins the room and waits for viewers. Runs on the calling thread's GLib main context.
+    pub fn start(mut config: PublisherConfig) -> anyhow::Result<Publisher> {
+        super::init()?;
+        let engine_like = crate::media::engine::EngineConfig {
+            salt: config.salt.clone(),
+            ..crate::media::engine::EngineConfig::new(
+                &config.server_url,
+                &config.room,
+                config.password.clone(),
+            )
+        };
+        if engine_like.server_is_loopback() {
+            config.ice.loopback = true;
+        }
+        let crypto = engine_like.crypto();
+        let (client, client_rx) = SignalingClient::connect(&config.server_url)?;
+        let (tx, rx) = async_channel::unbounded();
+        let inner = Rc::new(Inner {
+            wire_room: crypto.wire_room(&config.room),
+            wire_stream: crypto.wire_stream_id(&config.stream_id),
+            crypto,
+            own_id: random_alnum(20),
+            config,
+            client: RefCell::new(Some(client)),
+            viewers: RefCell::new(BTreeMap::new()),
+            stats: Arc::new(PublisherStats::default()),
+            tx,
+            official: std::cell::Cell::new(false),
+        });
+        let publisher = Publisher { inner };
+        let weak = Rc::downgrade(&publisher.inner);
+        glib::spawn_future_local(async move {
+            while let Ok(event) = client_rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Publisher { inner }.on_client_event(event);
+            }
+        });
+        let weak = Rc::downgrade(&publisher.inner);
+        glib::spawn_future_local(async move {
+            while let Ok((viewer, message)) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Publisher { inner }.on_viewer_message(&viewer, message);
+            }
+        });
+        Ok(publisher)
+    }
+
+    pub fn stats(&self) -> Arc<PublisherStats> {
+        self.inner.stats.clone()
+    }
+
+    pub fn stream_id(&self) -> &str {
+        &self.inner.config.stream_id
+    }
+
+    /// Number of viewers with a peer connection.
+    pub fn viewer_count(&self) -> usize {
+        self.inner.viewers.borrow().len()
+    }
+
+    /// Says goodbye to every viewer and leaves.
+    pub fn stop(&self) {
+        let viewers: Vec<Viewer> = std::mem::take(&mut *self.inner.viewers.borrow_mut())
+            .into_values()
+            .collect();
+        for viewer in &viewers {
+            send_channel(&viewer.channel, &json!({"bye": true}).to_string());
+        }
+        drop(viewers);
+        if let Some(client) = self.inner.client.borrow_mut().take() {
+            client.close();
+        }
+    }
+
+    fn send(&self, text: &str) {
+        if let Some(client) = self.inner.client.borrow().as_ref() {
+            client.send(text);
+        }
+    }
+
+    fn on_client_event(&self, event: ClientEvent) {
+        match event {
+            ClientEvent::Connected { .. } => {
+                self.send(&message::encode_request(
+                    &ServerRequest::JoinRoom {
+                        roomid: self.inner.wire_room.clone(),
+                        stream_id: Some(self.inner.wire_stream.clone()),
+                    },
+                    Some(&self.inner.own_id),
+                ));
+            }
+            ClientEvent::Message(text) => self.on_frame(&text),
+            ClientEvent::Disconnected { reason, .. } => {
+                tracing::info!(stream = %self.inner.config.stream_id, "signaling lost: {reason}");
+            }
+            ClientEvent::Failed(err) => tracing::warn!("publisher cannot connect: {err}"),
+        }
+    }
+
+    fn on_frame(&self, text: &str) {
+        let envelope = match message::decode(text, &self.inner.crypto) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                tracing::debug!("publisher dropped a frame: {err}");
+                return;
+            }
+        };
+        let own = self.inner.own_id.as_str();
+        if envelope.from.as_deref() == Some(own) {
+            return;
+        }
+        if matches!(envelope.body, Body::Request(ServerRequest::Listing { .. })) {
+            self.inner.official.set(true);
+        }
+        let Some(sender) = crate::room::sender_of(&envelope, own, self.inner.official.get()) else {
+            return;
+        };
+        let sender = (!sender.is_empty()).then_some(sender);
+        match envelope.body {
+            Body::Request(ServerRequest::OfferSdp { uuid }) => self.offer_to(&uuid),
+            Body::Request(ServerRequest::Play { stream_id, .. }) => {
+                if stream_id == self.inner.wire_stream
+                    && let Some(sender) = sender
+                {
+                    self.offer_to(&sender);
+                }
+            }
+            // A browser on a relay server offers its stream to every newcomer unprompted.
+            Body::Request(ServerRequest::JoinRoom { .. }) => {
+                if let Some(sender) = sender
+                    && envelope.from.is_some()
+                {
+                    self.offer_to(&sender);
+                }
+            }
+            Body::Description(desc) if desc.kind == SdpKind::Answer => {
+                if let Some(sender) = sender {
+                    self.apply_answer(&sender, envelope.session.as_deref(), &desc.sdp);
+                }
+            }
+            Body::Candidates { candidates, .. } => {
+                if let Some(sender) = sender {
+                    self.add_candidates(&sender, envelope.session.as_deref(), &candidates);
+                }
+            }
+            Body::Bye | Body::Hangup => {
+                if let Some(sender) = sender {
+                    self.inner.viewers.borrow_mut().remove(&sender);
+                }
+            }
+            Body::Request(ServerRequest::Cleanup { uuid }) => {
+                self.inner.viewers.borrow_mut().remove(&uuid);
+            }
+            _ => {}
+        }
+    }
+
+    fn offer_to(&self, viewer_id: &str) {
+        // A new request from a known viewer starts a fresh session, like a page reload.
+        self.inner.viewers.borrow_mut().remove(viewer_id);
+        match self.build_viewer(viewer_id) {
+            Ok(viewer) => {
+                let webrtcbin = viewer.webrtcbin.clone();
+                self.inner
+                    .viewers
+                    .borrow_mut()
+                    .insert(viewer_id.to_owned(), viewer);
+                create_offer(&webrtcbin, viewer_id, false, &self.inner.tx);
+            }
+            Err(err) => tracing::warn!("cannot offer to {viewer_id}: {err}"),
+        }
+    }
+
+    fn build_viewer(&self, viewer_id: &str) -> anyhow::Result<Viewer> {
+        let pipeline = gst::Pipeline::new();
+        let webrtcbin = gst::ElementFactory::make("webrtcbin")
+            .property_from_str("bundle-policy", "max-bundle")
+            .build()?;
+        pipeline.add(&webrtcbin)?;
+        self.inner.config.ice.apply(&webrtcbin);
+
+        let tx = self.inner.tx.clone();
+        let id = viewer_id.to_owned();
+        let drop_candidates = self.inner.config.drop_candidates;
+        webrtcbin.connect("on-ice-candidate", false, move |values| {
+            if drop_candidates {
+                return None;
+            }
+            let mline = values.get(1).and_then(|v| v.get::<u32>().ok())?;
+            let candidate = values.get(2).and_then(|v| v.get::<String>().ok())?;
+            let _ = tx.try_send((
+                id.clone(),
+                ViewerMessage::LocalCandidate { mline, candidate },
+            ));
+            None
+        });
+        let tx = self.inner.tx.clone();
+        let id = viewer_id.to_owned();
+        webrtcbin.connect("on-negotiation-needed", false, move |_| {
+            let _ = tx.try_send((id.clone(), ViewerMessage::NegotiationNeeded));
+            None
+        });
+        let tx = self.inner.tx.clone();
+        let id = viewer_id.to_owned();
+        webrtcbin.connect_notify(Some("connection-state"), move |bin, _| {
+            let state = bin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+            if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
+                let _ = tx.try_send((id.clone(), ViewerMessage::Connected));
+            }
+        });
+        pipeline.set_state(gst::State::Ready)?;
+        // The channel must exist before the first offer, which then carries nothing else.
+        let channel = webrtcbin
+            .emit_by_name::<Option<WebRTCDataChannel>>(
+                "create-data-channel",
+                &[&"sendChannel", &None::<gst::Structure>],
+            )
+            .ok_or_else(|| anyhow::anyhow!("webrtcbin refused a data channel"))?;
+        let tx = self.inner.tx.clone();
+        let id = viewer_id.to_owned();
+        channel.connect_on_open(move |_| {
+            let _ = tx.try_send((id.clone(), ViewerMessage::ChannelOpen));
+        });
+        let tx = self.inner.tx.clone();
+        let id = viewer_id.to_owned();
+        channel.connect_on_message_string(move |_, text| {
+            if let Some(text) = text {
+                let _ = tx.try_send((id.clone(), ViewerMessage::ChannelMessage(text.to_owned())));
+            }
+        });
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Viewer {
+            id: viewer_id.to_owned(),
+            session: random_alnum(10),
+            pipeline,
+            webrtcbin,
+            channel: Arc::new(Mutex::new(Some(channel))),
+            media_added: false,
+            channel_open: false,
+            encoders: Vec::new(),
+        })
+    }
+
+    fn on_viewer_message(&self, viewer_id: &str, message: ViewerMessage) {
+        let crypto = self.inner.crypto.clone();
+        match message {
+            ViewerMessage::LocalCandidate { mline, candidate } => {
+                let viewers = self.inner.viewers.borrow();
+                let Some(viewer) = viewers.get(viewer_id) else {
+                    return;
+                };
+                let init = IceCandidateInit {
+                    candidate,
+                    sdp_m_line_index: Some(mline),
+                    sdp_mid: None,
+                    username_fragment: None,
+                };
+                let text = message::encode_candidates(
+                    &[init],
+                    CandidateOrigin::Local,
+                    Some(&viewer.id),
+                    Some(&viewer.session),
+                    Some(&self.inner.own_id),
+                    Some(&self.inner.wire_room),
+                    &crypto,
+                );
+                drop(viewers);
+                self.send(&text);
+            }
+            ViewerMessage::OfferReady { sdp, renegotiation } => {
+                let viewers = self.inner.viewers.borrow();
+                let Some(viewer) = viewers.get(viewer_id) else {
+                    return;
+                };
+                let desc = SessionDescription {
+                    kind: SdpKind::Offer,
+                    sdp,
+                };
+                if renegotiation {
+                    let text = datachannel::encode_channel(
+                        &ChannelMessage::Description {
+                            desc,
+                            session: Some(viewer.session.clone()),
+                            stream_id: Some(self.inner.wire_stream.clone()),
+                        },
+                        &crypto,
+                    );
+                    send_channel(&viewer.channel, &text);
+                } else {
+                    let text = message::encode_description(
+                        &desc,
+                        Some(&viewer.id),
+                        Some(&viewer.session),
+                        Some(&self.inner.wire_stream),
+                        Some(&self.inner.own_id),
+                        Some(&self.inner.wire_room),
+                        &crypto,
+                    );
+                    drop(viewers);
+                    self.send(&text);
+                }
+            }
+            ViewerMessage::ChannelOpen => {
+                let mut viewers = self.inner.viewers.borrow_mut();
+                let Some(viewer) = viewers.get_mut(viewer_id) else {
+                    return;
+                };
+                viewer.channel_open = true;
+                let info = json!({"info": {"label": self.inner.config.label, "version": "roomtape-publisher"}});
+                send_channel(&viewer.channel, &info.to_string());
+            }
+            ViewerMessage::ChannelMessage(text) => self.on_channel_message(viewer_id, &text),
+            ViewerMessage::NegotiationNeeded => {
+                let viewers = self.inner.viewers.borrow();
+                if let Some(viewer) = viewers.get(viewer_id)
+                    && viewer.media_added
+                {
+                    create_offer(&viewer.webrtcbin, viewer_id, true, &self.inner.tx);
+                }
+            }
+            ViewerMessage::Connected => {
+                self.inner
+                    .stats
+                    .viewers_connected
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn on_channel_message(&self, viewer_id: &str, text: &str) {
+        let crypto = self.inner.crypto.clone();
+        let message = match datachannel::decode_channel(text, &crypto) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::debug!("publisher ignored a channel message: {err}");
+                return;
+            }
+        };
+        match message {
+            ChannelMessage::MediaRequest(request) => {
+                let mut viewers = self.inner.viewers.borrow_mut();
+                let Some(viewer) = viewers.get_mut(viewer_id) else {
+                    return;
+                };
+                if viewer.media_added {
+                    return;
+                }
+                let codec = request
+                    .prefer_video_codec
+                    .clone()
+                    .filter(|c| matches!(c.as_str(), "vp8" | "vp9" | "h264"))
+                    .unwrap_or_else(|| self.inner.config.codec.clone());
+                viewer.media_added = true;
+                if let Err(err) = add_media(
+                    viewer,
+                    &self.inner.config,
+                    &codec,
+                    request.video,
+                    request.audio,
+                    &self.inner.stats,
+                ) {
+                    tracing::warn!("cannot add media for {viewer_id}: {err:#}");
+                }
+            }
+            ChannelMessage::Description { desc, .. } if desc.kind == SdpKind::Answer => {
+                let viewers = self.inner.viewers.borrow();
+                if let Some(viewer) = viewers.get(viewer_id) {
+                    set_answer(&viewer.webrtcbin, &desc.sdp);
+                }
+            }
+            ChannelMessage::Candidates { candidates, .. } => {
+                let session = self
+                    .inner
+                    .viewers
+                    .borrow()
+                    .get(viewer_id)
+                    .map(|v| v.session.clone());
+                self.add_candidates(viewer_id, session.as_deref(), &candidates);
+            }
+            ChannelMessage::Ping(value) => {
+                let viewers = self.inner.viewers.borrow();
+                if let Some(viewer) = viewers.get(viewer_id) {
+                    send_channel(&viewer.channel, &json!({"pong": value}).to_string());
+                }
+            }
+            ChannelMessage::Keyframe => {
+                let viewers = self.inner.viewers.borrow();
+                if let Some(viewer) = viewers.get(viewer_id) {
+                    for encoder in &viewer.encoders {
+                        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+                            .all_headers(true)
+                            .build();
+                        if let Some(pad) = encoder.static_pad("src") {
+                            let _ = pad.send_event(event);
+                        }
+                    }
+                }
+            }
+            ChannelMessage::Bye => {
+                self.inner.viewers.borrow_mut().remove(viewer_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_answer(&self, viewer_id: &str, session: Option<&str>, sdp: &str) {
+        let viewers = self.inner.viewers.borrow();
+        let Some(viewer) = viewers.get(viewer_id) else {
+            return;
+        };
+        if session.is_some_and(|s| s != viewer.session) {
+            tracing::debug!("answer for a stale session ignored");
+            return;
+        }
+        set_answer(&viewer.webrtcbin, sdp);
+    }
+
+    fn add_candidates(
+        &self,
+        viewer_id: &str,
+        session: Option<&str>,
+        candidates: &[IceCandidateInit],
+    ) {
+        let viewers = self.inner.viewers.borrow();
+        let Some(viewer) = viewers.get(viewer_id) else {
+            return;
+        };
+        if session.is_some_and(|s| s != viewer.session) {
+            return;
+        }
+        for candidate in candidates {
+            if crate::protocol::candidate::parse_candidate(&candidate.candidate).is_err() {
+                continue;
+            }
+            viewer.webrtcbin.emit_by_name::<()>(
+                "add-ice-candidate",
+                &[
+                    &candidate.sdp_m_line_index.unwrap_or(0),
+                    &candidate.candidate,
+                ],
+            );
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.borrow_mut().take() {
+            client.close();
+        }
+    }
+}
+
+fn send_channel(channel: &Arc<Mutex<Option<WebRTCDataChannel>>>, text: &str) {
+    if let Ok(guard) = channel.lock()
+        && let Some(channel) = guard.as_ref()
+        && channel.ready_state() == gst_webrtc::WebRTCDataChannelState::Open
+    {
+        if let Err(err) = channel.send_string_full(Some(text)) {
+            tracing::debug!("data channel send failed: {err}");
+        }
+    }
+}
+
+fn create_offer(
+    webrtcbin: &gst::Element,
+    viewer_id: &str,
+    renegotiation: bool,
+    tx: &async_channel::Sender<(String, ViewerMessage)>,
+) {
+    let weak = webrtcbin.downgrade();
+    let tx = tx.clone();
+    let id = viewer_id.to_owned();
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let Some(webrtcbin) = weak.upgrade() else {
+            return;
+        };
+        let Ok(Some(structure)) = reply else { return };
+        let Ok(offer) = structure.get::<WebRTCSessionDescription>("offer") else {
+            tracing::warn!("webrtcbin made no offer");
+            return;
+        };
+        let sdp = offer.sdp().to_string();
+        webrtcbin.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
+        let _ = tx.try_send((id, ViewerMessage::OfferReady { sdp, renegotiation }));
+    });
+    webrtcbin.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+}
+
+fn set_answer(webrtcbin: &gst::Element, sdp: &str) {
+    let Ok(message) = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()) else {
+        tracing::warn!("publisher got an unparsable answer");
+        return;
+    };
+    let answer = WebRTCSessionDescription::new(WebRTCSDPType::Answer, message);
+    webrtcbin.emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
+}
+
+/// Adds the synthetic camera and microphone; webrtcbin then asks for a renegotiation.
+fn add_media(
+    viewer: &mut Viewer,
+    config: &PublisherConfig,
+    codec: &str,
+    video: bool,
+    audio: bool,
+    stats: &Arc<PublisherStats>,
+) -> anyhow::Result<()> {
+    if video {
+        let src = gst::ElementFactory::make("videotestsrc")
+            .property("is-live", true)
+            .property_from_str("pattern", "ball")
+            .build()?;
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", config.width as i32)
+            .field("height", config.height as i32)
+            .field("framerate", gst::Fraction::new(config.framerate as i32, 1))
+            .build();
+        let filter = gst::ElementFactory::make("capsfilter")
+            .property("caps", &caps)
+            .build()?;
+        let overlay = gst::ElementFactory::make("textoverlay")
+            .property("text", &config.label)
+            .property_from_str("valignment", "top")
+            .property_from_str("halignment", "left")
+            .property("font-desc", "Sans Bold 28")
+            .build()?;
+        let clock = gst::ElementFactory::make("timeoverlay")
+            .property_from_str("valignment", "bottom")
+            .property_from_str("halignment", "right")
+            .build()?;
+        let convert = gst::ElementFactory::make("videoconvert").build()?;
+        let (encoder, payloader, encoding) = video_encoder(codec, config)?;
+        let queue = gst::ElementFactory::make("queue").build()?;
+        let elements = [
+            &src, &filter, &overlay, &clock, &convert, &queue, &encoder, &payloader,
+        ];
+        viewer.pipeline.add_many(elements)?;
+        gst::Element::link_many(elements)?;
+        let counter = stats.clone();
+        if let Some(pad) = encoder.static_pad("src") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        }
+        let rtp_caps = gst::Caps::builder("application/x-rtp")
+            .field("media", "video")
+            .field("encoding-name", encoding)
+            .field("payload", if encoding == "H264" { 102i32 } else { 96i32 })
+            .field("clock-rate", 90_000i32)
+            .build();
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        for element in elements {
+            element.sync_state_with_parent()?;
+        }
+        viewer.encoders.push(encoder);
+    }
+    if audio && config.audio != AudioMode::None {
+        let src = gst::ElementFactory::make("audiotestsrc")
+            .property("is-live", true)
+            .property("freq", 440.0f64)
+            .property("volume", 0.2f64)
+            .build()?;
+        let convert = gst::ElementFactory::make("audioconvert").build()?;
+        let resample = gst::ElementFactory::make("audioresample").build()?;
+        let encoder = gst::ElementFactory::make("opusenc").build()?;
+        let payloader = gst::ElementFactory::make("rtpopuspay")
+            .property("pt", 111u32)
+            .build()?;
+        // A muted microphone: caps are negotiated, packets never flow.
+        let valve = gst::ElementFactory::make("valve")
+            .property("drop", config.audio == AudioMode::Muted)
+            .build()?;
+        let elements = [&src, &convert, &resample, &encoder, &valve, &payloader];
+        viewer.pipeline.add_many(elements)?;
+        gst::Element::link_many(elements)?;
+        let counter = stats.clone();
+        let muted = config.audio == AudioMode::Muted;
+        if let Some(pad) = valve.static_pad("src") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if !muted {
+                    counter.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        let rtp_caps = gst::Caps::builder("application/x-rtp")
+            .field("media", "audio")
+            .field("encoding-name", "OPUS")
+            .field("payload", 111i32)
+            .field("clock-rate", 48_000i32)
+            .build();
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        for element in elements {
+            element.sync_state_with_parent()?;
+        }
+    }
+    Ok(())
+}
+
+fn video_encoder(
+    codec: &str,
+    config: &PublisherConfig,
+) -> anyhow::Result<(gst::Element, gst::Element, &'static str)> {
+    let kbps = config.bitrate_kbps;
+    Ok(match codec {
+        "h264" => (
+            gst::ElementFactory::make("x264enc")
+                .property_from_str("tune", "zerolatency")
+                .property_from_str("speed-preset", "ultrafast")
+                .property("key-int-max", 60u32)
+                .property("bitrate", kbps)
+                .build()?,
+            gst::ElementFactory::make("rtph264pay")
+                .property("config-interval", -1i32)
+                .property_from_str("aggregate-mode", "zero-latency")
+                .build()?,
+            "H264",
+        ),
+        "vp9" => (
+            gst::ElementFactory::make("vp9enc")
+                .property("deadline", 1i64)
+                .property("cpu-used", 8i32)
+                .property("keyframe-max-dist", 60i32)
+                .property("target-bitrate", (kbps * 1000) as i32)
+                .build()?,
+            gst::ElementFactory::make("rtpvp9pay").build()?,
+            "VP9",
+        ),
+        _ => (
+            gst::ElementFactory::make("vp8enc")
+                .property("deadline", 1i64)
+                .property("cpu-used", 8i32)
+                .property("keyframe-max-dist", 60i32)
+                .property("target-bitrate", (kbps * 1000) as i32)
+                .build()?,
+            gst::ElementFactory::make("rtpvp8pay").build()?,
+            "VP8",
+        ),
+    })
+}
+
+fn link_to_webrtcbin(
+    payloader: &gst::Element,
+    webrtcbin: &gst::Element,
+    caps: &gst::Caps,
+) -> anyhow::Result<()> {
+    let src = payloader
+        .static_pad("src")
+        .ok_or_else(|| anyhow::anyhow!("payloader without pad"))?;
+    let sink = webrtcbin
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| anyhow::anyhow!("webrtcbin gave no sink pad"))?;
+    let _ = caps;
+    src.link(&sink)?;
+    if let Some(transceiver) =
+        sink.property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")
+    {
+        transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly);
+    }
+    Ok(())
+}
+
+/// Kept for callers that only need to know whether the channel carried media yet.
+pub fn is_media_flowing(stats: &PublisherStats) -> bool {
+    stats.video_frames_sent.load(Ordering::Relaxed) > 0
+        || stats.audio_frames_sent.load(Ordering::Relaxed) > 0
+}

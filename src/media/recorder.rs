@@ -1,0 +1,820 @@
+//! Recording without transcoding: one Matroska file per track while recording (a silent track
+//! never blocks the other), starting on a key frame, written unbuffered so a crash keeps
+//! everything; when a participant's segment ends the tracks are remuxed into one file.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use gst::prelude::*;
+
+use super::peer::Track;
+use crate::library::manifest::{EndReason, SessionManifest, SessionState};
+use crate::library::naming;
+use crate::room::{LeaveReason, MediaKind, PeerKey};
+
+/// At most one key-frame request per this interval while waiting for one.
+const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
+/// How long a track branch may take to drain after EOS before it is cut.
+const FINALISE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to record.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordOptions {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            audio: true,
+            video: true,
+        }
+    }
+}
+
+/// How one participant segment ended up on disk.
+#[derive(Debug, Clone)]
+pub struct SegmentOutcome {
+    pub participant: String,
+    pub file: PathBuf,
+    pub error: Option<String>,
+}
+
+/// Shared between a track branch's streaming thread and the main loop.
+#[derive(Debug, Default)]
+struct TrackStats {
+    frames: AtomicU64,
+    first_pts: AtomicU64,
+    last_pts: AtomicU64,
+    keyframe_wait_started_ns: AtomicU64,
+}
+
+struct TrackRecording {
+    kind: MediaKind,
+    file: PathBuf,
+    tee: gst::Element,
+    tee_pad: gst::Pad,
+    elements: Vec<gst::Element>,
+    eos: Option<futures_channel::oneshot::Receiver<()>>,
+    stats: Arc<TrackStats>,
+    caps: Arc<Mutex<Option<gst::Caps>>>,
+    first_element_sink: gst::Pad,
+    depay: gst::Element,
+    started: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct SegmentRecording {
+    participant_id: String,
+    stream_id: String,
+    segment_index: u32,
+    stem: String,
+    started_wall: SystemTime,
+    tracks: Vec<TrackRecording>,
+    pipeline: gst::Pipeline,
+    running_time_base: Option<gst::ClockTime>,
+    last_keyframe_request: Option<Instant>,
+}
+
+/// A session folder being recorded into.
+pub struct SessionRecorder {
+    dir: PathBuf,
+    /// Shared with the futures that finish segments, which update it when they complete.
+    manifest: Rc<RefCell<SessionManifest>>,
+    options: RecordOptions,
+    started_wall: SystemTime,
+    segments: BTreeMap<PeerKey, SegmentRecording>,
+    reserved_names: HashSet<String>,
+    manifest_dirty: bool,
+}
+
+impl SessionRecorder {
+    /// Creates `<parent>/<room> <date time>/` and its manifest.
+    pub fn create(
+        parent: &Path,
+        room: &str,
+        server: &str,
+        options: RecordOptions,
+    ) -> anyhow::Result<SessionRecorder> {
+        let now = SystemTime::now();
+        std::fs::create_dir_all(parent).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot create the recordings folder {}: {err}",
+                parent.display()
+            )
+        })?;
+        let base = naming::session_folder_name(room, now);
+        let mut dir = parent.join(&base);
+        let mut n = 2;
+        while dir.exists() {
+            dir = parent.join(format!("{base} ({n})"));
+            n += 1;
+        }
+        std::fs::create_dir(&dir).map_err(|err| {
+            anyhow::anyhow!("cannot create the session folder {}: {err}", dir.display())
+        })?;
+        let manifest = SessionManifest::new(room, server, naming::unix_ms(now));
+        manifest.write_atomic(&dir).map_err(|err| {
+            anyhow::anyhow!("cannot write {}: {err}", dir.join("session.json").display())
+        })?;
+        Ok(SessionRecorder {
+            dir,
+            manifest: Rc::new(RefCell::new(manifest)),
+            options,
+            started_wall: now,
+            segments: BTreeMap::new(),
+            reserved_names: HashSet::new(),
+            manifest_dirty: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of the manifest as it is now.
+    pub fn manifest(&self) -> SessionManifest {
+        self.manifest.borrow().clone()
+    }
+
+    fn write_manifest(&mut self) {
+        match self.manifest.borrow().write_atomic(&self.dir) {
+            Ok(()) => self.manifest_dirty = false,
+            Err(err) => {
+                self.manifest_dirty = true;
+                tracing::warn!(
+                    "cannot update {}: {err}",
+                    self.dir.join("session.json").display()
+                );
+            }
+        }
+    }
+
+    /// Renames a participant's entry (their label arrived on the data channel).
+    pub fn set_label(&mut self, participant: &str, label: &str) {
+        let Some(stream_id) = self
+            .segments
+            .iter()
+            .find(|(key, _)| key.participant == participant)
+            .map(|(_, seg)| seg.stream_id.clone())
+        else {
+            return;
+        };
+        let changed = {
+            let mut manifest = self.manifest.borrow_mut();
+            match manifest.participants.iter_mut().find(|p| p.id == stream_id) {
+                Some(entry) if entry.label != label => {
+                    entry.label = label.to_owned();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.write_manifest();
+        }
+    }
+
+    /// Periodic work: key-frame re-requests and a manifest that could not be written before.
+    pub fn on_tick(&mut self) {
+        for segment in self.segments.values_mut() {
+            let waiting: Vec<&TrackRecording> = segment
+                .tracks
+                .iter()
+                .filter(|t| t.kind == MediaKind::Video && !t.started.load(Ordering::Relaxed))
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let due = segment
+                .last_keyframe_request
+                .is_none_or(|at| at.elapsed() >= KEYFRAME_RETRY);
+            if due {
+                segment.last_keyframe_request = Some(Instant::now());
+                for track in waiting {
+                    request_keyframe_upstream(&track.depay);
+                }
+            }
+        }
+        if self.manifest_dirty {
+            self.write_manifest();
+        }
+    }
+
+    /// Sends a PLI for every video track of this peer.
+    pub fn request_keyframe(&self, key: &PeerKey) {
+        if let Some(segment) = self.segments.get(key) {
+            for track in segment.tracks.iter().filter(|t| t.kind == MediaKind::Video) {
+                request_keyframe_upstream(&track.depay);
+            }
+        }
+    }
+
+    /// Starts recording one track of a participant session.
+    pub fn attach_track(
+        &mut self,
+        key: &PeerKey,
+        stream_id: &str,
+        label: Option<&str>,
+        pipeline: &gst::Pipeline,
+        track: &Track,
+    ) -> anyhow::Result<()> {
+        let wanted = match track.kind {
+            MediaKind::Audio => self.options.audio,
+            MediaKind::Video => self.options.video,
+        };
+        if !wanted {
+            return Ok(());
+        }
+        if !self.segments.contains_key(key) {
+            let label = label.unwrap_or(stream_id);
+            let mut manifest = self.manifest.borrow_mut();
+            let entry = manifest.participant_mut(stream_id, label, stream_id);
+            let segment_index = entry.next_segment_index();
+            let base = naming::sanitize_component(if label.is_empty() { stream_id } else { label });
+            let stem = if segment_index == 0 {
+                base
+            } else {
+                format!("{base} part {}", segment_index + 1)
+            };
+            let started_wall = SystemTime::now();
+            let start_offset_ns = started_wall
+                .duration_since(self.started_wall)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            entry.segments.push(crate::library::manifest::Segment {
+                index: segment_index,
+                start_offset_ns,
+                ..Default::default()
+            });
+            let running_time_base = pipeline.current_running_time();
+            self.segments.insert(
+                key.clone(),
+                SegmentRecording {
+                    participant_id: key.participant.clone(),
+                    stream_id: stream_id.to_owned(),
+                    segment_index,
+                    stem,
+                    started_wall,
+                    tracks: Vec::new(),
+                    pipeline: pipeline.clone(),
+                    running_time_base,
+                    last_keyframe_request: None,
+                },
+            );
+        }
+        let Some(segment) = self.segments.get_mut(key) else {
+            return Ok(());
+        };
+        if segment.tracks.iter().any(|t| t.kind == track.kind) {
+            return Ok(());
+        }
+        let suffix = match track.kind {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        };
+        let file_name = naming::unique_in(
+            &self.reserved_names,
+            &format!("{}.{suffix}", segment.stem),
+            "mkv",
+        );
+        self.reserved_names.insert(file_name.clone());
+        let file = self.dir.join(&file_name);
+        let recording = build_track_branch(pipeline, track, &file, segment.running_time_base)?;
+        segment.tracks.push(recording);
+        if let Some(entry) = self
+            .manifest
+            .borrow_mut()
+            .participants
+            .iter_mut()
+            .find(|p| p.id == segment.stream_id)
+            && let Some(seg) = entry
+                .segments
+                .iter_mut()
+                .find(|s| s.index == segment.segment_index)
+        {
+            seg.track_files.push(file_name);
+            match track.kind {
+                MediaKind::Audio => seg.audio_codec = Some(codec_name(&track.encoding)),
+                MediaKind::Video => seg.video_codec = Some(codec_name(&track.encoding)),
+            }
+        }
+        self.write_manifest();
+        Ok(())
+    }
+
+    /// Ends one participant session's segment; resolves once its file is final.
+    pub fn finish_peer(
+        &mut self,
+        key: &PeerKey,
+        reason: LeaveReason,
+    ) -> impl Future<Output = Vec<SegmentOutcome>> + use<> {
+        let segment = self.segments.remove(key);
+        let finishing = segment.map(|segment| self.finish_segment(segment, reason));
+        async move {
+            match finishing {
+                Some(f) => vec![f.await],
+                None => Vec::new(),
+            }
+        }
+    }
+
+    /// Ends every segment, marks the session finished and writes the manifest.
+    pub fn finish_all(
+        &mut self,
+        reason: LeaveReason,
+    ) -> impl Future<Output = Vec<SegmentOutcome>> + use<> {
+        let segments: Vec<SegmentRecording> =
+            std::mem::take(&mut self.segments).into_values().collect();
+        let futures: Vec<_> = segments
+            .into_iter()
+            .map(|segment| self.finish_segment(segment, reason))
+            .collect();
+        let manifest = self.manifest.clone();
+        let dir = self.dir.clone();
+        async move {
+            let mut outcomes = Vec::new();
+            for f in futures {
+                outcomes.push(f.await);
+            }
+            let mut manifest = manifest.borrow_mut();
+            manifest.state = SessionState::Finished;
+            manifest.ended_unix_ms = Some(naming::unix_ms(SystemTime::now()));
+            if let Err(err) = manifest.write_atomic(&dir) {
+                tracing::warn!("cannot finish the manifest in {}: {err}", dir.display());
+            }
+            outcomes
+        }
+    }
+
+    fn finish_segment(
+        &mut self,
+        segment: SegmentRecording,
+        reason: LeaveReason,
+    ) -> impl Future<Output = SegmentOutcome> + use<> {
+        let dir = self.dir.clone();
+        let manifest = self.manifest.clone();
+        let final_name = naming::unique_in(&self.reserved_names, &segment.stem, "mkv");
+        self.reserved_names.insert(final_name.clone());
+        let end_reason = match reason {
+            LeaveReason::Left | LeaveReason::Replaced => EndReason::Left,
+            LeaveReason::Stopped => EndReason::Stopped,
+            LeaveReason::Failed | LeaveReason::Vanished | LeaveReason::Rejected => {
+                EndReason::Failed
+            }
+        };
+        let _ = segment.started_wall;
+        async move {
+            let SegmentRecording {
+                participant_id,
+                stream_id,
+                segment_index,
+                tracks,
+                pipeline,
+                ..
+            } = segment;
+            let mut finished_tracks = Vec::new();
+            for mut track in tracks {
+                stop_branch(&track);
+                if let Some(eos) = track.eos.take() {
+                    let timed_out = glib::future_with_timeout(FINALISE_TIMEOUT, eos)
+                        .await
+                        .is_err();
+                    if timed_out {
+                        tracing::warn!(
+                            "track {} did not drain in time; closing it as is",
+                            track.file.display()
+                        );
+                    }
+                }
+                for element in &track.elements {
+                    let _ = element.set_state(gst::State::Null);
+                }
+                let _ = pipeline.remove_many(track.elements.iter());
+                track.tee.release_request_pad(&track.tee_pad);
+                finished_tracks.push(track);
+            }
+            let final_path = dir.join(&final_name);
+            let inputs: Vec<(MediaKind, PathBuf, u64, Option<gst::Caps>)> = finished_tracks
+                .iter()
+                .map(|t| {
+                    let caps = t.caps.lock().ok().and_then(|c| c.clone());
+                    (
+                        t.kind,
+                        t.file.clone(),
+                        t.stats.frames.load(Ordering::Relaxed),
+                        caps,
+                    )
+                })
+                .collect();
+            let (tx, rx) = futures_channel::oneshot::channel();
+            let final_for_thread = final_path.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(merge_tracks(&inputs, &final_for_thread));
+            });
+            let merged = rx
+                .await
+                .unwrap_or_else(|_| Err("merge thread died".to_owned()));
+            let mut update = SegmentUpdate {
+                end_reason: Some(end_reason),
+                ..Default::default()
+            };
+            let error = match merged {
+                Ok(info) => {
+                    update.file = Some(final_name.clone());
+                    update.duration_ns = info.duration_ns;
+                    update.width = info.width;
+                    update.height = info.height;
+                    update.remove_track_files = info.removed_track_files;
+                    None
+                }
+                Err(err) => {
+                    update.error = Some(err.clone());
+                    Some(err)
+                }
+            };
+            {
+                let mut manifest = manifest.borrow_mut();
+                apply_update(&mut manifest, &stream_id, segment_index, update);
+                // Keep the on-disk manifest current even while others keep recording.
+                if let Err(err) = manifest.write_atomic(&dir) {
+                    tracing::warn!("cannot update the manifest in {}: {err}", dir.display());
+                }
+            }
+            SegmentOutcome {
+                participant: participant_id,
+                file: final_path,
+                error,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct SegmentUpdate {
+    file: Option<String>,
+    duration_ns: Option<u64>,
+    width: Option<u32>,
+    height: Option<u32>,
+    end_reason: Option<EndReason>,
+    error: Option<String>,
+    remove_track_files: bool,
+}
+
+fn apply_update(
+    manifest: &mut SessionManifest,
+    stream_id: &str,
+    index: u32,
+    update: SegmentUpdate,
+) {
+    let Some(entry) = manifest.participants.iter_mut().find(|p| p.id == stream_id) else {
+        return;
+    };
+    let Some(seg) = entry.segments.iter_mut().find(|s| s.index == index) else {
+        return;
+    };
+    if let Some(file) = update.file {
+        seg.file = file;
+    }
+    seg.duration_ns = update.duration_ns.or(seg.duration_ns);
+    seg.width = update.width.or(seg.width);
+    seg.height = update.height.or(seg.height);
+    seg.end_reason = update.end_reason.or(seg.end_reason);
+    seg.error = update.error;
+    if update.remove_track_files {
+        seg.track_files.clear();
+    }
+}
+
+/// Creates the encoding-specific depayloader and parser.
+fn depay_and_parser(encoding: &str) -> anyhow::Result<(gst::Element, Option<gst::Element>)> {
+    let (depay, parser) = match encoding {
+        "VP8" => ("rtpvp8depay", None),
+        "VP9" => ("rtpvp9depay", Some("vp9parse")),
+        "H264" => ("rtph264depay", Some("h264parse")),
+        "AV1" => ("rtpav1depay", Some("av1parse")),
+        "OPUS" => ("rtpopusdepay", Some("opusparse")),
+        other => anyhow::bail!("no recorder for {other} yet"),
+    };
+    let depay = gst::ElementFactory::make(depay).build()?;
+    let parser = match parser {
+        Some(name) if gst::ElementFactory::find(name).is_some() => {
+            Some(gst::ElementFactory::make(name).build()?)
+        }
+        _ => None,
+    };
+    Ok((depay, parser))
+}
+
+fn codec_name(encoding: &str) -> String {
+    match encoding {
+        "OPUS" => "opus".to_owned(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+fn build_track_branch(
+    pipeline: &gst::Pipeline,
+    track: &Track,
+    file: &Path,
+    running_time_base: Option<gst::ClockTime>,
+) -> anyhow::Result<TrackRecording> {
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-time", 2 * gst::ClockTime::SECOND.nseconds())
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .build()?;
+    let (depay, parser) = depay_and_parser(&track.encoding)?;
+    let mux = gst::ElementFactory::make("matroskamux")
+        .property("streamable", false)
+        .build()?;
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", file.to_string_lossy().as_ref())
+        .property_from_str("buffer-mode", "unbuffered")
+        .property("sync", false)
+        .property("async", false)
+        .build()?;
+    let mut elements = vec![queue.clone(), depay.clone()];
+    if let Some(parser) = &parser {
+        elements.push(parser.clone());
+    }
+    elements.push(mux.clone());
+    elements.push(sink.clone());
+    pipeline.add_many(elements.iter())?;
+    gst::Element::link_many(elements.iter())?;
+
+    let stats = Arc::new(TrackStats::default());
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let caps_slot = Arc::new(Mutex::new(None));
+    let last = parser.as_ref().unwrap_or(&depay);
+    let gate_pad = last
+        .static_pad("src")
+        .ok_or_else(|| anyhow::anyhow!("no src pad"))?;
+    {
+        let stats = stats.clone();
+        let started = started.clone();
+        let caps_slot = caps_slot.clone();
+        let kind = track.kind;
+        gate_pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |pad, info| {
+                if let Some(gst::PadProbeData::Event(event)) = &info.data {
+                    if let gst::EventView::Caps(caps) = event.view()
+                        && let Ok(mut slot) = caps_slot.lock()
+                    {
+                        *slot = Some(caps.caps_owned());
+                    }
+                    return gst::PadProbeReturn::Ok;
+                }
+                let Some(buffer) = info.buffer() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if !started.load(Ordering::Relaxed) {
+                    let is_key = kind == MediaKind::Audio
+                        || !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+                    if !is_key {
+                        // Recordings start on a key frame; the tick asks for one meanwhile.
+                        let _ = pad;
+                        return gst::PadProbeReturn::Drop;
+                    }
+                    started.store(true, Ordering::Relaxed);
+                    if let Some(pts) = buffer.pts() {
+                        stats.first_pts.store(pts.nseconds(), Ordering::Relaxed);
+                    }
+                }
+                stats.frames.fetch_add(1, Ordering::Relaxed);
+                if let Some(pts) = buffer.pts() {
+                    stats.last_pts.store(pts.nseconds(), Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    let _ = stats.keyframe_wait_started_ns.load(Ordering::Relaxed);
+
+    let (eos_tx, eos_rx) = futures_channel::oneshot::channel::<()>();
+    let eos_tx = Mutex::new(Some(eos_tx));
+    let sink_pad = sink
+        .static_pad("sink")
+        .ok_or_else(|| anyhow::anyhow!("filesink without pad"))?;
+    sink_pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(event)) = &info.data
+            && event.type_() == gst::EventType::Eos
+            && let Ok(mut slot) = eos_tx.lock()
+            && let Some(tx) = slot.take()
+        {
+            // Everything before this EOS was rendered: with an unbuffered sink it is on disk.
+            let _ = tx.send(());
+            return gst::PadProbeReturn::Drop;
+        }
+        gst::PadProbeReturn::Ok
+    });
+
+    let queue_sink = queue
+        .static_pad("sink")
+        .ok_or_else(|| anyhow::anyhow!("queue without pad"))?;
+    // Both tracks of a segment share one time base, so the merged file is in sync and starts
+    // near zero.
+    if let Some(base) = running_time_base {
+        queue_sink.set_offset(-(base.nseconds() as i64));
+    }
+    for element in &elements {
+        element.sync_state_with_parent()?;
+    }
+    let tee_pad = track
+        .tee
+        .request_pad_simple("src_%u")
+        .ok_or_else(|| anyhow::anyhow!("tee gave no pad"))?;
+    tee_pad.link(&queue_sink)?;
+    if track.kind == MediaKind::Video {
+        request_keyframe_upstream(&depay);
+    }
+    Ok(TrackRecording {
+        kind: track.kind,
+        file: file.to_owned(),
+        tee: track.tee.clone(),
+        tee_pad,
+        elements,
+        eos: Some(eos_rx),
+        stats,
+        caps: caps_slot,
+        first_element_sink: queue_sink,
+        depay,
+        started,
+    })
+}
+
+/// Unlinks the branch from its tee and pushes EOS through it.
+fn stop_branch(track: &TrackRecording) {
+    let queue_sink = track.first_element_sink.clone();
+    let tee_pad = track.tee_pad.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done_probe = done.clone();
+    tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
+        if !done_probe.swap(true, Ordering::SeqCst) {
+            let _ = pad.unlink(&queue_sink);
+            queue_sink.send_event(gst::event::Eos::new());
+        }
+        gst::PadProbeReturn::Remove
+    });
+}
+
+fn request_keyframe_upstream(depay: &gst::Element) {
+    let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+        .all_headers(true)
+        .build();
+    depay.send_event(event);
+}
+
+#[derive(Debug, Default)]
+struct MergeInfo {
+    duration_ns: Option<u64>,
+    width: Option<u32>,
+    height: Option<u32>,
+    removed_track_files: bool,
+}
+
+/// Joins a segment's track files into one file (no re-encode), then removes them.
+fn merge_tracks(
+    inputs: &[(MediaKind, PathBuf, u64, Option<gst::Caps>)],
+    output: &Path,
+) -> Result<MergeInfo, String> {
+    let usable: Vec<&(MediaKind, PathBuf, u64, Option<gst::Caps>)> = inputs
+        .iter()
+        .filter(|(_, path, frames, _)| *frames > 0 && path.metadata().is_ok_and(|m| m.len() > 0))
+        .collect();
+    if usable.is_empty() {
+        for (_, path, _, _) in inputs {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err("no media arrived for this segment".to_owned());
+    }
+    let tmp = output.with_extension("mkv.part");
+    remux_files(
+        &usable
+            .iter()
+            .map(|(k, p, _, _)| (*k, p.clone()))
+            .collect::<Vec<_>>(),
+        &tmp,
+    )?;
+    std::fs::rename(&tmp, output)
+        .map_err(|err| format!("cannot rename {}: {err}", tmp.display()))?;
+    for (_, path, _, _) in inputs {
+        let _ = std::fs::remove_file(path);
+    }
+    let mut info = describe_file(output).unwrap_or_default();
+    info.removed_track_files = true;
+    Ok(info)
+}
+
+/// Remuxes Matroska track files into one Matroska file, keeping their timestamps.
+pub fn remux_files(inputs: &[(MediaKind, PathBuf)], output: &Path) -> Result<(), String> {
+    let pipeline = gst::Pipeline::new();
+    let build = || -> Result<(), String> {
+        let mux = gst::ElementFactory::make("matroskamux")
+            .build()
+            .map_err(|e| e.to_string())?;
+        let sink = gst::ElementFactory::make("filesink")
+            .property("location", output.to_string_lossy().as_ref())
+            .build()
+            .map_err(|e| e.to_string())?;
+        pipeline
+            .add_many([&mux, &sink])
+            .map_err(|e| e.to_string())?;
+        mux.link(&sink).map_err(|e| e.to_string())?;
+        for (kind, path) in inputs {
+            // Request the muxer pads before any data flows; late pads break the header.
+            let template = match kind {
+                MediaKind::Audio => "audio_%u",
+                MediaKind::Video => "video_%u",
+            };
+            let mux_pad = mux
+                .request_pad_simple(template)
+                .ok_or("muxer refused a pad")?;
+            let src = gst::ElementFactory::make("filesrc")
+                .property("location", path.to_string_lossy().as_ref())
+                .build()
+                .map_err(|e| e.to_string())?;
+            let demux = gst::ElementFactory::make("matroskademux")
+                .build()
+                .map_err(|e| e.to_string())?;
+            let queue = gst::ElementFactory::make("queue")
+                .build()
+                .map_err(|e| e.to_string())?;
+            pipeline
+                .add_many([&src, &demux, &queue])
+                .map_err(|e| e.to_string())?;
+            src.link(&demux).map_err(|e| e.to_string())?;
+            let queue_src = queue.static_pad("src").ok_or("queue without pad")?;
+            queue_src.link(&mux_pad).map_err(|e| format!("{e:?}"))?;
+            let queue_weak = queue.downgrade();
+            demux.connect_pad_added(move |_, pad| {
+                if let Some(queue) = queue_weak.upgrade()
+                    && let Some(sink) = queue.static_pad("sink")
+                    && !sink.is_linked()
+                {
+                    let _ = pad.link(&sink);
+                }
+            });
+        }
+        Ok(())
+    };
+    let result = build().and_then(|()| run_to_eos(&pipeline, Duration::from_secs(600)));
+    let _ = pipeline.set_state(gst::State::Null);
+    if result.is_err() {
+        let _ = std::fs::remove_file(output);
+    }
+    result
+}
+
+/// Plays a pipeline to its end on the calling thread.
+pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: Duration) -> Result<(), String> {
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let bus = pipeline.bus().ok_or("pipeline without bus")?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("timed out".to_owned());
+        }
+        let Some(message) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis() as u64))
+        else {
+            return Err("timed out".to_owned());
+        };
+        match message.view() {
+            gst::MessageView::Eos(_) => return Ok(()),
+            gst::MessageView::Error(err) => {
+                return Err(format!(
+                    "{} ({})",
+                    err.error(),
+                    err.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Duration and video size of a media file, from GStreamer's discoverer.
+fn describe_file(path: &Path) -> Option<MergeInfo> {
+    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(15)).ok()?;
+    let uri = glib::filename_to_uri(path, None).ok()?;
+    let info = discoverer.discover_uri(&uri).ok()?;
+    let mut out = MergeInfo {
+        duration_ns: info.duration().map(|d| d.nseconds()),
+        ..Default::default()
+    };
+    for stream in info.video_streams() {
+        out.width = Some(stream.width());
+        out.height = Some(stream.height());
+    }
+    Some(out)
+}

@@ -1,0 +1,196 @@
+//! What the room tells the outside world: the UI, `--json-events`, the recorder.
+
+use serde::Serialize;
+
+use super::candidates::CandidateLogEntry;
+use super::health::{ConnectionState, IceState, SelectedPair};
+
+/// Why a participant's peer connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// They said goodbye (`bye`, `hangup`) or the server said they left (`cleanup`).
+    Left,
+    /// They came back with a new session; the old peer is replaced.
+    Replaced,
+    /// The connection failed.
+    Failed,
+    /// They went silent: no pong on the data channel.
+    Vanished,
+    /// The operator stopped.
+    Stopped,
+    /// Their signaling was unusable (bad SDP, undecryptable payloads).
+    Rejected,
+}
+
+impl LeaveReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::Replaced => "replaced",
+            LeaveReason::Failed => "failed",
+            LeaveReason::Vanished => "vanished",
+            LeaveReason::Stopped => "stopped",
+            LeaveReason::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// Silence the watchdogs turned into an explained state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// An offer was taken but not one remote candidate arrived.
+    NoRemoteCandidates,
+    /// ICE kept checking without a working pair.
+    IceStuck,
+    /// Connected, but RTP stopped arriving.
+    NoRtp,
+    /// The data channel stopped answering pings.
+    NoPong,
+    /// `play` was sent but no offer came back.
+    NoOffer,
+}
+
+impl Problem {
+    /// A sentence for the operator: what happened and what to check.
+    pub fn explanation(self) -> String {
+        use crate::i18n::gettext;
+        match self {
+            Problem::NoRemoteCandidates => gettext(
+                "No remote candidates after 10 s: the other side's candidates never arrived. Check TURN or the signaling server.",
+            ),
+            Problem::IceStuck => gettext(
+                "ICE is still checking after 10 s: no candidate pair works. A firewall may block UDP; try a TURN server.",
+            ),
+            Problem::NoRtp => {
+                gettext("No media for 5 s: the connection is up but no audio or video arrives.")
+            }
+            Problem::NoPong => {
+                gettext("No answer on the data channel for 30 s: the participant has vanished.")
+            }
+            Problem::NoOffer => {
+                gettext("No offer 10 s after asking for the stream: the publisher did not answer.")
+            }
+        }
+    }
+}
+
+/// One thing that happened in the room. Serialised one per line by `record --json-events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RoomEvent {
+    SignalingConnected {
+        at_ms: u64,
+    },
+    SignalingLost {
+        at_ms: u64,
+        reason: String,
+    },
+    ServerMessage {
+        at_ms: u64,
+        message: String,
+    },
+    Discovered {
+        at_ms: u64,
+        id: String,
+        stream_id: String,
+    },
+    Joined {
+        at_ms: u64,
+        id: String,
+        stream_id: String,
+        session: String,
+    },
+    Label {
+        at_ms: u64,
+        id: String,
+        label: String,
+    },
+    Left {
+        at_ms: u64,
+        id: String,
+        session: String,
+        reason: LeaveReason,
+    },
+    Connection {
+        at_ms: u64,
+        id: String,
+        state: ConnectionState,
+    },
+    Ice {
+        at_ms: u64,
+        id: String,
+        transport: String,
+        state: IceState,
+    },
+    ChannelOpen {
+        at_ms: u64,
+        id: String,
+    },
+    SelectedPair {
+        at_ms: u64,
+        id: String,
+        pair: SelectedPair,
+    },
+    Candidate(CandidateLogEntry),
+    MediaFlowing {
+        at_ms: u64,
+        id: String,
+        kind: MediaKind,
+    },
+    Watchdog {
+        at_ms: u64,
+        id: String,
+        problem: Problem,
+        explanation: String,
+    },
+    WatchdogCleared {
+        at_ms: u64,
+        id: String,
+        problem: Problem,
+    },
+    Dropped {
+        at_ms: u64,
+        from: Option<String>,
+        reason: String,
+    },
+}
+
+impl RoomEvent {
+    /// The participant this event is about, if any.
+    pub fn participant(&self) -> Option<&str> {
+        match self {
+            RoomEvent::Discovered { id, .. }
+            | RoomEvent::Joined { id, .. }
+            | RoomEvent::Label { id, .. }
+            | RoomEvent::Left { id, .. }
+            | RoomEvent::Connection { id, .. }
+            | RoomEvent::Ice { id, .. }
+            | RoomEvent::ChannelOpen { id, .. }
+            | RoomEvent::SelectedPair { id, .. }
+            | RoomEvent::MediaFlowing { id, .. }
+            | RoomEvent::Watchdog { id, .. }
+            | RoomEvent::WatchdogCleared { id, .. } => Some(id),
+            RoomEvent::Candidate(entry) => Some(&entry.participant),
+            _ => None,
+        }
+    }
+
+    /// One JSON line.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|err| {
+            format!(
+                "{{\"event\":\"unserialisable\",\"error\":{:?}}}",
+                err.to_string()
+            )
+        })
+    }
+}

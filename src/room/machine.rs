@@ -1,0 +1,1150 @@
+//! The room state machine.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde_json::json;
+
+use super::candidates::{Admission, CandidateDirection, CandidateLogEntry, CandidateQueue};
+use super::events::{LeaveReason, MediaKind, Problem, RoomEvent};
+use super::health::{ConnectionState, Health, IceState, SelectedPair};
+use crate::protocol::crypto::RoomCrypto;
+use crate::protocol::datachannel::{self, ChannelMessage, MediaRequest};
+use crate::protocol::message::{
+    self, Body, CandidateOrigin, Envelope, IceCandidateInit, SdpKind, ServerRequest,
+    SessionDescription,
+};
+
+/// How long after an offer a session may stay without remote candidates.
+pub const NO_CANDIDATES_AFTER_MS: u64 = 10_000;
+/// How long ICE may keep checking.
+pub const ICE_STUCK_AFTER_MS: u64 = 10_000;
+/// How long a connected participant may send no RTP.
+pub const NO_RTP_AFTER_MS: u64 = 5_000;
+/// How long the data channel may leave pings unanswered before the participant is gone.
+pub const NO_PONG_AFTER_MS: u64 = 30_000;
+/// How often to ping on the data channel.
+pub const PING_EVERY_MS: u64 = 3_000;
+/// How long to wait for an offer after `play` before asking again.
+pub const NO_OFFER_AFTER_MS: u64 = 10_000;
+/// How long to wait before asking a failed participant for its stream again.
+pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
+
+/// One peer connection: a participant and the publisher's session id for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerKey {
+    pub participant: String,
+    pub session: String,
+}
+
+impl fmt::Display for PeerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.participant, self.session)
+    }
+}
+
+/// Which path a description came by, so the answer goes back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Socket,
+    Channel,
+}
+
+/// What the room asks the media and signaling layers to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Send a frame on the signaling websocket.
+    Send(String),
+    /// Build a webrtcbin for this session.
+    CreatePeer { key: PeerKey, stream_id: String },
+    /// Apply an offer to the session's webrtcbin and answer it.
+    ApplyOffer { key: PeerKey, sdp: String, via: Via },
+    /// Hand a validated remote candidate to webrtcbin.
+    AddCandidate {
+        key: PeerKey,
+        candidate: IceCandidateInit,
+    },
+    /// Send a text message on the session's data channel.
+    SendOnChannel { key: PeerKey, text: String },
+    /// Ask the publisher's encoder for a key frame (PLI).
+    RequestKeyframe { key: PeerKey },
+    /// Finalise recordings and free the session's webrtcbin.
+    ClosePeer { key: PeerKey, reason: LeaveReason },
+    /// Tell the world.
+    Event(RoomEvent),
+}
+
+/// What a session's webrtcbin reports, translated off the GStreamer threads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerEvent {
+    RemoteDescriptionApplied,
+    /// The offer could not be applied (bad SDP and the like).
+    NegotiationFailed(String),
+    AnswerReady {
+        sdp: String,
+    },
+    LocalCandidate {
+        mline: u32,
+        candidate: String,
+    },
+    Connection(ConnectionState),
+    Ice {
+        transport: String,
+        state: IceState,
+    },
+    ChannelOpen,
+    ChannelClosed,
+    ChannelMessage(String),
+    MediaFlowing(MediaKind),
+    /// RTP arrived since the last report (sent at most once per tick).
+    RtpActivity,
+    SelectedPair(SelectedPair),
+}
+
+/// What the room needs to know up front.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// The id this client puts in `from` on every frame (custom relays need it).
+    pub own_id: String,
+    /// The room name as typed.
+    pub room: String,
+    pub crypto: RoomCrypto,
+    /// Only these stream ids (without hash suffix); empty for everyone.
+    pub wanted_streams: Vec<String>,
+    pub want_audio: bool,
+    pub want_video: bool,
+    pub prefer_video_codec: Option<String>,
+    pub bitrate_kbps: Option<u32>,
+    pub resolution: Option<(u32, u32)>,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: String,
+    queue: CandidateQueue,
+    /// The path the description being answered came by.
+    answer_via: Via,
+    offered_at_ms: u64,
+    media_requested: bool,
+    health: Health,
+    checking_since_ms: Option<u64>,
+    last_rtp_ms: Option<u64>,
+    last_pong_ms: u64,
+    last_ping_ms: u64,
+    media: HashSet<MediaKind>,
+    problems: HashSet<Problem>,
+}
+
+#[derive(Debug)]
+struct Participant {
+    id: String,
+    /// Stream id without the hash suffix.
+    stream_id: String,
+    /// Stream id as on the wire.
+    wire_stream_id: String,
+    label: Option<String>,
+    session: Option<Session>,
+    /// When `play` was last sent and no offer came yet.
+    play_sent_ms: Option<u64>,
+    /// Set after a failure: when to ask again.
+    replay_at_ms: Option<u64>,
+    left: bool,
+}
+
+/// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.
+#[derive(Debug)]
+pub struct Room {
+    config: RoomConfig,
+    wire_room: String,
+    participants: BTreeMap<String, Participant>,
+    connected: bool,
+    stopped: bool,
+    /// Set once a `listing` arrived: only the official server sends one, and it rewrites
+    /// `UUID` to the sender, while relays use `UUID` for the target and `from` for the sender.
+    official_dialect: bool,
+}
+
+impl Room {
+    pub fn new(config: RoomConfig) -> Room {
+        let wire_room = config.crypto.wire_room(&config.room);
+        Room {
+            config,
+            wire_room,
+            participants: BTreeMap::new(),
+            connected: false,
+            stopped: false,
+            official_dialect: false,
+        }
+    }
+
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+
+    /// The room id as it goes on the wire.
+    pub fn wire_room(&self) -> &str {
+        &self.wire_room
+    }
+
+    /// Participants with a live session, as (id, stream id, label).
+    pub fn active_participants(&self) -> Vec<(String, String, Option<String>)> {
+        self.participants
+            .values()
+            .filter(|p| p.session.is_some() && !p.left)
+            .map(|p| (p.id.clone(), p.stream_id.clone(), p.label.clone()))
+            .collect()
+    }
+
+    /// The health model of a participant's current session.
+    pub fn health(&self, participant: &str) -> Option<&Health> {
+        self.participants
+            .get(participant)
+            .and_then(|p| p.session.as_ref())
+            .map(|s| &s.health)
+    }
+
+    /// The signaling socket (re)connected: join as a pure viewer and ask for every stream again.
+    pub fn on_connected(&mut self, now_ms: u64) -> Vec<Command> {
+        self.connected = true;
+        let mut out = vec![Command::Event(RoomEvent::SignalingConnected {
+            at_ms: now_ms,
+        })];
+        // Never a streamID here: the recorder must not look like a publisher.
+        out.push(Command::Send(message::encode_request(
+            &ServerRequest::JoinRoom {
+                roomid: self.wire_room.clone(),
+                stream_id: None,
+            },
+            Some(&self.config.own_id),
+        )));
+        let missing: Vec<String> = self
+            .participants
+            .values()
+            .filter(|p| !p.left && p.session.is_none())
+            .map(|p| p.id.clone())
+            .collect();
+        for id in missing {
+            self.send_play(&id, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// The socket dropped. Peers keep going: media does not need the server.
+    pub fn on_disconnected(&mut self, now_ms: u64, reason: &str) -> Vec<Command> {
+        self.connected = false;
+        vec![Command::Event(RoomEvent::SignalingLost {
+            at_ms: now_ms,
+            reason: reason.to_owned(),
+        })]
+    }
+
+    /// One frame from the signaling socket.
+    pub fn on_frame(&mut self, text: &str, now_ms: u64) -> Vec<Command> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        let envelope = match message::decode(text, &self.config.crypto) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                out.push(dropped(now_ms, None, format!("undecodable frame: {err}")));
+                return out;
+            }
+        };
+        self.route(envelope, now_ms, &mut out);
+        out
+    }
+
+    fn route(&mut self, env: Envelope, now_ms: u64, out: &mut Vec<Command>) {
+        let own = self.config.own_id.as_str();
+        if env.from.as_deref() == Some(own) {
+            return;
+        }
+        if let Some(room) = env.roomid.as_deref()
+            && room != self.wire_room
+            && !matches!(env.body, Body::Request(ServerRequest::JoinRoom { .. }))
+        {
+            out.push(dropped(
+                now_ms,
+                env.from.clone(),
+                "frame for another room".into(),
+            ));
+            return;
+        }
+        if matches!(
+            env.body,
+            Body::Request(ServerRequest::Listing { .. } | ServerRequest::Transferred { .. })
+        ) {
+            self.official_dialect = true;
+        }
+        let Some(sender) = sender_of(&env, own, self.official_dialect) else {
+            out.push(dropped(
+                now_ms,
+                env.from.clone(),
+                "frame addressed to another peer".into(),
+            ));
+            return;
+        };
+        let sender = (!sender.is_empty()).then_some(sender);
+        match env.body {
+            Body::Request(request) => self.on_request(request, sender, &env.stream_id, now_ms, out),
+            Body::Description(desc) => {
+                let Some(sender) = sender else {
+                    out.push(dropped(now_ms, None, "description without a sender".into()));
+                    return;
+                };
+                self.on_description(
+                    &sender,
+                    env.session,
+                    env.stream_id,
+                    desc,
+                    Via::Socket,
+                    now_ms,
+                    out,
+                );
+            }
+            Body::Candidates { candidates, origin } => {
+                let Some(sender) = sender else {
+                    out.push(dropped(now_ms, None, "candidates without a sender".into()));
+                    return;
+                };
+                if origin == Some(CandidateOrigin::Remote) {
+                    // Viewer-to-publisher candidates; we are never the publisher.
+                    out.push(dropped(
+                        now_ms,
+                        Some(sender),
+                        "candidates meant for a publisher".into(),
+                    ));
+                    return;
+                }
+                self.on_candidates(
+                    &sender,
+                    env.session.as_deref(),
+                    candidates,
+                    false,
+                    now_ms,
+                    out,
+                );
+            }
+            Body::Bye | Body::Hangup => {
+                if let Some(sender) = sender {
+                    self.participant_left(&sender, LeaveReason::Left, now_ms, out);
+                }
+            }
+            Body::ServerError { message } => out.push(Command::Event(RoomEvent::ServerMessage {
+                at_ms: now_ms,
+                message,
+            })),
+            Body::IceRestartRequest | Body::Unknown => {}
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        request: ServerRequest,
+        sender: Option<String>,
+        stream_id: &Option<String>,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        match request {
+            ServerRequest::Listing { members, .. } | ServerRequest::Transferred { members, .. } => {
+                for member in members {
+                    if let Some(stream) = member.stream_id {
+                        self.discover(&member.uuid, &stream, now_ms, out);
+                    }
+                }
+            }
+            ServerRequest::SomeoneJoined {
+                uuid,
+                stream_id: Some(stream),
+                ..
+            }
+            | ServerRequest::VideoAddedToRoom {
+                uuid,
+                stream_id: stream,
+            } => {
+                self.discover(&uuid, &stream, now_ms, out);
+            }
+            // Relay servers relay joins and seeds as they are: the sender is the publisher.
+            ServerRequest::JoinRoom {
+                stream_id: Some(stream),
+                ..
+            }
+            | ServerRequest::Seed { stream_id: stream } => {
+                if let Some(sender) = sender {
+                    self.discover(&sender, &stream, now_ms, out);
+                }
+            }
+            ServerRequest::Cleanup { uuid } => {
+                self.participant_left(&uuid, LeaveReason::Left, now_ms, out);
+            }
+            ServerRequest::Alert { message } | ServerRequest::Error { message, .. } => {
+                out.push(Command::Event(RoomEvent::ServerMessage {
+                    at_ms: now_ms,
+                    message,
+                }));
+            }
+            ServerRequest::OfferSdp { .. } | ServerRequest::Play { .. } => {
+                // Someone wants our stream: we have none and never will.
+                out.push(dropped(now_ms, sender, "stream request to a viewer".into()));
+            }
+            _ => {
+                let _ = stream_id;
+            }
+        }
+    }
+
+    fn wants(&self, stream_id: &str) -> bool {
+        self.config.wanted_streams.is_empty()
+            || self.config.wanted_streams.iter().any(|s| s == stream_id)
+    }
+
+    fn discover(&mut self, id: &str, wire_stream: &str, now_ms: u64, out: &mut Vec<Command>) {
+        if id == self.config.own_id {
+            return;
+        }
+        let stream_id = self.config.crypto.strip_stream_id(wire_stream);
+        if !self.wants(&stream_id) {
+            return;
+        }
+        match self.participants.get_mut(id) {
+            Some(p) if !p.left && (p.session.is_some() || p.play_sent_ms.is_some()) => return,
+            Some(p) => {
+                p.left = false;
+                p.stream_id = stream_id.clone();
+                p.wire_stream_id = wire_stream.to_owned();
+            }
+            None => {
+                self.participants.insert(
+                    id.to_owned(),
+                    Participant {
+                        id: id.to_owned(),
+                        stream_id: stream_id.clone(),
+                        wire_stream_id: wire_stream.to_owned(),
+                        label: None,
+                        session: None,
+                        play_sent_ms: None,
+                        replay_at_ms: None,
+                        left: false,
+                    },
+                );
+            }
+        }
+        out.push(Command::Event(RoomEvent::Discovered {
+            at_ms: now_ms,
+            id: id.to_owned(),
+            stream_id,
+        }));
+        self.send_play(id, now_ms, out);
+    }
+
+    fn send_play(&mut self, id: &str, now_ms: u64, out: &mut Vec<Command>) {
+        let Some(p) = self.participants.get_mut(id) else {
+            return;
+        };
+        p.play_sent_ms = Some(now_ms);
+        p.replay_at_ms = None;
+        if !self.connected {
+            return;
+        }
+        out.push(Command::Send(message::encode_request(
+            &ServerRequest::Play {
+                stream_id: p.wire_stream_id.clone(),
+                uuid: Some(p.id.clone()),
+            },
+            Some(&self.config.own_id),
+        )));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_description(
+        &mut self,
+        sender: &str,
+        session: Option<String>,
+        wire_stream: Option<String>,
+        desc: SessionDescription,
+        via: Via,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        if desc.kind != SdpKind::Offer {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                "answer sent to a viewer".into(),
+            ));
+            return;
+        }
+        // Publishers that send no session id (RN) get one derived from nothing: keep them
+        // working, but every such offer replaces the previous peer.
+        let session = session.unwrap_or_default();
+        if !self.participants.contains_key(sender) {
+            // Relay servers give no listing: an unsolicited offer carrying a stream id is how
+            // members already in the room announce themselves.
+            let Some(wire) = wire_stream.clone() else {
+                out.push(dropped(
+                    now_ms,
+                    Some(sender.into()),
+                    "offer from an unknown peer without a stream id".into(),
+                ));
+                return;
+            };
+            let stream_id = self.config.crypto.strip_stream_id(&wire);
+            if !self.wants(&stream_id) {
+                return;
+            }
+            self.participants.insert(
+                sender.to_owned(),
+                Participant {
+                    id: sender.to_owned(),
+                    stream_id: stream_id.clone(),
+                    wire_stream_id: wire,
+                    label: None,
+                    session: None,
+                    play_sent_ms: None,
+                    replay_at_ms: None,
+                    left: false,
+                },
+            );
+            out.push(Command::Event(RoomEvent::Discovered {
+                at_ms: now_ms,
+                id: sender.to_owned(),
+                stream_id,
+            }));
+        }
+        let Some(p) = self.participants.get_mut(sender) else {
+            return;
+        };
+        if let Some(wire) = wire_stream
+            && p.wire_stream_id != wire
+        {
+            p.stream_id = self.config.crypto.strip_stream_id(&wire);
+            p.wire_stream_id = wire;
+        }
+        let same_session = p.session.as_ref().is_some_and(|s| s.id == session);
+        if same_session && !p.left {
+            // A renegotiation of the session we have.
+            let key = PeerKey {
+                participant: sender.to_owned(),
+                session: session.clone(),
+            };
+            if let Some(s) = p.session.as_mut() {
+                s.answer_via = via;
+            }
+            out.push(Command::ApplyOffer {
+                key,
+                sdp: desc.sdp,
+                via,
+            });
+            return;
+        }
+        if let Some(old) = p.session.take() {
+            out.push(Command::ClosePeer {
+                key: PeerKey {
+                    participant: sender.to_owned(),
+                    session: old.id.clone(),
+                },
+                reason: LeaveReason::Replaced,
+            });
+            out.push(Command::Event(RoomEvent::Left {
+                at_ms: now_ms,
+                id: sender.to_owned(),
+                session: old.id,
+                reason: LeaveReason::Replaced,
+            }));
+        }
+        p.left = false;
+        p.play_sent_ms = None;
+        p.replay_at_ms = None;
+        p.session = Some(Session {
+            id: session.clone(),
+            queue: CandidateQueue::new(),
+            answer_via: via,
+            offered_at_ms: now_ms,
+            media_requested: false,
+            health: Health::default(),
+            checking_since_ms: None,
+            last_rtp_ms: None,
+            last_pong_ms: now_ms,
+            last_ping_ms: now_ms,
+            media: HashSet::new(),
+            problems: HashSet::new(),
+        });
+        let key = PeerKey {
+            participant: sender.to_owned(),
+            session: session.clone(),
+        };
+        out.push(Command::CreatePeer {
+            key: key.clone(),
+            stream_id: p.stream_id.clone(),
+        });
+        out.push(Command::Event(RoomEvent::Joined {
+            at_ms: now_ms,
+            id: sender.to_owned(),
+            stream_id: p.stream_id.clone(),
+            session,
+        }));
+        out.push(Command::ApplyOffer {
+            key,
+            sdp: desc.sdp,
+            via,
+        });
+    }
+
+    fn on_candidates(
+        &mut self,
+        sender: &str,
+        session: Option<&str>,
+        candidates: Vec<IceCandidateInit>,
+        over_channel: bool,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(p) = self.participants.get_mut(sender) else {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                "candidates from an unknown peer".into(),
+            ));
+            return;
+        };
+        let Some(s) = p.session.as_mut() else {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                "candidates before any offer".into(),
+            ));
+            return;
+        };
+        // Over the data channel the session is implied by the channel itself.
+        if !over_channel && session.unwrap_or_default() != s.id {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                format!(
+                    "candidates for stale session {:?}",
+                    session.unwrap_or_default()
+                ),
+            ));
+            return;
+        }
+        let key = PeerKey {
+            participant: sender.to_owned(),
+            session: s.id.clone(),
+        };
+        for candidate in candidates {
+            let (mut entry, parsed) = CandidateLogEntry::from_raw(
+                now_ms,
+                sender,
+                &s.id,
+                CandidateDirection::Remote,
+                &candidate.candidate,
+            );
+            if parsed.is_none() {
+                out.push(Command::Event(RoomEvent::Candidate(entry)));
+                continue;
+            }
+            match s.queue.admit(candidate) {
+                Admission::ApplyNow(candidate) => {
+                    out.push(Command::AddCandidate {
+                        key: key.clone(),
+                        candidate,
+                    });
+                }
+                Admission::Held => {}
+                Admission::Rejected(reason) => {
+                    entry.accepted = false;
+                    entry.note = Some(reason);
+                }
+            }
+            out.push(Command::Event(RoomEvent::Candidate(entry)));
+        }
+        if s.problems.remove(&Problem::NoRemoteCandidates) {
+            out.push(Command::Event(RoomEvent::WatchdogCleared {
+                at_ms: now_ms,
+                id: sender.to_owned(),
+                problem: Problem::NoRemoteCandidates,
+            }));
+        }
+    }
+
+    fn participant_left(
+        &mut self,
+        id: &str,
+        reason: LeaveReason,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(p) = self.participants.get_mut(id) else {
+            return;
+        };
+        p.left = true;
+        p.play_sent_ms = None;
+        if let Some(s) = p.session.take() {
+            out.push(Command::ClosePeer {
+                key: PeerKey {
+                    participant: id.to_owned(),
+                    session: s.id.clone(),
+                },
+                reason,
+            });
+            out.push(Command::Event(RoomEvent::Left {
+                at_ms: now_ms,
+                id: id.to_owned(),
+                session: s.id,
+                reason,
+            }));
+        }
+        if matches!(reason, LeaveReason::Failed | LeaveReason::Vanished) && !self.stopped {
+            // They may still be in the room: ask again shortly.
+            p.replay_at_ms = Some(now_ms + REPLAY_AFTER_FAILURE_MS);
+        }
+    }
+
+    /// An event from a session's webrtcbin.
+    pub fn on_peer_event(&mut self, key: &PeerKey, event: PeerEvent, now_ms: u64) -> Vec<Command> {
+        let mut out = Vec::new();
+        let own_id = self.config.own_id.clone();
+        let crypto = self.config.crypto.clone();
+        let wire_room = self.wire_room.clone();
+        let Some(p) = self.participants.get_mut(&key.participant) else {
+            return out;
+        };
+        let Some(s) = p.session.as_mut().filter(|s| s.id == key.session) else {
+            // A peer we already replaced or closed: its late events mean nothing.
+            return out;
+        };
+        let id = key.participant.clone();
+        match event {
+            PeerEvent::RemoteDescriptionApplied => {
+                for candidate in s.queue.remote_description_applied() {
+                    out.push(Command::AddCandidate {
+                        key: key.clone(),
+                        candidate,
+                    });
+                }
+            }
+            PeerEvent::NegotiationFailed(reason) => {
+                out.push(dropped(
+                    now_ms,
+                    Some(id.clone()),
+                    format!("negotiation failed: {reason}"),
+                ));
+                self.participant_left(&id, LeaveReason::Rejected, now_ms, &mut out);
+            }
+            PeerEvent::AnswerReady { sdp } => {
+                let answer = SessionDescription {
+                    kind: SdpKind::Answer,
+                    sdp,
+                };
+                match s.answer_via {
+                    Via::Channel => out.push(Command::SendOnChannel {
+                        key: key.clone(),
+                        text: datachannel::encode_channel(
+                            &ChannelMessage::Description {
+                                desc: answer,
+                                session: Some(s.id.clone()),
+                                stream_id: None,
+                            },
+                            &crypto,
+                        ),
+                    }),
+                    Via::Socket => out.push(Command::Send(message::encode_description(
+                        &answer,
+                        Some(&id),
+                        Some(&s.id),
+                        None,
+                        Some(&own_id),
+                        Some(&wire_room),
+                        &crypto,
+                    ))),
+                }
+            }
+            PeerEvent::LocalCandidate { mline, candidate } => {
+                let (entry, _) = CandidateLogEntry::from_raw(
+                    now_ms,
+                    &id,
+                    &s.id,
+                    CandidateDirection::Local,
+                    &candidate,
+                );
+                out.push(Command::Event(RoomEvent::Candidate(entry)));
+                let init = IceCandidateInit {
+                    candidate,
+                    sdp_m_line_index: Some(mline),
+                    sdp_mid: None,
+                    username_fragment: None,
+                };
+                if s.health.channel_open {
+                    out.push(Command::SendOnChannel {
+                        key: key.clone(),
+                        text: datachannel::encode_channel(
+                            &ChannelMessage::Candidates {
+                                candidates: vec![init],
+                                session: Some(s.id.clone()),
+                                origin: Some(CandidateOrigin::Remote),
+                            },
+                            &crypto,
+                        ),
+                    });
+                } else {
+                    out.push(Command::Send(message::encode_candidates(
+                        &[init],
+                        CandidateOrigin::Remote,
+                        Some(&id),
+                        Some(&s.id),
+                        Some(&own_id),
+                        Some(&wire_room),
+                        &crypto,
+                    )));
+                }
+            }
+            PeerEvent::Connection(state) => {
+                if s.health.connection != state {
+                    s.health.connection = state;
+                    out.push(Command::Event(RoomEvent::Connection {
+                        at_ms: now_ms,
+                        id: id.clone(),
+                        state,
+                    }));
+                    self.after_health_change(&id, now_ms, &mut out);
+                    if state == ConnectionState::Failed {
+                        self.participant_left(&id, LeaveReason::Failed, now_ms, &mut out);
+                    }
+                }
+            }
+            PeerEvent::Ice { transport, state } => {
+                if s.health.transports.get(&transport) != Some(&state) {
+                    s.health.transports.insert(transport.clone(), state);
+                    out.push(Command::Event(RoomEvent::Ice {
+                        at_ms: now_ms,
+                        id: id.clone(),
+                        transport,
+                        state,
+                    }));
+                    self.after_health_change(&id, now_ms, &mut out);
+                }
+            }
+            PeerEvent::ChannelOpen => {
+                s.health.channel_open = true;
+                s.last_pong_ms = now_ms;
+                out.push(Command::Event(RoomEvent::ChannelOpen {
+                    at_ms: now_ms,
+                    id: id.clone(),
+                }));
+                if !s.media_requested {
+                    // A VDO.Ninja publisher sends nothing until asked, once per session.
+                    s.media_requested = true;
+                    let request = MediaRequest {
+                        audio: self.config.want_audio,
+                        video: self.config.want_video,
+                        prefer_video_codec: self.config.prefer_video_codec.clone(),
+                        prefer_audio_codec: None,
+                    };
+                    out.push(Command::SendOnChannel {
+                        key: key.clone(),
+                        text: datachannel::encode_channel(
+                            &ChannelMessage::MediaRequest(request),
+                            &crypto,
+                        ),
+                    });
+                    if self.config.bitrate_kbps.is_some() {
+                        out.push(Command::SendOnChannel {
+                            key: key.clone(),
+                            text: datachannel::encode_channel(
+                                &ChannelMessage::Bitrate {
+                                    video_kbps: self.config.bitrate_kbps,
+                                    audio_kbps: None,
+                                },
+                                &crypto,
+                            ),
+                        });
+                    }
+                    if let Some((w, h)) = self.config.resolution {
+                        out.push(Command::SendOnChannel {
+                            key: key.clone(),
+                            text: json!({"requestResolution": {"w": w, "h": h}}).to_string(),
+                        });
+                    }
+                }
+                self.after_health_change(&id, now_ms, &mut out);
+            }
+            PeerEvent::ChannelClosed => {
+                s.health.channel_open = false;
+            }
+            PeerEvent::ChannelMessage(text) => {
+                self.on_channel_message(key, &text, now_ms, &mut out)
+            }
+            PeerEvent::MediaFlowing(kind) => {
+                s.last_rtp_ms = Some(now_ms);
+                if s.media.insert(kind) {
+                    out.push(Command::Event(RoomEvent::MediaFlowing {
+                        at_ms: now_ms,
+                        id: id.clone(),
+                        kind,
+                    }));
+                    // The first frames of a recording must be a key frame: ask for one.
+                    out.push(Command::SendOnChannel {
+                        key: key.clone(),
+                        text: json!({"keyframe": true}).to_string(),
+                    });
+                }
+            }
+            PeerEvent::RtpActivity => {
+                s.last_rtp_ms = Some(now_ms);
+                if s.problems.remove(&Problem::NoRtp) {
+                    out.push(Command::Event(RoomEvent::WatchdogCleared {
+                        at_ms: now_ms,
+                        id: id.clone(),
+                        problem: Problem::NoRtp,
+                    }));
+                }
+            }
+            PeerEvent::SelectedPair(pair) => {
+                if s.health.selected_pair.as_ref() != Some(&pair) {
+                    s.health.selected_pair = Some(pair.clone());
+                    out.push(Command::Event(RoomEvent::SelectedPair {
+                        at_ms: now_ms,
+                        id,
+                        pair,
+                    }));
+                }
+            }
+        }
+        out
+    }
+
+    fn after_health_change(&mut self, id: &str, now_ms: u64, out: &mut Vec<Command>) {
+        let Some(s) = self
+            .participants
+            .get_mut(id)
+            .and_then(|p| p.session.as_mut())
+        else {
+            return;
+        };
+        match s.health.ice_state() {
+            IceState::Checking => {
+                s.checking_since_ms.get_or_insert(now_ms);
+            }
+            IceState::Connected | IceState::Completed => {
+                s.checking_since_ms = None;
+                for problem in [Problem::IceStuck, Problem::NoRemoteCandidates] {
+                    if s.problems.remove(&problem) {
+                        out.push(Command::Event(RoomEvent::WatchdogCleared {
+                            at_ms: now_ms,
+                            id: id.to_owned(),
+                            problem,
+                        }));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_channel_message(
+        &mut self,
+        key: &PeerKey,
+        text: &str,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let crypto = self.config.crypto.clone();
+        let message = match datachannel::decode_channel(text, &crypto) {
+            Ok(message) => message,
+            Err(err) => {
+                out.push(dropped(
+                    now_ms,
+                    Some(key.participant.clone()),
+                    format!("bad data-channel message: {err}"),
+                ));
+                return;
+            }
+        };
+        let Some(p) = self.participants.get_mut(&key.participant) else {
+            return;
+        };
+        match message {
+            ChannelMessage::Description {
+                desc,
+                session,
+                stream_id,
+            } => {
+                // Renegotiation over the channel belongs to this very session.
+                let session = session.or_else(|| Some(key.session.clone()));
+                let sender = key.participant.clone();
+                self.on_description(&sender, session, stream_id, desc, Via::Channel, now_ms, out);
+            }
+            ChannelMessage::Candidates { candidates, .. } => {
+                let sender = key.participant.clone();
+                self.on_candidates(&sender, Some(&key.session), candidates, true, now_ms, out);
+            }
+            ChannelMessage::Ping(value) => out.push(Command::SendOnChannel {
+                key: key.clone(),
+                text: json!({ "pong": value }).to_string(),
+            }),
+            ChannelMessage::Pong(_) => {
+                if let Some(s) = p.session.as_mut() {
+                    s.last_pong_ms = now_ms;
+                    if s.problems.remove(&Problem::NoPong) {
+                        out.push(Command::Event(RoomEvent::WatchdogCleared {
+                            at_ms: now_ms,
+                            id: key.participant.clone(),
+                            problem: Problem::NoPong,
+                        }));
+                    }
+                }
+            }
+            ChannelMessage::Info(info) => {
+                if let Some(label) = datachannel::info_label(&info)
+                    && p.label.as_deref() != Some(label.as_str())
+                {
+                    p.label = Some(label.clone());
+                    out.push(Command::Event(RoomEvent::Label {
+                        at_ms: now_ms,
+                        id: key.participant.clone(),
+                        label,
+                    }));
+                }
+            }
+            ChannelMessage::Bye => {
+                let id = key.participant.clone();
+                self.participant_left(&id, LeaveReason::Left, now_ms, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Time passes: pings, watchdogs, re-asking for streams.
+    pub fn on_tick(&mut self, now_ms: u64) -> Vec<Command> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        let mut vanished = Vec::new();
+        let mut replay = Vec::new();
+        for p in self.participants.values_mut() {
+            if let Some(at) = p.replay_at_ms
+                && now_ms >= at
+                && p.session.is_none()
+            {
+                replay.push(p.id.clone());
+            }
+            if let Some(sent) = p.play_sent_ms
+                && p.session.is_none()
+                && now_ms.saturating_sub(sent) >= NO_OFFER_AFTER_MS
+            {
+                out.push(Command::Event(RoomEvent::Watchdog {
+                    at_ms: now_ms,
+                    id: p.id.clone(),
+                    problem: Problem::NoOffer,
+                    explanation: Problem::NoOffer.explanation(),
+                }));
+                replay.push(p.id.clone());
+            }
+            let Some(s) = p.session.as_mut() else {
+                continue;
+            };
+            let key = PeerKey {
+                participant: p.id.clone(),
+                session: s.id.clone(),
+            };
+            let raise = |problem: Problem, s: &mut Session, out: &mut Vec<Command>| {
+                if s.problems.insert(problem) {
+                    out.push(Command::Event(RoomEvent::Watchdog {
+                        at_ms: now_ms,
+                        id: key.participant.clone(),
+                        problem,
+                        explanation: problem.explanation(),
+                    }));
+                }
+            };
+            let connected = s.health.is_connected();
+            if !connected
+                && s.queue.received_count() == 0
+                && now_ms.saturating_sub(s.offered_at_ms) >= NO_CANDIDATES_AFTER_MS
+            {
+                raise(Problem::NoRemoteCandidates, s, &mut out);
+            }
+            if let Some(since) = s.checking_since_ms
+                && !connected
+                && now_ms.saturating_sub(since) >= ICE_STUCK_AFTER_MS
+            {
+                raise(Problem::IceStuck, s, &mut out);
+            }
+            if connected
+                && let Some(last) = s.last_rtp_ms
+                && now_ms.saturating_sub(last) >= NO_RTP_AFTER_MS
+            {
+                raise(Problem::NoRtp, s, &mut out);
+            }
+            if s.health.channel_open {
+                if now_ms.saturating_sub(s.last_pong_ms) >= NO_PONG_AFTER_MS {
+                    raise(Problem::NoPong, s, &mut out);
+                    vanished.push(p.id.clone());
+                } else if now_ms.saturating_sub(s.last_ping_ms) >= PING_EVERY_MS {
+                    s.last_ping_ms = now_ms;
+                    out.push(Command::SendOnChannel {
+                        key: key.clone(),
+                        text: json!({ "ping": now_ms }).to_string(),
+                    });
+                }
+            }
+        }
+        for id in vanished {
+            self.participant_left(&id, LeaveReason::Vanished, now_ms, &mut out);
+        }
+        for id in replay {
+            self.send_play(&id, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// The operator stops: close every peer (the recorder finalises files) and say goodbye.
+    pub fn stop(&mut self, now_ms: u64) -> Vec<Command> {
+        let mut out = Vec::new();
+        let ids: Vec<String> = self.participants.keys().cloned().collect();
+        for id in ids {
+            if let Some(p) = self.participants.get(&id)
+                && let Some(s) = &p.session
+            {
+                out.push(Command::SendOnChannel {
+                    key: PeerKey {
+                        participant: id.clone(),
+                        session: s.id.clone(),
+                    },
+                    text: json!({ "bye": true }).to_string(),
+                });
+            }
+            self.participant_left(&id, LeaveReason::Stopped, now_ms, &mut out);
+        }
+        self.stopped = true;
+        out
+    }
+}
+
+/// Who sent a frame; `None` when it is addressed to someone else.
+///
+/// The official server rewrites `UUID` to the sender. Relays forward frames unchanged: `from` is
+/// the sender and `UUID`, when present, the target. An empty string means "no sender" (server
+/// notices such as `listing`).
+pub fn sender_of(env: &Envelope, own_id: &str, official_dialect: bool) -> Option<String> {
+    match (&env.from, &env.uuid) {
+        (_, Some(uuid)) if official_dialect && uuid != own_id => Some(uuid.clone()),
+        (Some(from), Some(target)) if target == own_id => Some(from.clone()),
+        (Some(_), Some(_)) => None,
+        (Some(from), None) => Some(from.clone()),
+        (None, Some(uuid)) => Some(uuid.clone()),
+        (None, None) => Some(String::new()),
+    }
+}
+
+fn dropped(at_ms: u64, from: Option<String>, reason: String) -> Command {
+    tracing::debug!(?from, "dropped: {reason}");
+    Command::Event(RoomEvent::Dropped {
+        at_ms,
+        from,
+        reason,
+    })
+}

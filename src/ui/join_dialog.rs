@@ -1,0 +1,470 @@
+//! The "Join a Room" dialog: room, server and password, checked before anything is sent.
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gio, glib};
+
+use crate::i18n::gettext;
+use crate::ui::window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow};
+
+/// How the room is protected, as the password combo row offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordMode {
+    /// The VDO.Ninja default password.
+    Default,
+    /// A password the operator types.
+    Custom,
+    /// No password at all.
+    None,
+}
+
+impl PasswordMode {
+    /// In the order of the combo row.
+    const ALL: [Self; 3] = [Self::Default, Self::Custom, Self::None];
+
+    fn label(self) -> String {
+        match self {
+            Self::Default => gettext("Default"),
+            Self::Custom => gettext("Custom"),
+            Self::None => gettext("None"),
+        }
+    }
+
+    /// Reads the `password` setting: empty is the default, "false" is none.
+    pub(crate) fn from_setting(password: &str) -> Self {
+        match password {
+            PASSWORD_DEFAULT => Self::Default,
+            PASSWORD_NONE => Self::None,
+            _ => Self::Custom,
+        }
+    }
+
+    fn index(self) -> u32 {
+        Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
+    }
+
+    fn from_index(index: u32) -> Self {
+        Self::ALL
+            .get(index as usize)
+            .copied()
+            .unwrap_or(Self::Default)
+    }
+}
+
+/// Which field a validation problem is about, so that row can be marked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Room,
+    Server,
+    Password,
+}
+
+/// Checks the dialog's fields and builds the request, or says what to fix.
+pub(crate) fn validate(
+    room: &str,
+    server: &str,
+    mode: PasswordMode,
+    password: &str,
+) -> Result<JoinRequest, (Field, String)> {
+    let room = room.trim();
+    if room.is_empty() {
+        return Err((Field::Room, gettext("Enter the name of the room to join.")));
+    }
+    let server = server.trim();
+    let host = server
+        .strip_prefix("wss://")
+        .or_else(|| server.strip_prefix("ws://"));
+    match host {
+        None => {
+            return Err((
+                Field::Server,
+                gettext("The server address must start with ws:// or wss://."),
+            ));
+        }
+        Some(host) if host.is_empty() || host.starts_with('/') => {
+            return Err((
+                Field::Server,
+                gettext("The server address needs a host name after ws:// or wss://."),
+            ));
+        }
+        Some(_) => {}
+    }
+    let password = match mode {
+        PasswordMode::Default => PASSWORD_DEFAULT.to_owned(),
+        PasswordMode::None => PASSWORD_NONE.to_owned(),
+        PasswordMode::Custom if password.is_empty() => {
+            return Err((
+                Field::Password,
+                gettext("Enter the room's password, or choose Default or None."),
+            ));
+        }
+        PasswordMode::Custom => password.to_owned(),
+    };
+    Ok(JoinRequest {
+        room: room.to_owned(),
+        server: server.to_owned(),
+        password,
+    })
+}
+
+struct Widgets {
+    room: adw::EntryRow,
+    server: adw::EntryRow,
+    mode: adw::ComboRow,
+    password: adw::PasswordEntryRow,
+    problem: gtk::Label,
+}
+
+impl Widgets {
+    fn mode(&self) -> PasswordMode {
+        PasswordMode::from_index(self.mode.selected())
+    }
+
+    fn show_problem(&self, problem: Option<(Field, String)>) {
+        let field = problem.as_ref().map(|(field, _)| *field);
+        for (row, row_field) in [
+            (self.room.upcast_ref::<gtk::Widget>(), Field::Room),
+            (self.server.upcast_ref(), Field::Server),
+            (self.password.upcast_ref(), Field::Password),
+        ] {
+            if field == Some(row_field) {
+                row.add_css_class("error");
+            } else {
+                row.remove_css_class("error");
+            }
+        }
+        let text = problem.map(|(_, text)| text).unwrap_or_default();
+        self.problem.set_label(&text);
+        self.problem.set_visible(!text.is_empty());
+    }
+}
+
+mod imp {
+    use std::cell::OnceCell;
+
+    use super::*;
+
+    #[derive(Default)]
+    pub struct JoinDialog {
+        pub(super) widgets: OnceCell<Widgets>,
+        pub(super) window: glib::WeakRef<RoomtapeWindow>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for JoinDialog {
+        const NAME: &'static str = "RoomtapeJoinDialog";
+        type Type = super::JoinDialog;
+        type ParentType = adw::Window;
+    }
+
+    impl ObjectImpl for JoinDialog {}
+    impl WidgetImpl for JoinDialog {}
+    impl WindowImpl for JoinDialog {}
+    impl AdwWindowImpl for JoinDialog {}
+}
+
+glib::wrapper! {
+    /// A modal window asking for the room, the server and the password.
+    pub struct JoinDialog(ObjectSubclass<imp::JoinDialog>)
+        @extends adw::Window, gtk::Window, gtk::Widget,
+        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget, gtk::Native,
+            gtk::Root, gtk::ShortcutManager;
+}
+
+impl JoinDialog {
+    fn widgets(&self) -> &Widgets {
+        self.imp()
+            .widgets
+            .get()
+            .expect("JoinDialog::new builds the widgets")
+    }
+
+    /// Validates the fields; closes and asks the window to join, or shows what to fix.
+    fn join(&self) {
+        let widgets = self.widgets();
+        match validate(
+            &widgets.room.text(),
+            &widgets.server.text(),
+            widgets.mode(),
+            &widgets.password.text(),
+        ) {
+            Ok(request) => {
+                self.close();
+                if let Some(window) = self.imp().window.upgrade() {
+                    window.request_join(request);
+                }
+            }
+            Err(problem) => {
+                let field = problem.0;
+                widgets.show_problem(Some(problem));
+                match field {
+                    Field::Room => widgets.room.grab_focus(),
+                    Field::Server => widgets.server.grab_focus(),
+                    Field::Password => widgets.password.grab_focus(),
+                };
+            }
+        }
+    }
+
+    fn password_mode_changed(&self) {
+        let widgets = self.widgets();
+        let custom = widgets.mode() == PasswordMode::Custom;
+        widgets.password.set_visible(custom);
+        if custom {
+            widgets.password.grab_focus();
+        }
+        widgets.show_problem(None);
+    }
+}
+
+/// Opens the dialog over `window`; Join calls [`RoomtapeWindow::request_join`].
+pub(crate) fn present(window: &RoomtapeWindow) {
+    let settings = window.settings();
+
+    let room = adw::EntryRow::builder()
+        .title(gettext("Room"))
+        .activates_default(true)
+        .build();
+    let server = adw::EntryRow::builder()
+        .title(gettext("Signaling Server"))
+        .text(settings.string("server-url").as_str())
+        .activates_default(true)
+        .build();
+    let modes = gtk::StringList::new(&[]);
+    for mode in PasswordMode::ALL {
+        modes.append(&mode.label());
+    }
+    let saved_password = settings.string("password");
+    let saved_mode = PasswordMode::from_setting(&saved_password);
+    let mode = adw::ComboRow::builder()
+        .title(gettext("Password"))
+        .model(&modes)
+        .selected(saved_mode.index())
+        .build();
+    let password = adw::PasswordEntryRow::builder()
+        .title(gettext("Room Password"))
+        .activates_default(true)
+        .visible(saved_mode == PasswordMode::Custom)
+        .build();
+    if saved_mode == PasswordMode::Custom {
+        password.set_text(&saved_password);
+    }
+
+    let group = adw::PreferencesGroup::builder()
+        .description(gettext(
+            "Enter the room name from the VDO.Ninja link: the part after “?room=”.",
+        ))
+        .build();
+    group.add(&room);
+    group.add(&server);
+    group.add(&mode);
+    group.add(&password);
+
+    let problem = gtk::Label::builder()
+        .wrap(true)
+        .xalign(0.0)
+        .visible(false)
+        .css_classes(["error"])
+        .build();
+
+    let content = gtk::Box::builder()
+        .orientation(gtk::Orientation::Vertical)
+        .spacing(12)
+        .margin_top(12)
+        .margin_bottom(24)
+        .margin_start(12)
+        .margin_end(12)
+        .build();
+    content.append(&group);
+    content.append(&problem);
+
+    let cancel = gtk::Button::builder()
+        .label(gettext("_Cancel"))
+        .use_underline(true)
+        .action_name("window.close")
+        .tooltip_text(gettext("Close without joining"))
+        .build();
+    let join = gtk::Button::builder()
+        .label(gettext("_Join"))
+        .use_underline(true)
+        .tooltip_text(gettext("Join the room"))
+        .css_classes(["suggested-action"])
+        .build();
+    let header = adw::HeaderBar::builder()
+        .show_start_title_buttons(false)
+        .show_end_title_buttons(false)
+        .title_widget(&adw::WindowTitle::new(&gettext("Join a Room"), ""))
+        .build();
+    header.pack_start(&cancel);
+    header.pack_end(&join);
+
+    let body = gtk::Box::new(gtk::Orientation::Vertical, 0);
+    body.append(&header);
+    body.append(
+        &adw::Clamp::builder()
+            .maximum_size(480)
+            .child(&content)
+            .build(),
+    );
+
+    let dialog: JoinDialog = glib::Object::builder()
+        .property("title", gettext("Join a Room"))
+        .property("modal", true)
+        .property("transient-for", window)
+        .property("default-width", 480)
+        .property("resizable", false)
+        .property("content", &body)
+        .property("default-widget", &join)
+        .build();
+    dialog.imp().window.set(Some(window));
+    let escape = gtk::ShortcutController::new();
+    escape.add_shortcut(gtk::Shortcut::new(
+        gtk::ShortcutTrigger::parse_string("Escape"),
+        Some(gtk::NamedAction::new("window.close")),
+    ));
+    dialog.add_controller(escape);
+
+    let widgets = Widgets {
+        room: room.clone(),
+        server: server.clone(),
+        mode: mode.clone(),
+        password: password.clone(),
+        problem,
+    };
+    if dialog.imp().widgets.set(widgets).is_err() {
+        unreachable!("the widgets are set once, right after construction");
+    }
+    add_recent_rooms(&dialog, &settings);
+
+    mode.connect_selected_notify(glib::clone!(
+        #[weak]
+        dialog,
+        move |_| dialog.password_mode_changed()
+    ));
+    let clear_problem = glib::clone!(
+        #[weak]
+        dialog,
+        move || dialog.widgets().show_problem(None)
+    );
+    room.connect_changed(glib::clone!(
+        #[strong]
+        clear_problem,
+        move |_| clear_problem()
+    ));
+    server.connect_changed(glib::clone!(
+        #[strong]
+        clear_problem,
+        move |_| clear_problem()
+    ));
+    password.connect_changed(move |_| clear_problem());
+    join.connect_clicked(glib::clone!(
+        #[weak]
+        dialog,
+        move |_| dialog.join()
+    ));
+
+    dialog.present();
+    room.grab_focus();
+}
+
+/// Offers the rooms joined recently in a menu at the end of the room row.
+fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
+    let rooms = settings.strv("recent-rooms");
+    if rooms.is_empty() {
+        return;
+    }
+    let menu = gio::Menu::new();
+    for room in rooms.iter() {
+        // Menu labels treat "_" as a mnemonic marker; double it to show it.
+        let item = gio::MenuItem::new(Some(&room.replace('_', "__")), None);
+        item.set_action_and_target_value(Some("join.recent"), Some(&room.to_variant()));
+        menu.append_item(&item);
+    }
+    let button = gtk::MenuButton::builder()
+        .icon_name("document-open-recent-symbolic")
+        .tooltip_text(gettext("Recent Rooms"))
+        .valign(gtk::Align::Center)
+        .menu_model(&menu)
+        .css_classes(["flat"])
+        .build();
+    dialog.widgets().room.add_suffix(&button);
+
+    let recent = gio::SimpleAction::new("recent", Some(glib::VariantTy::STRING));
+    recent.connect_activate(glib::clone!(
+        #[weak]
+        dialog,
+        move |_, target| {
+            if let Some(room) = target.and_then(|t| t.get::<String>()) {
+                let row = &dialog.widgets().room;
+                row.set_text(&room);
+                row.grab_focus();
+            }
+        }
+    ));
+    let group = gio::SimpleActionGroup::new();
+    group.add_action(&recent);
+    dialog.insert_action_group("join", Some(&group));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_request_is_trimmed() {
+        let request = validate(
+            "  studio-a ",
+            " wss://wss.vdo.ninja:443 ",
+            PasswordMode::Default,
+            "",
+        )
+        .unwrap();
+        assert_eq!(request.room, "studio-a");
+        assert_eq!(request.server, "wss://wss.vdo.ninja:443");
+        assert_eq!(request.password, PASSWORD_DEFAULT);
+    }
+
+    #[test]
+    fn problems_name_their_field() {
+        let field =
+            |room, server, mode, password| validate(room, server, mode, password).unwrap_err().0;
+        assert_eq!(
+            field(" ", "wss://x", PasswordMode::Default, ""),
+            Field::Room
+        );
+        assert_eq!(
+            field("r", "https://x", PasswordMode::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "wss://", PasswordMode::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "ws:///path", PasswordMode::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "ws://x", PasswordMode::Custom, ""),
+            Field::Password
+        );
+    }
+
+    #[test]
+    fn password_modes_map_to_the_wire_values() {
+        let password = |mode, text| {
+            validate("r", "ws://127.0.0.1:8443", mode, text)
+                .unwrap()
+                .password
+        };
+        assert_eq!(password(PasswordMode::None, "ignored"), PASSWORD_NONE);
+        assert_eq!(password(PasswordMode::Default, "ignored"), PASSWORD_DEFAULT);
+        assert_eq!(password(PasswordMode::Custom, "secret"), "secret");
+        assert_eq!(PasswordMode::from_setting(""), PasswordMode::Default);
+        assert_eq!(PasswordMode::from_setting("false"), PasswordMode::None);
+        assert_eq!(PasswordMode::from_setting("pw"), PasswordMode::Custom);
+        for mode in PasswordMode::ALL {
+            assert_eq!(PasswordMode::from_index(mode.index()), mode);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The GTK front-end: application start-up, the main window and its dialogs.
+//!
+//! [`run`] owns the `adw::Application`; [`RoomtapeWindow`] shows a [`ViewState`] and reports
+//! what the operator asks for through signals (see the `window` module) that the app layer
+//! connects to the room engine.
+
+mod about;
+mod join_dialog;
+mod preferences;
+pub mod screenshot;
+mod shortcuts;
+mod window;
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use adw::prelude::*;
+use gtk::{gio, glib};
+
+use crate::config::{APP_ID, SOURCE_DATA_DIR};
+
+pub use window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, ViewState};
+
+/// What the window does right after it opens, from the command line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LaunchOptions {
+    /// Start the demo room.
+    pub demo: bool,
+    /// Join this room (ignored with `demo`).
+    pub room: Option<String>,
+    /// Server for `room`; the `server-url` setting when `None`.
+    pub server: Option<String>,
+    /// Password for `room` ("false" for none); the `password` setting when `None`.
+    pub password: Option<String>,
+    /// Save a PNG of the window here after `screenshot_delay` seconds, then quit.
+    pub screenshot: Option<PathBuf>,
+    pub screenshot_delay: f64,
+}
+
+impl LaunchOptions {
+    pub fn from_cli(cli: &crate::cli::Cli) -> Self {
+        Self {
+            demo: cli.demo,
+            room: cli.room.clone(),
+            server: cli.server.clone(),
+            password: cli.password.clone(),
+            screenshot: cli.screenshot.clone(),
+            screenshot_delay: cli.screenshot_delay,
+        }
+    }
+
+    /// Starts what was asked for: the demo, or the room (checked like the join dialog does).
+    fn apply(&self, window: &RoomtapeWindow) {
+        if self.demo {
+            window.request_demo();
+            return;
+        }
+        let Some(room) = &self.room else {
+            return;
+        };
+        let settings = window.settings();
+        let server = self
+            .server
+            .clone()
+            .unwrap_or_else(|| settings.string("server-url").into());
+        let password = self
+            .password
+            .clone()
+            .unwrap_or_else(|| settings.string("password").into());
+        let mode = join_dialog::PasswordMode::from_setting(&password);
+        match join_dialog::validate(room, &server, mode, &password) {
+            Ok(request) => window.request_join(request),
+            Err((_, problem)) => window.set_view_state(ViewState::Error(problem)),
+        }
+    }
+}
+
+/// Keyboard shortcuts, set on the application; the shortcuts window lists each of them.
+pub(crate) const ACCELS: &[(&str, &[&str])] = &[
+    ("app.preferences", &["<Control>comma"]),
+    ("app.shortcuts", &["<Control>question"]),
+    ("app.quit", &["<Control>q"]),
+    ("win.join", &["<Control>j"]),
+    ("win.record", &["<Control>r"]),
+    ("win.toggle-panel", &["F9"]),
+];
+
+/// Runs the GTK app until its last window closes.
+pub fn run(options: LaunchOptions) -> ExitCode {
+    if let Err(err) = gst::init() {
+        eprintln!("roomtape: GStreamer could not be initialised: {err}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(err) = gstgtk4::plugin_register_static() {
+        tracing::warn!("live previews are unavailable: gtk4paintablesink did not register: {err}");
+    }
+    let settings = match crate::settings::open() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("roomtape: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let app = adw::Application::builder()
+        .application_id(APP_ID)
+        .flags(gio::ApplicationFlags::NON_UNIQUE)
+        .build();
+    app.connect_startup(glib::clone!(
+        #[strong]
+        settings,
+        move |app| startup(app, &settings)
+    ));
+
+    let options = RefCell::new(Some(options));
+    let screenshot_failed = Rc::new(Cell::new(false));
+    app.connect_activate(glib::clone!(
+        #[strong]
+        screenshot_failed,
+        move |app| {
+            if let Some(window) = app.active_window() {
+                window.present();
+                return;
+            }
+            let window = RoomtapeWindow::new(app, &settings);
+            window.present();
+            if let Some(options) = options.take() {
+                options.apply(&window);
+                if let Some(path) = options.screenshot {
+                    schedule_screenshot(
+                        app,
+                        &window,
+                        path,
+                        options.screenshot_delay,
+                        screenshot_failed.clone(),
+                    );
+                }
+            }
+        }
+    ));
+
+    // clap already parsed the arguments; GApplication must not see them.
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "roomtape".to_owned());
+    let code = app.run_with_args(&[argv0]);
+    if screenshot_failed.get() {
+        ExitCode::FAILURE
+    } else {
+        code.into()
+    }
+}
+
+/// Styles, icons, application actions and shortcuts: everything that needs a display.
+fn startup(app: &adw::Application, settings: &gio::Settings) {
+    gtk::Window::set_default_icon_name(APP_ID);
+    if let Some(display) = gtk::gdk::Display::default() {
+        let provider = gtk::CssProvider::new();
+        provider.load_from_data(include_str!("../../data/style.css"));
+        gtk::style_context_add_provider_for_display(
+            &display,
+            &provider,
+            gtk::STYLE_PROVIDER_PRIORITY_APPLICATION,
+        );
+        // Running from a checkout: the app icon is not installed yet.
+        let icons = Path::new(SOURCE_DATA_DIR).join("icons");
+        if icons.is_dir() {
+            gtk::IconTheme::for_display(&display).add_search_path(icons);
+        }
+    }
+
+    let preferences = gio::ActionEntry::builder("preferences")
+        .activate(glib::clone!(
+            #[strong]
+            settings,
+            move |app: &adw::Application, _, _| {
+                if let Some(window) = app.active_window() {
+                    preferences::present(&window, &settings);
+                }
+            }
+        ))
+        .build();
+    let about = gio::ActionEntry::builder("about")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = app.active_window() {
+                about::present(&window);
+            }
+        })
+        .build();
+    let shortcuts = gio::ActionEntry::builder("shortcuts")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = app.active_window() {
+                shortcuts::present(&window);
+            }
+        })
+        .build();
+    // Closing each window first gives it a chance to save its size (or, later, to ask).
+    let quit = gio::ActionEntry::builder("quit")
+        .activate(|app: &adw::Application, _, _| {
+            for window in app.windows() {
+                window.close();
+            }
+        })
+        .build();
+    app.add_action_entries([preferences, about, shortcuts, quit]);
+    for (action, accels) in ACCELS {
+        app.set_accels_for_action(action, accels);
+    }
+}
+
+/// After `delay_secs`, saves the window as a PNG at `path` and quits; a failure sets `failed`.
+fn schedule_screenshot(
+    app: &adw::Application,
+    window: &RoomtapeWindow,
+    path: PathBuf,
+    delay_secs: f64,
+    failed: Rc<Cell<bool>>,
+) {
+    let delay = Duration::try_from_secs_f64(delay_secs).unwrap_or_default();
+    glib::spawn_future_local(glib::clone!(
+        #[weak]
+        app,
+        #[weak]
+        window,
+        async move {
+            glib::timeout_future(delay).await;
+            // With a short delay the first frame may still be on its way.
+            for _ in 0..50 {
+                if window.is_mapped() && window.width() > 0 {
+                    break;
+                }
+                glib::timeout_future(Duration::from_millis(100)).await;
+            }
+            match screenshot::save_widget_png(&window, &path) {
+                Ok(()) => tracing::info!("saved the window to {}", path.display()),
+                Err(err) => {
+                    eprintln!("roomtape: could not save the screenshot: {err:#}");
+                    failed.set(true);
+                }
+            }
+            app.quit();
+        }
+    ));
+}

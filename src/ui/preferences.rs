@@ -1,0 +1,284 @@
+//! The Preferences window: every row is bound to a GSettings key, so changes apply at once.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use adw::prelude::*;
+use gtk::{gio, glib};
+
+use crate::i18n::gettext;
+
+/// The `preview-quality` nicks, in the order of the combo row.
+const PREVIEW_QUALITIES: [&str; 4] = ["off", "low", "medium", "high"];
+
+/// Builds and shows the Preferences window over `parent`.
+pub fn present(parent: &impl IsA<gtk::Window>, settings: &gio::Settings) {
+    let window = adw::PreferencesWindow::builder()
+        .transient_for(parent)
+        .modal(true)
+        .search_enabled(false)
+        .default_width(640)
+        .default_height(640)
+        .build();
+    window.add(&connection_page(settings));
+    window.add(&recording_page(&window, settings));
+    window.present();
+}
+
+fn connection_page(settings: &gio::Settings) -> adw::PreferencesPage {
+    let page = adw::PreferencesPage::builder()
+        .title(gettext("Connection"))
+        .icon_name("network-server-symbolic")
+        .build();
+
+    let signaling = adw::PreferencesGroup::builder()
+        .title(gettext("Signaling"))
+        .description(gettext(
+            "The defaults of the join dialog. An empty password means the VDO.Ninja default, “false” means none. An empty salt is derived from the server's host name.",
+        ))
+        .build();
+    let server = adw::EntryRow::builder()
+        .title(gettext("Server (ws:// or wss://)"))
+        .build();
+    settings.bind("server-url", &server, "text").build();
+    let password = adw::PasswordEntryRow::builder()
+        .title(gettext("Room Password"))
+        .build();
+    settings.bind("password", &password, "text").build();
+    let salt = adw::EntryRow::builder().title(gettext("Hash Salt")).build();
+    settings.bind("salt", &salt, "text").build();
+    signaling.add(&server);
+    signaling.add(&password);
+    signaling.add(&salt);
+    page.add(&signaling);
+
+    let ice = adw::PreferencesGroup::builder()
+        .title(gettext("Network Traversal"))
+        .description(gettext(
+            "Separate several servers with commas. STUN as stun://host:port; TURN as turn://user:password@host:port or turns://….",
+        ))
+        .build();
+    let stun = adw::EntryRow::builder()
+        .title(gettext("STUN Servers"))
+        .build();
+    bind_string_list(settings, "stun-servers", &stun);
+    let turn = adw::EntryRow::builder()
+        .title(gettext("TURN Servers"))
+        .build();
+    bind_string_list(settings, "turn-servers", &turn);
+    let relay_only = switch_row(
+        settings,
+        "relay-only",
+        &gettext("Relay Only"),
+        &gettext("Connect through the TURN servers only, never directly"),
+    );
+    ice.add(&stun);
+    ice.add(&turn);
+    ice.add(&relay_only);
+    page.add(&ice);
+    page
+}
+
+fn recording_page(
+    window: &adw::PreferencesWindow,
+    settings: &gio::Settings,
+) -> adw::PreferencesPage {
+    let page = adw::PreferencesPage::builder()
+        .title(gettext("Recording"))
+        .icon_name("media-record-symbolic")
+        .build();
+
+    let files = adw::PreferencesGroup::builder()
+        .title(gettext("Files"))
+        .build();
+    files.add(&output_folder_row(window, settings));
+    files.add(&switch_row(
+        settings,
+        "auto-record",
+        &gettext("Record on Join"),
+        &gettext("Start recording as soon as the room is joined"),
+    ));
+    page.add(&files);
+
+    let previews = adw::PreferencesGroup::builder()
+        .title(gettext("Live Previews"))
+        .build();
+    let qualities = gtk::StringList::new(&[]);
+    for label in [
+        gettext("Off"),
+        gettext("Low"),
+        gettext("Medium"),
+        gettext("High"),
+    ] {
+        qualities.append(&label);
+    }
+    let quality = adw::ComboRow::builder()
+        .title(gettext("Preview Quality"))
+        .subtitle(gettext(
+            "How large live tiles are decoded; recordings are never affected",
+        ))
+        .model(&qualities)
+        .build();
+    settings
+        .bind("preview-quality", &quality, "selected")
+        .mapping(|variant, _| {
+            let nick = variant.str()?;
+            let index = PREVIEW_QUALITIES.iter().position(|q| *q == nick)?;
+            Some((index as u32).to_value())
+        })
+        .set_mapping(|value, _| {
+            let index = value.get::<u32>().ok()?;
+            PREVIEW_QUALITIES
+                .get(index as usize)
+                .map(|nick| nick.to_variant())
+        })
+        .build();
+    previews.add(&quality);
+    page.add(&previews);
+    page
+}
+
+/// An action row with a switch bound to a boolean key.
+fn switch_row(settings: &gio::Settings, key: &str, title: &str, subtitle: &str) -> adw::ActionRow {
+    let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
+    settings.bind(key, &switch, "active").build();
+    let row = adw::ActionRow::builder()
+        .title(title)
+        .subtitle(subtitle)
+        .activatable_widget(&switch)
+        .build();
+    row.add_suffix(&switch);
+    row
+}
+
+/// Binds a string-array key to an entry row as a comma-separated list.
+fn bind_string_list(settings: &gio::Settings, key: &str, row: &adw::EntryRow) {
+    settings
+        .bind(key, row, "text")
+        .mapping(|variant, _| {
+            let items = variant.get::<Vec<String>>()?;
+            Some(join_list(&items).to_value())
+        })
+        .set_mapping(|value, _| {
+            let text = value.get::<String>().ok()?;
+            Some(split_list(&text).to_variant())
+        })
+        .build();
+}
+
+/// Shows a list the way the entry row edits it.
+pub(crate) fn join_list(items: &[String]) -> String {
+    items.join(", ")
+}
+
+/// Reads a comma-separated list: blanks around items and empty items are dropped.
+pub(crate) fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The recordings folder: where it is now, a button to choose another, one to reset it.
+fn output_folder_row(window: &adw::PreferencesWindow, settings: &gio::Settings) -> adw::ActionRow {
+    let row = adw::ActionRow::builder()
+        .title(gettext("Recordings Folder"))
+        .subtitle_lines(2)
+        .build();
+    let reset = gtk::Button::builder()
+        .icon_name("edit-undo-symbolic")
+        .tooltip_text(gettext("Use the Default Folder"))
+        .valign(gtk::Align::Center)
+        .css_classes(["flat"])
+        .build();
+    let choose = gtk::Button::builder()
+        .icon_name("folder-open-symbolic")
+        .tooltip_text(gettext("Choose a Folder"))
+        .valign(gtk::Align::Center)
+        .css_classes(["flat"])
+        .build();
+    row.add_suffix(&reset);
+    row.add_suffix(&choose);
+    row.set_activatable_widget(Some(&choose));
+
+    let show = glib::clone!(
+        #[weak]
+        row,
+        #[weak]
+        reset,
+        move |settings: &gio::Settings| {
+            let dir = crate::settings::recordings_dir(settings);
+            row.set_subtitle(&glib::markup_escape_text(&dir.display().to_string()));
+            reset.set_visible(!settings.string("output-folder").is_empty());
+        }
+    );
+    show(settings);
+    settings.connect_changed(Some("output-folder"), move |settings, _| show(settings));
+
+    reset.connect_clicked(glib::clone!(
+        #[strong]
+        settings,
+        move |_| settings.reset("output-folder")
+    ));
+
+    // A native dialog is not kept alive by GTK: hold it until it answers.
+    let chooser: Rc<RefCell<Option<gtk::FileChooserNative>>> = Rc::default();
+    choose.connect_clicked(glib::clone!(
+        #[weak]
+        window,
+        #[strong]
+        settings,
+        move |_| {
+            let native = gtk::FileChooserNative::new(
+                Some(&gettext("Choose the Recordings Folder")),
+                Some(&window),
+                gtk::FileChooserAction::SelectFolder,
+                Some(&gettext("_Select")),
+                Some(&gettext("_Cancel")),
+            );
+            native.set_modal(true);
+            let current = gio::File::for_path(crate::settings::recordings_dir(&settings));
+            if current.query_exists(None::<&gio::Cancellable>)
+                && let Err(err) = native.set_current_folder(Some(&current))
+            {
+                tracing::debug!("could not open the chooser in the current folder: {err}");
+            }
+            native.connect_response(glib::clone!(
+                #[strong]
+                settings,
+                #[strong]
+                chooser,
+                move |native, response| {
+                    if response == gtk::ResponseType::Accept
+                        && let Some(path) = native.file().and_then(|f| f.path())
+                        && let Err(err) =
+                            settings.set_string("output-folder", &path.to_string_lossy())
+                    {
+                        tracing::warn!("could not save the recordings folder: {err}");
+                    }
+                    chooser.replace(None);
+                }
+            ));
+            native.show();
+            chooser.replace(Some(native));
+        }
+    ));
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_round_trip_through_the_entry_text() {
+        assert_eq!(
+            split_list(" stun://a:1 ,, stun://b:2,"),
+            ["stun://a:1", "stun://b:2"]
+        );
+        assert!(split_list("  ").is_empty());
+        let items = vec!["turn://u:p@h:3478".to_owned(), "turns://h:5349".to_owned()];
+        assert_eq!(split_list(&join_list(&items)), items);
+    }
+}

@@ -1,0 +1,452 @@
+//! The main window: header bar, the Live and Recordings pages and the connections side panel.
+//!
+//! The window knows nothing about rooms or media. It shows a [`ViewState`] and turns what the
+//! operator asks for into GObject signals that the app layer connects to the room engine:
+//!
+//! | signal | arguments | emitted by |
+//! | --- | --- | --- |
+//! | `join-requested` | room, server, password (all `String`) | join dialog, `--room`, Try Again |
+//! | `demo-requested` | none | "Try the Demo Room", `win.demo`, `--demo`, Try Again |
+//! | `leave-requested` | none | Cancel while joining, Back on the error page, `win.leave` |
+//! | `record-requested` | none | the Record button, `win.record`: start, or stop when recording |
+//!
+//! Before a request signal is emitted the view already moved on (to Joining, or to Empty for a
+//! leave), so a handler only has to report progress with [`RoomtapeWindow::set_view_state`].
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gio, glib};
+
+use crate::i18n::{gettext, gettext_f};
+
+/// What the Live page shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ViewState {
+    /// Not in a room: the start page with "Join a Room…" and "Try the Demo Room".
+    #[default]
+    Empty,
+    /// A join or the demo was requested and is not answered yet.
+    Joining,
+    /// In a room: the tile grid.
+    Room,
+    /// Joining failed or the room was lost; the text says what happened and what to try.
+    Error(String),
+}
+
+/// The password argument of `join-requested` meaning "the VDO.Ninja default password".
+pub const PASSWORD_DEFAULT: &str = "";
+/// The password argument of `join-requested` meaning "the room has no password".
+pub const PASSWORD_NONE: &str = "false";
+
+/// A room to join, as the join dialog or the command line gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub room: String,
+    /// A ws:// or wss:// URL.
+    pub server: String,
+    /// [`PASSWORD_DEFAULT`], [`PASSWORD_NONE`], or the password itself.
+    pub password: String,
+}
+
+/// The operator's last request, repeated by "Try Again".
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RoomRequest {
+    Demo,
+    Join(JoinRequest),
+}
+
+mod imp {
+    use std::cell::{Cell, OnceCell, RefCell};
+    use std::sync::OnceLock;
+
+    use glib::subclass::Signal;
+
+    use super::*;
+
+    #[derive(Debug, Default, gtk::CompositeTemplate, glib::Properties)]
+    #[template(file = "window.ui")]
+    #[properties(wrapper_type = super::RoomtapeWindow)]
+    pub struct RoomtapeWindow {
+        #[template_child]
+        pub(super) switcher_title: TemplateChild<adw::ViewSwitcherTitle>,
+        #[template_child]
+        pub(super) view_stack: TemplateChild<adw::ViewStack>,
+        #[template_child]
+        pub(super) record_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) record_content: TemplateChild<adw::ButtonContent>,
+        #[template_child]
+        pub(super) panel_button: TemplateChild<gtk::ToggleButton>,
+        #[template_child]
+        pub(super) status_revealer: TemplateChild<gtk::Revealer>,
+        #[template_child]
+        pub(super) status_icon: TemplateChild<gtk::Image>,
+        #[template_child]
+        pub(super) status_room: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) status_detail: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) flap: TemplateChild<adw::Flap>,
+        #[template_child]
+        pub(super) live_stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub(super) joining_spinner: TemplateChild<gtk::Spinner>,
+        #[template_child]
+        pub(super) joining_title: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) joining_detail: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) tile_box: TemplateChild<gtk::FlowBox>,
+        #[template_child]
+        pub(super) error_page: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub(super) recordings_stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub(super) recordings_box: TemplateChild<gtk::Box>,
+        #[template_child]
+        pub(super) panel_stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub(super) connections_list: TemplateChild<gtk::ListBox>,
+        #[template_child]
+        pub(super) candidates_list: TemplateChild<gtk::ListBox>,
+
+        /// The app's settings, shared with the dialogs this window opens.
+        #[property(get, construct_only)]
+        pub(super) settings: OnceCell<gio::Settings>,
+        pub(super) state: RefCell<ViewState>,
+        pub(super) request: RefCell<Option<RoomRequest>>,
+        pub(super) recording: Cell<bool>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for RoomtapeWindow {
+        const NAME: &'static str = "RoomtapeWindow";
+        type Type = super::RoomtapeWindow;
+        type ParentType = adw::ApplicationWindow;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.bind_template();
+
+            klass.install_action("win.join", None, |win, _, _| win.show_join_dialog());
+            klass.install_action("win.demo", None, |win, _, _| win.request_demo());
+            klass.install_action("win.retry", None, |win, _, _| win.retry());
+            klass.install_action("win.leave", None, |win, _, _| win.request_leave());
+            klass.install_action("win.record", None, |win, _, _| {
+                win.emit_by_name::<()>("record-requested", &[]);
+            });
+            klass.install_action("win.toggle-panel", None, |win, _, _| {
+                let flap = &win.imp().flap;
+                flap.set_reveal_flap(!flap.reveals_flap());
+            });
+        }
+
+        fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+            obj.init_template();
+        }
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for RoomtapeWindow {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    Signal::builder("join-requested")
+                        .param_types([String::static_type(); 3])
+                        .build(),
+                    Signal::builder("demo-requested").build(),
+                    Signal::builder("leave-requested").build(),
+                    Signal::builder("record-requested").build(),
+                ]
+            })
+        }
+
+        fn constructed(&self) {
+            self.parent_constructed();
+            let obj = self.obj();
+            if let Some(settings) = self.settings.get() {
+                obj.set_default_size(
+                    settings.int("window-width").max(360),
+                    settings.int("window-height").max(320),
+                );
+            }
+            obj.update_view();
+        }
+    }
+
+    impl WidgetImpl for RoomtapeWindow {}
+
+    impl WindowImpl for RoomtapeWindow {
+        fn close_request(&self) -> glib::Propagation {
+            if let Some(settings) = self.settings.get() {
+                let obj = self.obj();
+                if !obj.is_maximized() {
+                    let (width, height) = obj.default_size();
+                    for (key, value) in [("window-width", width), ("window-height", height)] {
+                        if let Err(err) = settings.set_int(key, value) {
+                            tracing::warn!("could not save the window size: {err}");
+                        }
+                    }
+                }
+            }
+            self.parent_close_request()
+        }
+    }
+
+    impl ApplicationWindowImpl for RoomtapeWindow {}
+    impl AdwApplicationWindowImpl for RoomtapeWindow {}
+}
+
+glib::wrapper! {
+    pub struct RoomtapeWindow(ObjectSubclass<imp::RoomtapeWindow>)
+        @extends adw::ApplicationWindow, gtk::ApplicationWindow, gtk::Window, gtk::Widget,
+        @implements gio::ActionGroup, gio::ActionMap, gtk::Accessible, gtk::Buildable,
+            gtk::ConstraintTarget, gtk::Native, gtk::Root, gtk::ShortcutManager;
+}
+
+impl RoomtapeWindow {
+    pub fn new(app: &impl IsA<gtk::Application>, settings: &gio::Settings) -> Self {
+        glib::Object::builder()
+            .property("application", app)
+            .property("settings", settings)
+            .build()
+    }
+
+    pub fn view_state(&self) -> ViewState {
+        self.imp().state.borrow().clone()
+    }
+
+    pub fn set_view_state(&self, state: ViewState) {
+        if *self.imp().state.borrow() == state {
+            return;
+        }
+        self.imp().state.replace(state);
+        self.update_view();
+    }
+
+    /// Whether a recording runs; the Record button turns into a red Stop button.
+    pub fn is_recording(&self) -> bool {
+        self.imp().recording.get()
+    }
+
+    pub fn set_recording(&self, recording: bool) {
+        if self.imp().recording.replace(recording) != recording {
+            self.update_view();
+        }
+    }
+
+    /// The Live page's tile grid; the app layer adds one child per participant.
+    pub fn tile_box(&self) -> gtk::FlowBox {
+        self.imp().tile_box.get()
+    }
+
+    /// The Recordings page's content box; call [`Self::set_has_recordings`] once it has rows.
+    pub fn recordings_box(&self) -> gtk::Box {
+        self.imp().recordings_box.get()
+    }
+
+    /// Switches the Recordings page between its "No Recordings Yet" page and the list.
+    pub fn set_has_recordings(&self, has_recordings: bool) {
+        let name = if has_recordings { "list" } else { "empty" };
+        self.imp().recordings_stack.set_visible_child_name(name);
+    }
+
+    /// The side panel's per-participant connection list.
+    pub fn connections_list(&self) -> gtk::ListBox {
+        self.imp().connections_list.get()
+    }
+
+    /// The side panel's ICE candidate log (rows should use the `candidate-log` CSS class).
+    pub fn candidates_list(&self) -> gtk::ListBox {
+        self.imp().candidates_list.get()
+    }
+
+    /// Opens the join dialog; its Join button calls [`Self::request_join`].
+    pub fn show_join_dialog(&self) {
+        crate::ui::join_dialog::present(self);
+    }
+
+    /// Shows Joining, remembers the room and emits `join-requested`.
+    pub fn request_join(&self, request: JoinRequest) {
+        crate::settings::remember_room(&self.settings(), &request.room);
+        self.start_request(RoomRequest::Join(request.clone()));
+        self.emit_by_name::<()>(
+            "join-requested",
+            &[&request.room, &request.server, &request.password],
+        );
+    }
+
+    /// Shows Joining and emits `demo-requested`.
+    pub fn request_demo(&self) {
+        self.start_request(RoomRequest::Demo);
+        self.emit_by_name::<()>("demo-requested", &[]);
+    }
+
+    /// Goes back to the start page and emits `leave-requested`.
+    pub fn request_leave(&self) {
+        self.imp().recording.set(false);
+        self.imp().state.replace(ViewState::Empty);
+        self.update_view();
+        self.emit_by_name::<()>("leave-requested", &[]);
+    }
+
+    pub fn connect_join_requested<F: Fn(&Self, &JoinRequest) + 'static>(
+        &self,
+        f: F,
+    ) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "join-requested",
+            false,
+            glib::closure_local!(move |win: &Self,
+                                       room: String,
+                                       server: String,
+                                       password: String| {
+                f(
+                    win,
+                    &JoinRequest {
+                        room,
+                        server,
+                        password,
+                    },
+                );
+            }),
+        )
+    }
+
+    pub fn connect_demo_requested<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "demo-requested",
+            false,
+            glib::closure_local!(move |win: &Self| f(win)),
+        )
+    }
+
+    pub fn connect_leave_requested<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "leave-requested",
+            false,
+            glib::closure_local!(move |win: &Self| f(win)),
+        )
+    }
+
+    pub fn connect_record_requested<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "record-requested",
+            false,
+            glib::closure_local!(move |win: &Self| f(win)),
+        )
+    }
+
+    fn start_request(&self, request: RoomRequest) {
+        let imp = self.imp();
+        imp.request.replace(Some(request));
+        imp.recording.set(false);
+        imp.state.replace(ViewState::Joining);
+        imp.view_stack.set_visible_child_name("live");
+        self.update_view();
+    }
+
+    fn retry(&self) {
+        let request = self.imp().request.borrow().clone();
+        match request {
+            Some(RoomRequest::Demo) => self.request_demo(),
+            Some(RoomRequest::Join(request)) => self.request_join(request),
+            None => self.show_join_dialog(),
+        }
+    }
+
+    /// The room's name and where it is, for the status line.
+    fn room_summary(&self) -> Option<(String, String)> {
+        match self.imp().request.borrow().as_ref()? {
+            RoomRequest::Demo => Some((
+                gettext("Demo Room"),
+                gettext("a local server with synthetic participants"),
+            )),
+            RoomRequest::Join(join) => Some((join.room.clone(), join.server.clone())),
+        }
+    }
+
+    /// Renders the state: the visible page, the status line, the Record button and which
+    /// actions can run.
+    fn update_view(&self) {
+        let imp = self.imp();
+        let state = imp.state.borrow().clone();
+        let recording = imp.recording.get() && state == ViewState::Room;
+        let summary = self.room_summary();
+
+        let page = match &state {
+            ViewState::Empty => "empty",
+            ViewState::Joining => "joining",
+            ViewState::Room => "room",
+            ViewState::Error(_) => "error",
+        };
+        imp.live_stack.set_visible_child_name(page);
+        imp.joining_spinner
+            .set_spinning(state == ViewState::Joining);
+
+        if state == ViewState::Joining {
+            let (title, detail) = match &summary {
+                Some((room, place)) => (gettext_f("Joining “{}”…", &[room]), place.clone()),
+                None => (gettext("Joining…"), String::new()),
+            };
+            imp.joining_title.set_label(&title);
+            imp.joining_detail.set_label(&detail);
+            imp.joining_detail.set_visible(!detail.is_empty());
+        }
+        if let ViewState::Error(message) = &state {
+            imp.error_page.set_description(Some(message));
+        }
+
+        // Status line under the header bar: which room, where, and how it is going.
+        let status = summary.as_ref().and_then(|(room, place)| {
+            let (icon, what) = match &state {
+                ViewState::Empty => return None,
+                ViewState::Joining => ("content-loading-symbolic", gettext("joining")),
+                ViewState::Room if recording => ("media-record-symbolic", gettext("recording")),
+                ViewState::Room => ("network-transmit-receive-symbolic", gettext("in the room")),
+                ViewState::Error(_) => ("network-error-symbolic", gettext("not connected")),
+            };
+            Some((icon, room, gettext_f("{} · {}", &[place, &what])))
+        });
+        if let Some((icon, room, detail)) = status {
+            imp.status_icon.set_icon_name(Some(icon));
+            if recording {
+                imp.status_icon.add_css_class("recording-dot");
+            } else {
+                imp.status_icon.remove_css_class("recording-dot");
+            }
+            imp.status_room.set_label(room);
+            imp.status_detail.set_label(&detail);
+            imp.switcher_title.set_subtitle(room);
+            imp.status_revealer.set_reveal_child(true);
+        } else {
+            imp.switcher_title.set_subtitle("");
+            imp.status_revealer.set_reveal_child(false);
+        }
+
+        // The Record button: "Record Room", or a red "Stop Recording" while recording.
+        if recording {
+            imp.record_content
+                .set_icon_name("media-playback-stop-symbolic");
+            imp.record_content.set_label(&gettext("_Stop Recording"));
+            imp.record_button.set_tooltip_text(Some(&gettext(
+                "Stop recording and finish every file (Ctrl+R)",
+            )));
+            imp.record_button.add_css_class("recording");
+        } else {
+            imp.record_content.set_icon_name("media-record-symbolic");
+            imp.record_content.set_label(&gettext("_Record Room"));
+            imp.record_button.set_tooltip_text(Some(&gettext(
+                "Record every participant, each into its own file (Ctrl+R)",
+            )));
+            imp.record_button.remove_css_class("recording");
+        }
+
+        self.action_set_enabled("win.record", state == ViewState::Room);
+        self.action_set_enabled("win.join", state != ViewState::Joining);
+        self.action_set_enabled("win.demo", state != ViewState::Joining);
+        self.action_set_enabled("win.leave", state != ViewState::Empty);
+        // Without an earlier request (a bad --room), Try Again opens the join dialog.
+        self.action_set_enabled("win.retry", matches!(state, ViewState::Error(_)));
+    }
+}

@@ -1,0 +1,132 @@
+//! The window, started as the real binary under the X server the test command provides
+//! (`xvfb-run`), rendered to a PNG by `--screenshot` and checked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use roomtape::cli::Cli;
+use roomtape::ui::LaunchOptions;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A PNG path in the temp folder, unique to this test and process.
+fn temp_png(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("roomtape-ui-{}-{name}.png", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Starts the app with `args` plus `--screenshot`, waits for it and returns the PNG's bytes.
+fn screenshot(name: &str, args: &[&str]) -> Vec<u8> {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run the UI tests under an X server, e.g. \
+         xvfb-run -a -s \"-screen 0 1280x800x24 -nolisten tcp\" cargo test --test ui"
+    );
+    let path = temp_png(name);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
+        .args(args)
+        .arg("--screenshot")
+        .arg(&path)
+        .args(["--screenshot-delay", "2"])
+        .env("GSK_RENDERER", "cairo")
+        .env("GTK_A11Y", "none")
+        .env("GSETTINGS_BACKEND", "memory")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("the roomtape binary starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for roomtape") {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("roomtape {args:?} did not quit within {TIMEOUT:?} after its screenshot");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "roomtape {args:?} failed: {status}");
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|err| panic!("no screenshot at {path:?}: {err}"));
+    let _ = std::fs::remove_file(&path);
+    bytes
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(bytes: &[u8], what: &Path) -> (u32, u32) {
+    assert!(bytes.len() > 24, "{what:?} is too short to be a PNG");
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{what:?} has no PNG signature"
+    );
+    assert_eq!(&bytes[12..16], b"IHDR", "{what:?} does not start with IHDR");
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (word(16), word(20))
+}
+
+fn check_window_png(name: &str, args: &[&str]) {
+    let bytes = screenshot(name, args);
+    let (width, height) = png_size(&bytes, Path::new(name));
+    assert!(
+        width >= 600 && height >= 400,
+        "the {name} window is only {width}x{height}"
+    );
+    // A flat image compresses to almost nothing; a drawn window with text and icons does not.
+    assert!(
+        bytes.len() > 10 * 1024,
+        "the {name} screenshot is only {} bytes: the window looks empty",
+        bytes.len()
+    );
+}
+
+#[test]
+fn start_page_renders() {
+    check_window_png("start", &[]);
+}
+
+#[test]
+fn demo_request_renders() {
+    check_window_png("demo", &["--demo"]);
+}
+
+#[test]
+fn launch_options_come_from_the_command_line() {
+    let cli = Cli::try_parse_from([
+        "roomtape",
+        "--room",
+        "studio-a",
+        "--server",
+        "ws://127.0.0.1:8443",
+        "--password",
+        "false",
+        "--screenshot",
+        "/tmp/shot.png",
+        "--screenshot-delay",
+        "0.5",
+    ])
+    .unwrap();
+    let options = LaunchOptions::from_cli(&cli);
+    assert_eq!(
+        options,
+        LaunchOptions {
+            demo: false,
+            room: Some("studio-a".into()),
+            server: Some("ws://127.0.0.1:8443".into()),
+            password: Some("false".into()),
+            screenshot: Some(PathBuf::from("/tmp/shot.png")),
+            screenshot_delay: 0.5,
+        }
+    );
+
+    let options = LaunchOptions::from_cli(&Cli::try_parse_from(["roomtape", "--demo"]).unwrap());
+    assert!(options.demo);
+    assert_eq!(options.room, None);
+    assert_eq!(options.screenshot, None);
+    assert_eq!(options.screenshot_delay, 3.0);
+}

@@ -160,7 +160,7 @@ pub struct PublishArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
-    /// Never send ICE candidates (to test what viewers show when none arrive).
+    /// Neither send nor accept ICE candidates (to test what viewers show when none arrive).
     #[arg(long, hide = true)]
     pub drop_candidates: bool,
 }

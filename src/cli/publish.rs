@@ -42,8 +42,12 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
         move || {
             publisher.stop();
             let main_loop = main_loop.clone();
-            // Let the goodbyes leave before the loop ends.
-            glib::timeout_add_local_once(Duration::from_millis(200), move || main_loop.quit());
+            let publisher = publisher.clone();
+            // Let the goodbyes leave before the peers close.
+            glib::timeout_add_local_once(Duration::from_millis(300), move || {
+                publisher.close();
+                main_loop.quit();
+            });
         }
     };
     for signal in [2, 15] {

@@ -326,7 +326,7 @@ impl Engine {
                 Command::CreatePeer { key, stream_id } => self.create_peer(key, stream_id),
                 Command::ApplyOffer { key, sdp, via } => {
                     if let Some(entry) = self.inner.peers.borrow().get(&key) {
-                        tracing::debug!(peer = %key, via = ?via, "applying offer");
+                        tracing::debug!(peer = %key, via = ?via, "applying offer:\n{sdp}");
                         entry.peer.apply_offer(&sdp);
                     }
                     let _ = Via::Socket;

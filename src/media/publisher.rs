@@ -50,7 +50,7 @@ pub struct PublisherConfig {
     pub framerate: u32,
     pub bitrate_kbps: u32,
     pub ice: IceConfig,
-    /// Never send candidates: for testing what a viewer shows when none arrive.
+    /// Neither send nor accept candidates: for testing what a viewer shows when none arrive.
     pub drop_candidates: bool,
 }
 
@@ -81,6 +81,16 @@ pub struct PublisherStats {
     pub video_frames_sent: AtomicU64,
     pub audio_frames_sent: AtomicU64,
     pub viewers_connected: AtomicU64,
+    /// Set when the publisher says goodbye: frames after that are not counted as sent.
+    pub stopped: std::sync::atomic::AtomicBool,
+    /// Set once a viewer's media renegotiation is answered: frames before it cannot arrive.
+    pub negotiated: std::sync::atomic::AtomicBool,
+}
+
+impl PublisherStats {
+    fn counting(&self) -> bool {
+        self.negotiated.load(Ordering::Relaxed) && !self.stopped.load(Ordering::Relaxed)
+    }
 }
 
 enum ViewerMessage {
@@ -199,14 +209,29 @@ impl Publisher {
     }
 
     /// Says goodbye to every viewer and leaves.
+    /// Says goodbye to every viewer (over the channel and the server) and stops counting
+    /// frames. The peers stay up until the publisher is dropped, so the goodbyes get out.
     pub fn stop(&self) {
-        let viewers: Vec<Viewer> = std::mem::take(&mut *self.inner.viewers.borrow_mut())
-            .into_values()
+        self.inner.stats.stopped.store(true, Ordering::Relaxed);
+        let byes: Vec<String> = self
+            .inner
+            .viewers
+            .borrow()
+            .values()
+            .map(|viewer| {
+                send_channel(&viewer.channel, &json!({"bye": true}).to_string());
+                message::encode_bye(Some(&viewer.id), Some(&self.inner.own_id))
+            })
             .collect();
-        for viewer in &viewers {
-            send_channel(&viewer.channel, &json!({"bye": true}).to_string());
+        for bye in byes {
+            self.send(&bye);
         }
-        drop(viewers);
+    }
+
+    /// Leaves for good: peers closed, socket closed.
+    pub fn close(&self) {
+        self.stop();
+        self.inner.viewers.borrow_mut().clear();
         if let Some(client) = self.inner.client.borrow_mut().take() {
             client.close();
         }
@@ -412,6 +437,11 @@ impl Publisher {
                 let Some(viewer) = viewers.get(viewer_id) else {
                     return;
                 };
+                let sdp = if self.inner.config.drop_candidates {
+                    strip_candidates(&sdp)
+                } else {
+                    sdp
+                };
                 let desc = SessionDescription {
                     kind: SdpKind::Offer,
                     sdp,
@@ -505,7 +535,14 @@ impl Publisher {
             ChannelMessage::Description { desc, .. } if desc.kind == SdpKind::Answer => {
                 let viewers = self.inner.viewers.borrow();
                 if let Some(viewer) = viewers.get(viewer_id) {
-                    set_answer(&viewer.webrtcbin, &desc.sdp);
+                    if self.inner.config.drop_candidates {
+                        set_answer(&viewer.webrtcbin, &strip_candidates(&desc.sdp));
+                    } else {
+                        set_answer(&viewer.webrtcbin, &desc.sdp);
+                    }
+                    // Media flows from here on, and like a browser it starts with a key frame.
+                    self.inner.stats.negotiated.store(true, Ordering::Relaxed);
+                    force_keyframe(&viewer.encoders);
                 }
             }
             ChannelMessage::Candidates { candidates, .. } => {
@@ -524,16 +561,8 @@ impl Publisher {
                 }
             }
             ChannelMessage::Keyframe => {
-                let viewers = self.inner.viewers.borrow();
-                if let Some(viewer) = viewers.get(viewer_id) {
-                    for encoder in &viewer.encoders {
-                        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
-                            .all_headers(true)
-                            .build();
-                        if let Some(pad) = encoder.static_pad("src") {
-                            let _ = pad.send_event(event);
-                        }
-                    }
+                if let Some(viewer) = self.inner.viewers.borrow().get(viewer_id) {
+                    force_keyframe(&viewer.encoders);
                 }
             }
             ChannelMessage::Bye => {
@@ -552,7 +581,11 @@ impl Publisher {
             tracing::debug!("answer for a stale session ignored");
             return;
         }
-        set_answer(&viewer.webrtcbin, sdp);
+        if self.inner.config.drop_candidates {
+            set_answer(&viewer.webrtcbin, &strip_candidates(sdp));
+        } else {
+            set_answer(&viewer.webrtcbin, sdp);
+        }
     }
 
     fn add_candidates(
@@ -561,6 +594,10 @@ impl Publisher {
         session: Option<&str>,
         candidates: &[IceCandidateInit],
     ) {
+        if self.inner.config.drop_candidates {
+            // Simulates a network where no candidate gets through, in either direction.
+            return;
+        }
         let viewers = self.inner.viewers.borrow();
         let Some(viewer) = viewers.get(viewer_id) else {
             return;
@@ -627,6 +664,24 @@ fn create_offer(
     webrtcbin.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
 }
 
+fn force_keyframe(encoders: &[gst::Element]) {
+    for encoder in encoders {
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        if let Some(pad) = encoder.static_pad("src") {
+            let _ = pad.send_event(event);
+        }
+    }
+}
+
+/// The SDP without any `a=candidate` line.
+fn strip_candidates(sdp: &str) -> String {
+    sdp.split_inclusive('\n')
+        .filter(|line| !line.starts_with("a=candidate"))
+        .collect()
+}
+
 fn set_answer(webrtcbin: &gst::Element, sdp: &str) {
     let Ok(message) = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()) else {
         tracing::warn!("publisher got an unparsable answer");
@@ -679,7 +734,9 @@ fn add_media(
         let counter = stats.clone();
         if let Some(pad) = encoder.static_pad("src") {
             pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+                if counter.counting() {
+                    counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
                 gst::PadProbeReturn::Ok
             });
         }
@@ -710,6 +767,8 @@ fn add_media(
         // A muted microphone: caps are negotiated, packets never flow.
         let valve = gst::ElementFactory::make("valve")
             .property("drop", config.audio == AudioMode::Muted)
+            // Caps must still reach webrtcbin, or it cannot offer the track at all.
+            .property_from_str("drop-mode", "forward-sticky-events")
             .build()?;
         let elements = [&src, &convert, &resample, &encoder, &valve, &payloader];
         viewer.pipeline.add_many(elements)?;
@@ -718,7 +777,7 @@ fn add_media(
         let muted = config.audio == AudioMode::Muted;
         if let Some(pad) = valve.static_pad("src") {
             pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if !muted {
+                if !muted && counter.counting() {
                     counter.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
                 }
                 gst::PadProbeReturn::Ok

@@ -20,6 +20,9 @@ use crate::room::{LeaveReason, MediaKind, PeerKey};
 
 /// At most one key-frame request per this interval while waiting for one.
 const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
+/// webrtcbin's jitter buffer holds 200 ms by default; wait that long (and a bit) before ending
+/// a segment so its last frames are kept.
+const JITTER_DRAIN: Duration = Duration::from_millis(300);
 /// How long a track branch may take to drain after EOS before it is cut.
 const FINALISE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -379,6 +382,8 @@ impl SessionRecorder {
                 pipeline,
                 ..
             } = segment;
+            // What the jitter buffer still holds is part of the recording: let it drain.
+            glib::timeout_future(JITTER_DRAIN).await;
             let mut finished_tracks = Vec::new();
             for mut track in tracks {
                 stop_branch(&track);

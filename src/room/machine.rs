@@ -118,6 +118,13 @@ pub struct RoomConfig {
     pub resolution: Option<(u32, u32)>,
 }
 
+impl RoomConfig {
+    /// No password: plain ids and clear payloads.
+    pub fn no_crypto() -> RoomCrypto {
+        RoomCrypto::new(&crate::protocol::crypto::Password::Disabled, "vdo.ninja")
+    }
+}
+
 #[derive(Debug)]
 struct Session {
     id: String,
@@ -335,7 +342,19 @@ impl Room {
                 at_ms: now_ms,
                 message,
             })),
-            Body::IceRestartRequest | Body::Unknown => {}
+            Body::Unknown => {
+                // Relays announce a closed socket as {"type":"disconnect","uuid":..}; only the
+                // server itself (no sender) may say that.
+                let notice = env.extra.get("type").and_then(|v| v.as_str());
+                if sender.is_none()
+                    && matches!(notice, Some("disconnect" | "leave"))
+                    && let Some(uuid) = env.extra.get("uuid").and_then(|v| v.as_str())
+                {
+                    let uuid = uuid.to_owned();
+                    self.participant_left(&uuid, LeaveReason::Left, now_ms, out);
+                }
+            }
+            Body::IceRestartRequest => {}
         }
     }
 
@@ -826,6 +845,7 @@ impl Room {
                     self.after_health_change(&id, now_ms, &mut out);
                 }
             }
+            PeerEvent::ChannelOpen if s.health.channel_open => {}
             PeerEvent::ChannelOpen => {
                 s.health.channel_open = true;
                 s.last_pong_ms = now_ms;

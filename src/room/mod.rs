@@ -8,7 +8,9 @@
 pub mod candidates;
 pub mod events;
 pub mod health;
-mod machine;
+pub mod machine;
+#[cfg(test)]
+mod tests;
 
 pub use candidates::{CandidateDirection, CandidateLogEntry, CandidateQueue};
 pub use events::{LeaveReason, MediaKind, Problem, RoomEvent};

@@ -252,7 +252,7 @@ pub(crate) fn present(window: &RoomtapeWindow) {
 
     let group = adw::PreferencesGroup::builder()
         .description(gettext(
-            "Enter the room name from the VDO.Ninja link: the part after “?room=”.",
+            "The room name is the part after “room=” in the VDO.Ninja link.",
         ))
         .build();
     group.add(&room);

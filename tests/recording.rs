@@ -1,0 +1,314 @@
+//! Recording against real webrtcbin publishers on loopback, checked with GStreamer's
+//! discoverer and a demuxing frame count.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const CONNECT: Duration = Duration::from_secs(20);
+
+fn segments(manifest: &Value, stream: &str) -> Vec<Value> {
+    manifest["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["stream_id"] == stream)
+        .and_then(|p| p["segments"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Waits for the next participant's video to flow (events are consumed as they are matched).
+fn wait_video(recorder: &mut Proc, what: &str) {
+    recorder
+        .wait_event(CONNECT, |e| {
+            e["event"] == "media_flowing" && e["kind"] == "video"
+        })
+        .unwrap_or_else(|| panic!("no video from {what}"));
+}
+
+#[test]
+fn three_participants_are_recorded_without_transcoding() {
+    let _serial = serial();
+    let out = temp_dir("three");
+    let (_server, url) = serve("official");
+    let mut recorder = record(&url, "rec3", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let mut alice = publish(
+        &url,
+        "rec3",
+        "alice",
+        "false",
+        &["--codec", "vp8", "--duration", "11"],
+    );
+    let mut bob = publish(
+        &url,
+        "rec3",
+        "bob",
+        "false",
+        &["--codec", "h264", "--duration", "11"],
+    );
+    let mut carol = publish(
+        &url,
+        "rec3",
+        "carol",
+        "false",
+        &["--codec", "vp8", "--mute-audio", "--duration", "11"],
+    );
+    for stream in ["alice", "bob", "carol"] {
+        recorder
+            .wait_event(CONNECT, |e| {
+                e["event"] == "joined" && e["stream_id"] == stream
+            })
+            .unwrap_or_else(|| panic!("{stream} joined"));
+    }
+    // Publishers leave on their own after their duration; each leave finalises a file.
+    let mut sent = Vec::new();
+    for (name, publisher) in [
+        ("alice", &mut alice),
+        ("bob", &mut bob),
+        ("carol", &mut carol),
+    ] {
+        assert!(publisher.wait_exit(Duration::from_secs(30)), "{name} exits");
+        sent.push((name, frames_sent(publisher)));
+    }
+    for _ in 0..3 {
+        recorder
+            .wait_event(Duration::from_secs(20), |e| {
+                e["event"] == "segment_finished" && e["ok"] == true
+            })
+            .expect("every segment is finalised when its participant leaves");
+    }
+    assert!(
+        recorder.stop(Duration::from_secs(20)),
+        "recorder exits with 0"
+    );
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    assert_eq!(manifest["state"], "finished");
+    for (name, (video_sent, audio_sent)) in sent {
+        let segs = segments(&manifest, name);
+        assert_eq!(segs.len(), 1, "{name}: one segment");
+        let file = session.join(segs[0]["file"].as_str().expect("file name"));
+        let report = inspect(&file);
+        eprintln!("{name}: sent {video_sent} video / {audio_sent} audio frames; {report:?}");
+        let expected_video = if name == "bob" {
+            "video/x-h264"
+        } else {
+            "video/x-vp8"
+        };
+        assert_eq!(
+            report.video_codec.as_deref(),
+            Some(expected_video),
+            "{name}: codec kept"
+        );
+        if name == "carol" {
+            assert_eq!(
+                report.audio_codec, None,
+                "{name}: a muted mic gives no audio track"
+            );
+        } else {
+            assert_eq!(
+                report.audio_codec.as_deref(),
+                Some("audio/x-opus"),
+                "{name}: opus kept"
+            );
+        }
+        assert_eq!(
+            report.first_video_is_key,
+            Some(true),
+            "{name}: starts on a key frame"
+        );
+        assert!(video_sent > 200, "{name}: the publisher sent video");
+        let ratio = report.video_frames as f64 / video_sent as f64;
+        assert!(
+            ratio >= 0.99,
+            "{name}: recorded {} of {video_sent} frames",
+            report.video_frames
+        );
+        let sent_seconds = video_sent as f64 / 30.0;
+        assert!(
+            (report.duration_s - sent_seconds).abs() <= 0.5,
+            "{name}: {}s recorded vs {sent_seconds}s sent",
+            report.duration_s
+        );
+        assert_eq!((report.width, report.height), (640, 360));
+        assert!(
+            segs[0]["track_files"]
+                .as_array()
+                .is_some_and(|t| t.is_empty()),
+            "track files removed after the merge"
+        );
+        assert_eq!(segs[0]["end_reason"], "left");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_participant_who_leaves_and_returns_gets_a_second_segment() {
+    let _serial = serial();
+    let out = temp_dir("rejoin");
+    let (_server, url) = serve("relay");
+    let mut recorder = record(&url, "back", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    for round in 0..2 {
+        let mut dora = publish(
+            &url,
+            "back",
+            "dora",
+            "false",
+            &["--duration", "4", "--label", "Dora"],
+        );
+        wait_video(&mut recorder, "dora");
+        assert!(
+            dora.wait_exit(Duration::from_secs(20)),
+            "round {round}: publisher exits"
+        );
+        recorder
+            .wait_event(Duration::from_secs(20), |e| {
+                e["event"] == "segment_finished"
+            })
+            .expect("segment finalised on leave");
+        recorder
+            .seen
+            .retain(|l| !l.contains("segment_finished") && !l.contains("media_flowing"));
+    }
+    assert!(recorder.stop(Duration::from_secs(20)));
+    let session = session_dir(&out);
+    let segs = segments(&manifest(&session), "dora");
+    assert_eq!(segs.len(), 2, "two segments: {segs:#?}");
+    let first = segs[0]["start_offset_ns"].as_u64().unwrap();
+    let second = segs[1]["start_offset_ns"].as_u64().unwrap();
+    assert!(
+        second > first + 3_000_000_000,
+        "the second segment starts later"
+    );
+    for seg in &segs {
+        let file = session.join(seg["file"].as_str().unwrap());
+        let report = inspect(&file);
+        assert!(
+            report.duration_s > 2.0,
+            "{} plays ({report:?})",
+            file.display()
+        );
+    }
+    assert_ne!(segs[0]["file"], segs[1]["file"]);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_killed_recorder_leaves_playable_files_and_a_manifest() {
+    let _serial = serial();
+    let out = temp_dir("kill");
+    let (_server, url) = serve("official");
+    let mut recorder = record(&url, "crash", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let _erin = publish(&url, "crash", "erin", "false", &["--codec", "h264"]);
+    let _finn = publish(&url, "crash", "finn", "false", &[]);
+    for _ in 0..2 {
+        wait_video(&mut recorder, "a publisher");
+        recorder.seen.retain(|l| !l.contains("\"video\""));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    recorder.kill9();
+    assert!(!recorder.wait_exit(Duration::from_secs(5)));
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    assert_eq!(
+        manifest["state"], "recording",
+        "a crashed session is recognisable"
+    );
+    for name in ["erin", "finn"] {
+        let segs = segments(&manifest, name);
+        assert_eq!(segs.len(), 1, "{name} listed");
+        let tracks = segs[0]["track_files"]
+            .as_array()
+            .expect("track files listed");
+        assert!(!tracks.is_empty());
+        for track in tracks {
+            let path = session.join(track.as_str().unwrap());
+            let report = inspect(&path);
+            assert!(
+                report.duration_s > 3.0,
+                "{}: plays up to the kill ({report:?})",
+                path.display()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn hostile_labels_make_safe_file_names() {
+    let _serial = serial();
+    let out = temp_dir("hostile");
+    let (_server, url) = serve("official");
+    let mut recorder = record(&url, "evil", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let long = format!("{}\u{7}\u{202e}🎙️{}", "A".repeat(2500), "b".repeat(2500));
+    let mut p1 = publish(
+        &url,
+        "evil",
+        "p1",
+        "false",
+        &["--label", "../../etc/passwd", "--duration", "4"],
+    );
+    let mut p2 = publish(
+        &url,
+        "evil",
+        "p2",
+        "false",
+        &["--label", &long, "--duration", "4"],
+    );
+    assert!(p1.wait_exit(Duration::from_secs(30)));
+    assert!(p2.wait_exit(Duration::from_secs(30)));
+    for _ in 0..2 {
+        recorder
+            .wait_event(Duration::from_secs(20), |e| {
+                e["event"] == "segment_finished"
+            })
+            .expect("segment finalised");
+        recorder.seen.retain(|l| !l.contains("segment_finished"));
+    }
+    assert!(recorder.stop(Duration::from_secs(20)));
+    let session = session_dir(&out);
+    // Nothing escaped the session folder.
+    let outside: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(
+        outside.len(),
+        1,
+        "only the session folder in the output folder"
+    );
+    let names: Vec<String> = std::fs::read_dir(&session)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(names.len(), 3, "manifest + two recordings: {names:?}");
+    for name in &names {
+        assert!(
+            !name.contains('/') && !name.contains("..") && !name.starts_with('.'),
+            "{name:?}"
+        );
+        assert!(name.len() <= 100, "bounded length: {}", name.len());
+        assert!(
+            !name.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{name:?}"
+        );
+        assert!(Path::new(&session).join(name).exists());
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -7,6 +7,7 @@
 mod about;
 mod join_dialog;
 mod preferences;
+pub mod recordings;
 pub mod screenshot;
 mod shortcuts;
 mod window;
@@ -126,6 +127,7 @@ pub fn run(options: LaunchOptions) -> ExitCode {
                 return;
             }
             let window = RoomtapeWindow::new(app, &settings);
+            recordings::attach(&window);
             window.present();
             if let Some(options) = options.take() {
                 options.apply(&window);

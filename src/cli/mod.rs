@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod bench;
 pub mod publish;
 pub mod record;
 
@@ -123,6 +124,9 @@ pub struct RecordArgs {
     /// Connect and report, but write no files.
     #[arg(long)]
     pub no_record: bool,
+    /// Also decode every video track at this size, as the app's preview tiles do (benchmarks).
+    #[arg(long, value_name = "WxH", hide = true)]
+    pub decode_previews: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,7 +217,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
         Command::Publish(args) => publish::run(args),
         Command::Export(_) => Err(anyhow::anyhow!("export is not available in this build yet")),
-        Command::Bench(_) => Err(anyhow::anyhow!("bench is not available in this build yet")),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -112,6 +112,12 @@ pub enum EngineEvent {
         ok: bool,
         error: Option<String>,
     },
+    /// The first key frame of a participant's track is on disk.
+    FirstKeyframe {
+        participant: String,
+        kind: crate::room::MediaKind,
+        after_ms: f64,
+    },
     RecordingFinished {
         dir: PathBuf,
         all_ok: bool,
@@ -310,8 +316,19 @@ impl Engine {
                 entry.peer.poll_stats();
             }
         }
-        if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut() {
-            recorder.on_tick();
+        let firsts = self
+            .inner
+            .recorder
+            .borrow_mut()
+            .as_mut()
+            .map(|recorder| recorder.on_tick())
+            .unwrap_or_default();
+        for first in firsts {
+            self.emit(EngineEvent::FirstKeyframe {
+                participant: first.participant,
+                kind: first.kind,
+                after_ms: first.after.as_secs_f64() * 1000.0,
+            });
         }
     }
 

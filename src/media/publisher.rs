@@ -52,6 +52,8 @@ pub struct PublisherConfig {
     pub ice: IceConfig,
     /// Neither send nor accept candidates: for testing what a viewer shows when none arrive.
     pub drop_candidates: bool,
+    /// Send this pre-encoded clip in a loop instead of encoding live (cheap; benchmarks).
+    pub clip: Option<Arc<super::clip::EncodedClip>>,
 }
 
 impl PublisherConfig {
@@ -71,6 +73,7 @@ impl PublisherConfig {
             bitrate_kbps: 1500,
             ice: IceConfig::default(),
             drop_candidates: false,
+            clip: None,
         }
     }
 }
@@ -111,6 +114,7 @@ struct Viewer {
     media_added: bool,
     channel_open: bool,
     encoders: Vec<gst::Element>,
+    clip_players: Vec<super::clip::ClipPlayer>,
 }
 
 impl Drop for Viewer {
@@ -403,6 +407,7 @@ impl Publisher {
             media_added: false,
             channel_open: false,
             encoders: Vec::new(),
+            clip_players: Vec::new(),
         })
     }
 
@@ -542,7 +547,7 @@ impl Publisher {
                     }
                     // Media flows from here on, and like a browser it starts with a key frame.
                     self.inner.stats.negotiated.store(true, Ordering::Relaxed);
-                    force_keyframe(&viewer.encoders);
+                    force_keyframe_of(viewer);
                 }
             }
             ChannelMessage::Candidates { candidates, .. } => {
@@ -562,7 +567,7 @@ impl Publisher {
             }
             ChannelMessage::Keyframe => {
                 if let Some(viewer) = self.inner.viewers.borrow().get(viewer_id) {
-                    force_keyframe(&viewer.encoders);
+                    force_keyframe_of(viewer);
                 }
             }
             ChannelMessage::Bye => {
@@ -664,6 +669,13 @@ fn create_offer(
     webrtcbin.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
 }
 
+fn force_keyframe_of(viewer: &Viewer) {
+    force_keyframe(&viewer.encoders);
+    for player in &viewer.clip_players {
+        player.restart_on_keyframe();
+    }
+}
+
 fn force_keyframe(encoders: &[gst::Element]) {
     for encoder in encoders {
         let event = gst_video::UpstreamForceKeyUnitEvent::builder()
@@ -700,7 +712,34 @@ fn add_media(
     audio: bool,
     stats: &Arc<PublisherStats>,
 ) -> anyhow::Result<()> {
-    if video {
+    if video && let Some(clip) = config.clip.clone() {
+        let counter = stats.clone();
+        let (appsrc, player) = super::clip::ClipPlayer::new(clip.clone(), move || {
+            if counter.counting() {
+                counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        })?;
+        let is_h264 = clip
+            .caps
+            .structure(0)
+            .is_some_and(|s| s.name() == "video/x-h264");
+        let payloader = if is_h264 {
+            gst::ElementFactory::make("rtph264pay")
+                .property("config-interval", -1i32)
+                .property_from_str("aggregate-mode", "zero-latency")
+                .build()?
+        } else {
+            gst::ElementFactory::make("rtpvp8pay").build()?
+        };
+        let appsrc_element: gst::Element = appsrc.upcast();
+        viewer.pipeline.add_many([&appsrc_element, &payloader])?;
+        appsrc_element.link(&payloader)?;
+        let rtp_caps = gst::Caps::builder("application/x-rtp").build();
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        appsrc_element.sync_state_with_parent()?;
+        payloader.sync_state_with_parent()?;
+        viewer.clip_players.push(player);
+    } else if video {
         let src = gst::ElementFactory::make("videotestsrc")
             .property("is-live", true)
             .property_from_str("pattern", "ball")

@@ -71,6 +71,18 @@ struct TrackRecording {
     first_element_sink: gst::Pad,
     depay: gst::Element,
     started: Arc<std::sync::atomic::AtomicBool>,
+    attached_at: Instant,
+    first_keyframe_at: Arc<std::sync::OnceLock<Instant>>,
+    reported: bool,
+}
+
+/// The first key frame of a track reached the file.
+#[derive(Debug, Clone)]
+pub struct FirstKeyframe {
+    pub participant: String,
+    pub kind: MediaKind,
+    /// From the moment recording of this track started.
+    pub after: Duration,
 }
 
 struct SegmentRecording {
@@ -185,7 +197,21 @@ impl SessionRecorder {
     }
 
     /// Periodic work: key-frame re-requests and a manifest that could not be written before.
-    pub fn on_tick(&mut self) {
+    /// Returns the tracks whose first key frame was written since the last tick.
+    pub fn on_tick(&mut self) -> Vec<FirstKeyframe> {
+        let mut firsts = Vec::new();
+        for segment in self.segments.values_mut() {
+            for track in segment.tracks.iter_mut().filter(|t| !t.reported) {
+                if let Some(at) = track.first_keyframe_at.get() {
+                    track.reported = true;
+                    firsts.push(FirstKeyframe {
+                        participant: segment.participant_id.clone(),
+                        kind: track.kind,
+                        after: at.saturating_duration_since(track.attached_at),
+                    });
+                }
+            }
+        }
         for segment in self.segments.values_mut() {
             let waiting: Vec<&TrackRecording> = segment
                 .tracks
@@ -208,6 +234,7 @@ impl SessionRecorder {
         if self.manifest_dirty {
             self.write_manifest();
         }
+        firsts
     }
 
     /// Sends a PLI for every video track of this peer.
@@ -556,6 +583,7 @@ fn build_track_branch(
 
     let stats = Arc::new(TrackStats::default());
     let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let first_keyframe_at = Arc::new(std::sync::OnceLock::new());
     let caps_slot = Arc::new(Mutex::new(None));
     let last = parser.as_ref().unwrap_or(&depay);
     let gate_pad = last
@@ -565,6 +593,7 @@ fn build_track_branch(
         let stats = stats.clone();
         let started = started.clone();
         let caps_slot = caps_slot.clone();
+        let first_keyframe_at = first_keyframe_at.clone();
         let kind = track.kind;
         gate_pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
@@ -589,6 +618,7 @@ fn build_track_branch(
                         return gst::PadProbeReturn::Drop;
                     }
                     started.store(true, Ordering::Relaxed);
+                    let _ = first_keyframe_at.set(Instant::now());
                     if let Some(pts) = buffer.pts() {
                         stats.first_pts.store(pts.nseconds(), Ordering::Relaxed);
                     }
@@ -652,6 +682,9 @@ fn build_track_branch(
         first_element_sink: queue_sink,
         depay,
         started,
+        attached_at: Instant::now(),
+        first_keyframe_at,
+        reported: false,
     })
 }
 

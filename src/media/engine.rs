@@ -274,16 +274,22 @@ impl Engine {
                 self.execute(commands);
             }
             PeerMessage::Track(track) => {
-                match self.inner.peers.borrow_mut().get_mut(&key) {
-                    Some(entry) => entry.tracks.push(track.clone()),
-                    None => return,
+                let known = match self.inner.peers.borrow_mut().get_mut(&key) {
+                    Some(entry) => {
+                        entry.tracks.push(track.clone());
+                        true
+                    }
+                    None => false,
+                };
+                if known {
+                    self.attach_recording(&key, &track);
+                    self.emit(EngineEvent::Track {
+                        participant: key.participant.clone(),
+                        session: key.session.clone(),
+                        track: track.clone(),
+                    });
                 }
-                self.attach_recording(&key, &track);
-                self.emit(EngineEvent::Track {
-                    participant: key.participant.clone(),
-                    session: key.session.clone(),
-                    track,
-                });
+                track.hold.release();
             }
             PeerMessage::Error(text) => {
                 tracing::warn!(peer = %key, "{text}");

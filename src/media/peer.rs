@@ -21,6 +21,38 @@ pub struct Track {
     pub encoding: String,
     pub caps: gst::Caps,
     pub tee: gst::Element,
+    /// Holds the track's first packets until the engine attached its branches, so the first
+    /// key frame is not lost to the tee's fakesink.
+    pub hold: TrackHold,
+}
+
+/// A blocking probe on a new track's pad, removed once the main loop has attached what it
+/// needs (recording, preview). Clones share the probe; releasing twice is harmless.
+#[derive(Debug, Clone)]
+pub struct TrackHold {
+    pad: gst::Pad,
+    probe: Arc<Mutex<Option<gst::PadProbeId>>>,
+}
+
+impl TrackHold {
+    fn new(pad: &gst::Pad) -> TrackHold {
+        let probe = pad.add_probe(
+            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            |_, _| gst::PadProbeReturn::Ok,
+        );
+        TrackHold {
+            pad: pad.clone(),
+            probe: Arc::new(Mutex::new(probe)),
+        }
+    }
+
+    /// Lets the held packets flow.
+    pub fn release(&self) {
+        let probe = self.probe.lock().ok().and_then(|mut guard| guard.take());
+        if let Some(probe) = probe {
+            self.pad.remove_probe(probe);
+        }
+    }
 }
 
 /// What a peer reports to the engine.
@@ -535,12 +567,22 @@ fn link_track(
             gst::PadProbeReturn::Ok
         },
     );
-    pad.link(&tee_sink)?;
+    let hold = TrackHold::new(pad);
+    if let Err(err) = pad.link(&tee_sink) {
+        hold.release();
+        return Err(err.into());
+    }
+    // Should the main loop never take the track, the packets flow to the fakesink anyway.
+    let fallback = hold.clone();
+    glib::timeout_add_once(std::time::Duration::from_secs(2), move || {
+        fallback.release()
+    });
     shared.send(PeerMessage::Track(Track {
         kind,
         encoding,
         caps,
         tee,
+        hold,
     }));
     Ok(())
 }

@@ -121,6 +121,7 @@ fn launch_options_come_from_the_command_line() {
             password: Some("false".into()),
             screenshot: Some(PathBuf::from("/tmp/shot.png")),
             screenshot_delay: 0.5,
+            demo_record_seconds: None,
         }
     );
 

@@ -32,6 +32,9 @@ pub struct Cli {
     /// Seconds to wait before --screenshot.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
     pub screenshot_delay: f64,
+    /// Test hook: record the room for this long through the window, print a summary, quit.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub demo_record_seconds: Option<f64>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -162,7 +162,9 @@ fn print_event(event: &EngineEvent, json_events: bool) {
         EngineEvent::FirstKeyframe { participant, kind, after_ms } => json_events.then(|| {
             json!({"event": "first_keyframe", "id": participant, "kind": kind, "after_ms": after_ms}).to_string()
         }),
-        EngineEvent::Track { .. } | EngineEvent::PeerClosed { .. } => None,
+        EngineEvent::Track { .. } | EngineEvent::PeerClosed { .. } | EngineEvent::Preview(_) => {
+            None
+        }
     };
     if let Some(line) = line {
         println!("{line}");

@@ -12,7 +12,9 @@ use rand::Rng;
 
 use super::ice::IceConfig;
 use super::peer::{Peer, PeerMessage, Track};
+use super::preview::PreviewConfig;
 use super::recorder::{RecordOptions, SessionRecorder};
+use super::stats::LinkStats;
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
 use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
 use crate::signaling::client::{ClientEvent, SignalingClient};
@@ -32,6 +34,9 @@ pub struct EngineConfig {
     pub prefer_video_codec: Option<String>,
     pub bitrate_kbps: Option<u32>,
     pub resolution: Option<(u32, u32)>,
+    /// Decode live previews (video tiles, audio levels, receive stats) for a front-end that
+    /// shows them; `None` (the default, and the headless recorder) decodes nothing.
+    pub previews: Option<PreviewConfig>,
 }
 
 impl EngineConfig {
@@ -48,6 +53,7 @@ impl EngineConfig {
             prefer_video_codec: None,
             bitrate_kbps: Some(2500),
             resolution: None,
+            previews: None,
         }
     }
 
@@ -124,6 +130,26 @@ pub enum EngineEvent {
     },
     /// A fatal problem for this room (bad URL and the like).
     Fatal(String),
+    /// Only with [`EngineConfig::previews`]: what the tiles show.
+    Preview(PreviewEvent),
+}
+
+/// Live-view events, sent only when the front-end asked for previews.
+#[derive(Debug, Clone)]
+pub enum PreviewEvent {
+    /// A video preview sink for a participant session; read its `paintable` on the main thread.
+    Video {
+        participant: String,
+        session: String,
+        preview: super::preview::VideoPreview,
+    },
+    /// The loudest channel's peak level in dB, about ten times a second.
+    Level { participant: String, peak_db: f64 },
+    /// Receive statistics, once a second.
+    Stats {
+        participant: String,
+        stats: LinkStats,
+    },
 }
 
 struct PeerEntry {
@@ -144,6 +170,10 @@ struct Inner {
     peer_tx: async_channel::Sender<(PeerKey, PeerMessage)>,
     tick_source: RefCell<Option<glib::SourceId>>,
     stopped: std::cell::Cell<bool>,
+    /// Participants the operator left out of the recording.
+    excluded: RefCell<std::collections::HashSet<String>>,
+    /// Preview events from streaming threads, drained on the main context.
+    preview_tx: async_channel::Sender<PreviewEvent>,
 }
 
 /// A running room. Cheap to clone; everything happens on the main context that started it.
@@ -183,6 +213,7 @@ impl Engine {
         let (client, client_rx) = SignalingClient::connect(&config.server_url)?;
         let (peer_tx, peer_rx) = async_channel::unbounded();
         let (events_tx, events_rx) = async_channel::unbounded();
+        let (preview_tx, preview_rx) = async_channel::unbounded();
         let inner = Rc::new(Inner {
             config,
             started: Instant::now(),
@@ -194,6 +225,8 @@ impl Engine {
             peer_tx,
             tick_source: RefCell::new(None),
             stopped: std::cell::Cell::new(false),
+            excluded: RefCell::new(std::collections::HashSet::new()),
+            preview_tx,
         });
         let engine = Engine { inner };
 
@@ -209,6 +242,13 @@ impl Engine {
             while let Ok((key, message)) = peer_rx.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
                 Engine { inner }.on_peer_message(key, message);
+            }
+        });
+        let weak = Rc::downgrade(&engine.inner);
+        glib::spawn_future_local(async move {
+            while let Ok(event) = preview_rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Engine { inner }.emit(EngineEvent::Preview(event));
             }
         });
         let weak = Rc::downgrade(&engine.inner);
@@ -283,6 +323,7 @@ impl Engine {
                 };
                 if known {
                     self.attach_recording(&key, &track);
+                    self.attach_preview(&key, &track);
                     self.emit(EngineEvent::Track {
                         participant: key.participant.clone(),
                         session: key.session.clone(),
@@ -318,8 +359,18 @@ impl Engine {
         let commands = self.inner.room.borrow_mut().on_tick(now);
         self.execute(commands);
         if tick % 4 == 0 {
-            for entry in self.inner.peers.borrow().values() {
+            for (key, entry) in self.inner.peers.borrow().iter() {
                 entry.peer.poll_stats();
+                if self.inner.config.previews.is_some()
+                    && let Some(webrtcbin) =
+                        gst::prelude::GstBinExt::by_name(entry.peer.pipeline(), "webrtcbin")
+                {
+                    let tx = self.inner.preview_tx.clone();
+                    let participant = key.participant.clone();
+                    super::stats::request(&webrtcbin, move |stats| {
+                        let _ = tx.try_send(PreviewEvent::Stats { participant, stats });
+                    });
+                }
             }
         }
         let firsts = self
@@ -451,10 +502,100 @@ impl Engine {
         });
     }
 
+    fn attach_preview(&self, key: &PeerKey, track: &Track) {
+        let Some(config) = self.inner.config.previews else {
+            return;
+        };
+        let peers = self.inner.peers.borrow();
+        let Some(entry) = peers.get(key) else { return };
+        let result = match track.kind {
+            crate::room::MediaKind::Video => {
+                super::preview::attach_video(entry.peer.pipeline(), track, config).map(|preview| {
+                    self.emit(EngineEvent::Preview(PreviewEvent::Video {
+                        participant: key.participant.clone(),
+                        session: key.session.clone(),
+                        preview,
+                    }));
+                })
+            }
+            crate::room::MediaKind::Audio => {
+                let tx = self.inner.preview_tx.clone();
+                let participant = key.participant.clone();
+                super::preview::attach_audio(entry.peer.pipeline(), track, move |peak_db| {
+                    let _ = tx.try_send(PreviewEvent::Level {
+                        participant: participant.clone(),
+                        peak_db,
+                    });
+                })
+            }
+        };
+        if let Err(err) = result {
+            tracing::warn!(peer = %key, "no preview for a {:?} track: {err:#}", track.kind);
+        }
+    }
+
+    /// Leaves one participant out of the recording, or takes them back in. Taking someone out
+    /// while recording finishes their current segment; taking them back starts a new one.
+    pub fn set_recording_excluded(&self, participant: &str, excluded: bool) {
+        let changed = if excluded {
+            self.inner
+                .excluded
+                .borrow_mut()
+                .insert(participant.to_owned())
+        } else {
+            self.inner.excluded.borrow_mut().remove(participant)
+        };
+        if !changed || !self.is_recording() {
+            return;
+        }
+        let keys: Vec<(PeerKey, Vec<Track>)> = self
+            .inner
+            .peers
+            .borrow()
+            .iter()
+            .filter(|(key, _)| key.participant == participant)
+            .map(|(key, entry)| (key.clone(), entry.tracks.clone()))
+            .collect();
+        for (key, tracks) in keys {
+            if excluded {
+                let finishing = self
+                    .inner
+                    .recorder
+                    .borrow_mut()
+                    .as_mut()
+                    .map(|recorder| recorder.finish_peer(&key, LeaveReason::Stopped));
+                let engine = self.clone();
+                glib::spawn_future_local(async move {
+                    if let Some(finishing) = finishing {
+                        for outcome in finishing.await {
+                            engine.emit(EngineEvent::SegmentFinished {
+                                participant: key.participant.clone(),
+                                file: outcome.file,
+                                ok: outcome.error.is_none(),
+                                error: outcome.error,
+                            });
+                        }
+                    }
+                });
+            } else {
+                for track in tracks {
+                    self.attach_recording(&key, &track);
+                }
+            }
+        }
+    }
+
+    /// Whether a participant is left out of the recording.
+    pub fn is_recording_excluded(&self, participant: &str) -> bool {
+        self.inner.excluded.borrow().contains(participant)
+    }
+
     fn attach_recording(&self, key: &PeerKey, track: &Track) {
         let peers = self.inner.peers.borrow();
         let Some(entry) = peers.get(key) else { return };
-        if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut()
+        let excluded = self.inner.excluded.borrow().contains(&key.participant);
+        if !excluded
+            && let Some(recorder) = self.inner.recorder.borrow_mut().as_mut()
             && let Err(err) = recorder.attach_track(
                 key,
                 &entry.stream_id,

@@ -8,8 +8,10 @@ pub mod engine;
 pub mod ice;
 pub mod inspect;
 pub mod peer;
+pub mod preview;
 pub mod publisher;
 pub mod recorder;
+pub mod stats;
 
 /// Initialises GStreamer once and checks the elements Roomtape cannot work without.
 pub fn init() -> anyhow::Result<()> {

@@ -6,10 +6,14 @@
 
 mod about;
 mod join_dialog;
+pub mod panel;
 mod preferences;
 pub mod recordings;
 pub mod screenshot;
+pub mod session;
 mod shortcuts;
+mod testhook;
+pub mod tile;
 mod window;
 
 use std::cell::{Cell, RefCell};
@@ -39,6 +43,9 @@ pub struct LaunchOptions {
     /// Save a PNG of the window here after `screenshot_delay` seconds, then quit.
     pub screenshot: Option<PathBuf>,
     pub screenshot_delay: f64,
+    /// Test hook: once the room's tiles are connected, activate `win.record`, wait this long,
+    /// activate it again, wait for the files, print a JSON summary of the window and quit.
+    pub demo_record_seconds: Option<f64>,
 }
 
 impl LaunchOptions {
@@ -50,6 +57,7 @@ impl LaunchOptions {
             password: cli.password.clone(),
             screenshot: cli.screenshot.clone(),
             screenshot_delay: cli.screenshot_delay,
+            demo_record_seconds: cli.demo_record_seconds,
         }
     }
 
@@ -128,10 +136,20 @@ pub fn run(options: LaunchOptions) -> ExitCode {
             }
             let window = RoomtapeWindow::new(app, &settings);
             recordings::attach(&window);
+            let session = session::Session::attach(&window);
             window.present();
             if let Some(options) = options.take() {
                 options.apply(&window);
-                if let Some(path) = options.screenshot {
+                if let Some(seconds) = options.demo_record_seconds {
+                    testhook::record_and_report(
+                        app,
+                        &window,
+                        session,
+                        seconds,
+                        options.screenshot.clone(),
+                        screenshot_failed.clone(),
+                    );
+                } else if let Some(path) = options.screenshot {
                     schedule_screenshot(
                         app,
                         &window,

@@ -9,6 +9,7 @@
 //! | `demo-requested` | none | "Try the Demo Room", `win.demo`, `--demo`, Try Again |
 //! | `leave-requested` | none | Cancel while joining, Back on the error page, `win.leave` |
 //! | `record-requested` | none | the Record button, `win.record`: start, or stop when recording |
+//! | `stop-and-close-requested` | none | closing the window while recording, after confirming |
 //!
 //! Before a request signal is emitted the view already moved on (to Joining, or to Empty for a
 //! leave), so a handler only has to report progress with [`RoomtapeWindow::set_view_state`].
@@ -109,6 +110,16 @@ mod imp {
         pub(super) connections_list: TemplateChild<gtk::ListBox>,
         #[template_child]
         pub(super) candidates_list: TemplateChild<gtk::ListBox>,
+        #[template_child]
+        pub(super) candidate_participant_filter: TemplateChild<gtk::DropDown>,
+        #[template_child]
+        pub(super) candidate_type_filter: TemplateChild<gtk::DropDown>,
+        #[template_child]
+        pub(super) candidate_copy_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) candidate_save_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) toast_overlay: TemplateChild<adw::ToastOverlay>,
 
         /// The app's settings, shared with the dialogs this window opens.
         #[property(get, construct_only)]
@@ -116,6 +127,12 @@ mod imp {
         pub(super) state: RefCell<ViewState>,
         pub(super) request: RefCell<Option<RoomRequest>>,
         pub(super) recording: Cell<bool>,
+        /// Stopping: files are being finalised.
+        pub(super) finishing: Cell<bool>,
+        /// Seconds recorded so far, for the Stop button.
+        pub(super) record_elapsed: Cell<u64>,
+        /// The operator confirmed closing (or nothing needs confirming any more).
+        pub(super) allow_close: Cell<bool>,
     }
 
     #[glib::object_subclass]
@@ -157,6 +174,7 @@ mod imp {
                     Signal::builder("demo-requested").build(),
                     Signal::builder("leave-requested").build(),
                     Signal::builder("record-requested").build(),
+                    Signal::builder("stop-and-close-requested").build(),
                 ]
             })
         }
@@ -178,8 +196,12 @@ mod imp {
 
     impl WindowImpl for RoomtapeWindow {
         fn close_request(&self) -> glib::Propagation {
+            let obj = self.obj();
+            if (self.recording.get() || self.finishing.get()) && !self.allow_close.get() {
+                obj.confirm_close();
+                return glib::Propagation::Stop;
+            }
             if let Some(settings) = self.settings.get() {
-                let obj = self.obj();
                 if !obj.is_maximized() {
                     let (width, height) = obj.default_size();
                     for (key, value) in [("window-width", width), ("window-height", height)] {
@@ -224,6 +246,98 @@ impl RoomtapeWindow {
         self.update_view();
     }
 
+    /// Files are being finalised after Stop: the Record button shows "Finishing…".
+    pub fn set_finishing(&self, finishing: bool) {
+        if self.imp().finishing.replace(finishing) != finishing {
+            self.update_view();
+        }
+    }
+
+    pub fn is_finishing(&self) -> bool {
+        self.imp().finishing.get()
+    }
+
+    /// Seconds recorded so far, shown on the Stop button.
+    pub fn set_record_elapsed(&self, secs: u64) {
+        if self.imp().record_elapsed.replace(secs) != secs {
+            self.update_view();
+        }
+    }
+
+    /// Lets the next close go through without asking (after stopping for a close).
+    pub fn set_allow_close(&self, allow: bool) {
+        self.imp().allow_close.set(allow);
+    }
+
+    /// A short message at the bottom of the window.
+    pub fn show_toast(&self, text: &str) {
+        self.imp().toast_overlay.add_toast(adw::Toast::new(text));
+    }
+
+    pub fn candidate_participant_filter(&self) -> gtk::DropDown {
+        self.imp().candidate_participant_filter.get()
+    }
+
+    pub fn candidate_type_filter(&self) -> gtk::DropDown {
+        self.imp().candidate_type_filter.get()
+    }
+
+    pub fn candidate_copy_button(&self) -> gtk::Button {
+        self.imp().candidate_copy_button.get()
+    }
+
+    pub fn candidate_save_button(&self) -> gtk::Button {
+        self.imp().candidate_save_button.get()
+    }
+
+    /// The side panel (flap).
+    pub fn flap(&self) -> adw::Flap {
+        self.imp().flap.get()
+    }
+
+    /// Asks before closing while a recording runs; "Stop and Close" emits
+    /// `stop-and-close-requested`.
+    fn confirm_close(&self) {
+        let dialog = adw::MessageDialog::new(
+            Some(self),
+            Some(&gettext("Stop Recording and Close?")),
+            Some(&gettext(
+                "The room is being recorded. Closing stops the recording and finishes every file first.",
+            )),
+        );
+        dialog.add_responses(&[
+            ("cancel", &gettext("_Keep Recording")),
+            ("stop", &gettext("_Stop and Close")),
+        ]);
+        dialog.set_response_appearance("stop", adw::ResponseAppearance::Destructive);
+        dialog.set_default_response(Some("cancel"));
+        dialog.set_close_response("cancel");
+        dialog.connect_response(
+            None,
+            glib::clone!(
+                #[weak(rename_to = win)]
+                self,
+                move |_, response| {
+                    if response == "stop" {
+                        win.emit_by_name::<()>("stop-and-close-requested", &[]);
+                    }
+                }
+            ),
+        );
+        dialog.present();
+    }
+
+    pub fn connect_stop_and_close_requested<F: Fn(&Self) + 'static>(
+        &self,
+        f: F,
+    ) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "stop-and-close-requested",
+            false,
+            glib::closure_local!(move |win: &Self| f(win)),
+        )
+    }
+
     /// Whether a recording runs; the Record button turns into a red Stop button.
     pub fn is_recording(&self) -> bool {
         self.imp().recording.get()
@@ -231,6 +345,7 @@ impl RoomtapeWindow {
 
     pub fn set_recording(&self, recording: bool) {
         if self.imp().recording.replace(recording) != recording {
+            self.imp().record_elapsed.set(0);
             self.update_view();
         }
     }
@@ -424,11 +539,25 @@ impl RoomtapeWindow {
             imp.status_revealer.set_reveal_child(false);
         }
 
-        // The Record button: "Record Room", or a red "Stop Recording" while recording.
-        if recording {
+        // The Record button: "Record Room", a red "Stop · 00:12:31" while recording, and
+        // "Finishing…" until every file is final.
+        let finishing = imp.finishing.get();
+        if finishing {
+            imp.record_content.set_icon_name("content-loading-symbolic");
+            imp.record_content.set_label(&gettext("Finishing…"));
+            imp.record_button.set_tooltip_text(Some(&gettext(
+                "Every participant's file is being finalised",
+            )));
+            imp.record_button.remove_css_class("recording");
+            imp.record_button.remove_css_class("destructive-action");
+        } else if recording {
             imp.record_content
                 .set_icon_name("media-playback-stop-symbolic");
-            imp.record_content.set_label(&gettext("_Stop Recording"));
+            imp.record_content.set_label(&gettext_f(
+                "_Stop · {}",
+                &[&crate::ui::tile::format_elapsed(imp.record_elapsed.get())],
+            ));
+            imp.record_button.add_css_class("destructive-action");
             imp.record_button.set_tooltip_text(Some(&gettext(
                 "Stop recording and finish every file (Ctrl+R)",
             )));
@@ -440,9 +569,10 @@ impl RoomtapeWindow {
                 "Record every participant, each into its own file (Ctrl+R)",
             )));
             imp.record_button.remove_css_class("recording");
+            imp.record_button.remove_css_class("destructive-action");
         }
 
-        self.action_set_enabled("win.record", state == ViewState::Room);
+        self.action_set_enabled("win.record", state == ViewState::Room && !finishing);
         self.action_set_enabled("win.join", state != ViewState::Joining);
         self.action_set_enabled("win.demo", state != ViewState::Joining);
         self.action_set_enabled("win.leave", state != ViewState::Empty);

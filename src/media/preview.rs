@@ -1,0 +1,287 @@
+//! Live preview branches for the app's tiles, attached to a track's tee next to the recording
+//! branch: `queue (leaky, small) → depay → decode → videorate → videoscale → gtk4paintablesink`
+//! for video, `queue (leaky) → depay → decode → level → fakesink` for audio.
+//!
+//! A preview can never stall the recording: its queue drops when full and decoding runs in the
+//! queue's own thread. Only the GTK app asks for previews; the headless recorder never decodes.
+//! Everything that happens on a streaming thread (level readings, decoded frame counts) leaves
+//! it through atomics or a channel; the sink's `paintable` must be read on the main thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use gst::prelude::*;
+
+use super::peer::Track;
+use crate::room::MediaKind;
+
+/// How large previews are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewConfig {
+    /// Height in pixels; the width follows the picture's aspect ratio.
+    pub height: u32,
+    pub framerate: u32,
+}
+
+impl PreviewConfig {
+    /// The `preview-quality` setting's nicks; `None` for "off" or anything unknown.
+    pub fn from_quality(nick: &str) -> Option<PreviewConfig> {
+        let (height, framerate) = match nick {
+            "low" => (180, 10),
+            "medium" => (270, 15),
+            "high" => (540, 30),
+            _ => return None,
+        };
+        Some(PreviewConfig { height, framerate })
+    }
+}
+
+/// What a video preview measured on its decoded frames (shared with the streaming thread).
+#[derive(Debug, Default)]
+pub struct PreviewStats {
+    pub frames_decoded: AtomicU64,
+    pub width: AtomicU32,
+    pub height: AtomicU32,
+    /// Frame rate from the caps, in thousandths of a frame per second (0 when unknown).
+    pub caps_fps_milli: AtomicU32,
+}
+
+/// A video preview: the sink (read its `paintable` on the main thread) and its counters.
+#[derive(Debug, Clone)]
+pub struct VideoPreview {
+    pub sink: gst::Element,
+    pub stats: Arc<PreviewStats>,
+}
+
+fn make(name: &str) -> anyhow::Result<gst::Element> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| anyhow::anyhow!("the GStreamer element {name} is missing"))
+}
+
+fn leaky_queue(max_buffers: u32) -> anyhow::Result<gst::Element> {
+    Ok(gst::ElementFactory::make("queue")
+        .property("max-size-buffers", max_buffers)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .property_from_str("leaky", "downstream")
+        .build()?)
+}
+
+fn depay_and_decoder(encoding: &str) -> anyhow::Result<(gst::Element, gst::Element)> {
+    let (depay, decoders): (&str, &[&str]) = match encoding {
+        "VP8" => ("rtpvp8depay", &["vp8dec"]),
+        "VP9" => ("rtpvp9depay", &["vp9dec"]),
+        "H264" => ("rtph264depay", &["avdec_h264", "openh264dec"]),
+        "AV1" => ("rtpav1depay", &["dav1ddec", "av1dec"]),
+        "OPUS" => ("rtpopusdepay", &["opusdec"]),
+        other => anyhow::bail!("no preview for {other}"),
+    };
+    let decoder = decoders
+        .iter()
+        .find(|name| gst::ElementFactory::find(name).is_some())
+        .ok_or_else(|| anyhow::anyhow!("no decoder for {encoding} is installed"))?;
+    let decoder = make(decoder)?;
+    // A corrupt frame (packets dropped by the leaky queue) must not end the branch.
+    if decoder.has_property("max-errors") {
+        decoder.set_property("max-errors", -1i32);
+    }
+    Ok((make(depay)?, decoder))
+}
+
+/// Adds `elements` to the pipeline, links them in order behind a new tee pad and starts them.
+fn attach(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    elements: &[gst::Element],
+) -> anyhow::Result<()> {
+    let first = elements
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("empty preview branch"))?;
+    pipeline.add_many(elements)?;
+    let linked = (|| -> anyhow::Result<()> {
+        gst::Element::link_many(elements)?;
+        for element in elements.iter().rev() {
+            element.sync_state_with_parent()?;
+        }
+        let tee_pad = tee
+            .request_pad_simple("src_%u")
+            .ok_or_else(|| anyhow::anyhow!("the tee gave no pad"))?;
+        let sink_pad = first
+            .static_pad("sink")
+            .ok_or_else(|| anyhow::anyhow!("queue without sink pad"))?;
+        tee_pad.link(&sink_pad)?;
+        Ok(())
+    })();
+    if let Err(err) = linked {
+        for element in elements {
+            let _ = element.set_state(gst::State::Null);
+            let _ = pipeline.remove(element);
+        }
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Attaches a decoding video preview to a video track.
+pub fn attach_video(
+    pipeline: &gst::Pipeline,
+    track: &Track,
+    config: PreviewConfig,
+) -> anyhow::Result<VideoPreview> {
+    anyhow::ensure!(track.kind == MediaKind::Video, "not a video track");
+    let queue = leaky_queue(300)?;
+    let (depay, decoder) = depay_and_decoder(&track.encoding)?;
+    // Not `drop-only`: in 1.22 it asserts on buffers without a duration, which RTP gives.
+    let rate = make("videorate")?;
+    let scale = make("videoscale")?;
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("height", config.height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .field("framerate", gst::Fraction::new(config.framerate as i32, 1))
+        .build();
+    let filter = gst::ElementFactory::make("capsfilter")
+        .property("caps", &caps)
+        .build()?;
+    let convert = make("videoconvert")?;
+    let sink = gst::ElementFactory::make("gtk4paintablesink")
+        .property("sync", false)
+        .build()
+        .map_err(|_| anyhow::anyhow!("gtk4paintablesink is not registered"))?;
+
+    let stats = Arc::new(PreviewStats::default());
+    if let Some(pad) = decoder.static_pad("src") {
+        let stats = stats.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(_)) => {
+                        stats.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(gst::PadProbeData::Event(event)) => {
+                        if let gst::EventView::Caps(caps) = event.view()
+                            && let Some(s) = caps.caps().structure(0)
+                        {
+                            let w = s.get::<i32>("width").unwrap_or(0).max(0) as u32;
+                            let h = s.get::<i32>("height").unwrap_or(0).max(0) as u32;
+                            stats.width.store(w, Ordering::Relaxed);
+                            stats.height.store(h, Ordering::Relaxed);
+                            if let Ok(fps) = s.get::<gst::Fraction>("framerate")
+                                && fps.denom() > 0
+                            {
+                                let milli = i64::from(fps.numer()) * 1000 / i64::from(fps.denom());
+                                stats.caps_fps_milli.store(
+                                    milli.clamp(0, u32::MAX as i64) as u32,
+                                    Ordering::Relaxed,
+                                );
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    attach(
+        pipeline,
+        &track.tee,
+        &[
+            queue,
+            depay,
+            decoder,
+            rate,
+            scale,
+            filter,
+            convert,
+            sink.clone(),
+        ],
+    )?;
+    Ok(VideoPreview { sink, stats })
+}
+
+/// Attaches an audio level meter to an audio track. `on_level` gets the loudest channel's peak
+/// in dB (−∞‥0) about ten times a second, on a streaming thread.
+pub fn attach_audio(
+    pipeline: &gst::Pipeline,
+    track: &Track,
+    on_level: impl Fn(f64) + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(track.kind == MediaKind::Audio, "not an audio track");
+    let queue = leaky_queue(100)?;
+    let (depay, decoder) = depay_and_decoder(&track.encoding)?;
+    let convert = make("audioconvert")?;
+    let level = gst::ElementFactory::make("level")
+        .property("interval", 100 * gst::ClockTime::MSECOND.nseconds())
+        .property("post-messages", true)
+        .build()
+        .map_err(|_| anyhow::anyhow!("the GStreamer element level is missing"))?;
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()?;
+
+    // The peer's bus already has its (only) watch; sync messages reach us on the posting
+    // thread, and `on_level` hands them on to the main loop.
+    if let Some(bus) = pipeline.bus() {
+        bus.enable_sync_message_emission();
+        let level_weak = level.downgrade();
+        bus.connect_sync_message(Some("element"), move |_, message| {
+            let Some(level) = level_weak.upgrade() else {
+                return;
+            };
+            if message.src() != Some(level.upcast_ref::<gst::Object>()) {
+                return;
+            }
+            if let Some(peak) = message.structure().and_then(loudest_peak) {
+                on_level(peak);
+            }
+        });
+    }
+    attach(
+        pipeline,
+        &track.tee,
+        &[queue, depay, decoder, convert, level, sink],
+    )
+}
+
+/// The loudest channel's `peak` (dB) from a `level` message.
+fn loudest_peak(structure: &gst::StructureRef) -> Option<f64> {
+    if structure.name() != "level" {
+        return None;
+    }
+    let value = structure.value("peak").ok()?;
+    // `level` posts a GValueArray; a GstValueArray is accepted too.
+    let values: Vec<f64> = if let Ok(array) = value.get::<glib::ValueArray>() {
+        array.iter().filter_map(|v| v.get::<f64>().ok()).collect()
+    } else {
+        let array = value.get::<gst::Array>().ok()?;
+        array.iter().filter_map(|v| v.get::<f64>().ok()).collect()
+    };
+    values.into_iter().reduce(f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_nicks_map_to_sizes() {
+        assert_eq!(PreviewConfig::from_quality("off"), None);
+        assert_eq!(PreviewConfig::from_quality("bogus"), None);
+        let low = PreviewConfig::from_quality("low").unwrap();
+        let high = PreviewConfig::from_quality("high").unwrap();
+        assert!(low.height < high.height);
+        assert!(low.framerate <= high.framerate);
+    }
+
+    #[test]
+    fn level_messages_give_the_loudest_channel() {
+        gst::init().unwrap();
+        let s: gst::Structure = "level, peak=(double)< -30.0, -12.5 >".parse().unwrap();
+        assert_eq!(loudest_peak(&s), Some(-12.5));
+        let other = gst::Structure::builder("other").build();
+        assert_eq!(loudest_peak(&other), None);
+    }
+}

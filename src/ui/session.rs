@@ -1,0 +1,781 @@
+//! The app glue: the window's requests (join, demo, leave, record, stop-and-close) go to the
+//! room engine, and what the engine reports comes back as tiles, badges, the side panel and
+//! the Record button's state. The window itself knows nothing about rooms.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use adw::prelude::*;
+use gtk::{gdk, gio, glib};
+
+use crate::i18n::{gettext, gettext_f};
+use crate::media::engine::{Engine, EngineConfig, EngineEvent, PreviewEvent};
+use crate::media::ice::IceConfig;
+use crate::media::preview::{PreviewConfig, VideoPreview};
+use crate::media::publisher::{AudioMode, Publisher, PublisherConfig};
+use crate::media::recorder::RecordOptions;
+use crate::protocol::crypto::Password;
+use crate::room::{Health, LeaveReason, Problem, RoomEvent};
+use crate::signaling::server::{Dialect, SignalingServer};
+use crate::ui::panel::Panel;
+use crate::ui::tile::RoomtapeTile;
+use crate::ui::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, ViewState};
+
+/// The demo room's name on the local server.
+pub const DEMO_ROOM: &str = "roomtape-demo";
+
+/// The demo's synthetic participants: stream id, label, microphone.
+const DEMO_PEOPLE: [(&str, &str, AudioMode); 3] = [
+    ("alice", "Alice", AudioMode::Tone),
+    ("bob", "Bob", AudioMode::Tone),
+    ("carol", "Carol", AudioMode::Muted),
+];
+
+/// How long an empty room may stay empty before the operator gets a hint.
+const EMPTY_ROOM_HINT: Duration = Duration::from_secs(12);
+
+/// A local signaling server with synthetic publishers.
+struct Demo {
+    server: SignalingServer,
+    publishers: Vec<Publisher>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        for publisher in &self.publishers {
+            publisher.close();
+        }
+        self.server.stop();
+    }
+}
+
+impl Demo {
+    fn start() -> anyhow::Result<Demo> {
+        let server = SignalingServer::start(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            Dialect::Official,
+        )?;
+        let url = server.url();
+        let mut publishers = Vec::new();
+        for (stream, label, audio) in DEMO_PEOPLE {
+            let mut config = PublisherConfig::new(&url, DEMO_ROOM, stream);
+            config.label = label.to_owned();
+            config.audio = audio;
+            config.framerate = 24;
+            config.bitrate_kbps = 800;
+            config.ice = IceConfig {
+                stun: None,
+                turn: Vec::new(),
+                relay_only: false,
+                loopback: true,
+            };
+            publishers.push(Publisher::start(config)?);
+        }
+        Ok(Demo { server, publishers })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Recording {
+    Idle,
+    Running { started: Instant },
+    Finishing,
+}
+
+struct Participant {
+    tile: RoomtapeTile,
+    child: gtk::FlowBoxChild,
+    health: Health,
+    video: Option<VideoPreview>,
+    problems: Vec<(Problem, String)>,
+}
+
+struct Inner {
+    window: glib::WeakRef<RoomtapeWindow>,
+    settings: gio::Settings,
+    panel: Panel,
+    /// Bumped for every new room so events of an old engine are ignored.
+    generation: Cell<u64>,
+    engine: RefCell<Option<Engine>>,
+    demo: RefCell<Option<Demo>>,
+    participants: RefCell<BTreeMap<String, Participant>>,
+    recording: RefCell<Recording>,
+    joined: Cell<bool>,
+    timer: RefCell<Option<glib::SourceId>>,
+    last_session_dir: RefCell<Option<PathBuf>>,
+    close_after_stop: Cell<bool>,
+    password_hint_shown: Cell<bool>,
+}
+
+/// The app layer of one window.
+#[derive(Clone)]
+pub struct Session {
+    inner: Rc<Inner>,
+}
+
+/// What to tell the operator when the server cannot be reached.
+pub fn explain_unreachable(server: &str, reason: &str) -> String {
+    gettext_f(
+        "Could not reach the signaling server {}: {}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
+        &[server, reason.trim_end_matches('.')],
+    )
+}
+
+/// A server message in words a person understands, with what to try.
+pub fn explain_server_message(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("full") || lower.contains("limit") {
+        gettext(
+            "The room is full: the server lets no more people in. Ask the host to make room, or try again later.",
+        )
+    } else if lower.contains("password") || lower.contains("denied") || lower.contains("auth") {
+        gettext(
+            "The server refused to let you in: the password is probably wrong. Check the room password (Default, Custom or None) and join again.",
+        )
+    } else {
+        gettext_f("The server says: “{}”", &[message])
+    }
+}
+
+impl Session {
+    /// Connects the window's requests to the engine.
+    pub fn attach(window: &RoomtapeWindow) -> Session {
+        let session = Session {
+            inner: Rc::new(Inner {
+                window: window.downgrade(),
+                settings: window.settings(),
+                panel: Panel::new(window),
+                generation: Cell::new(0),
+                engine: RefCell::new(None),
+                demo: RefCell::new(None),
+                participants: RefCell::new(BTreeMap::new()),
+                recording: RefCell::new(Recording::Idle),
+                joined: Cell::new(false),
+                timer: RefCell::new(None),
+                last_session_dir: RefCell::new(None),
+                close_after_stop: Cell::new(false),
+                password_hint_shown: Cell::new(false),
+            }),
+        };
+        let weak = Rc::downgrade(&session.inner);
+        let with = move |f: fn(&Session)| {
+            let weak = weak.clone();
+            move |_: &RoomtapeWindow| {
+                if let Some(inner) = weak.upgrade() {
+                    f(&Session { inner });
+                }
+            }
+        };
+        window.connect_demo_requested(with(Session::start_demo));
+        window.connect_leave_requested(with(Session::leave));
+        window.connect_record_requested(with(Session::toggle_recording));
+        window.connect_stop_and_close_requested(with(Session::stop_and_close));
+        let weak = Rc::downgrade(&session.inner);
+        window.connect_join_requested(move |_, request| {
+            if let Some(inner) = weak.upgrade() {
+                Session { inner }.join(request);
+            }
+        });
+        session
+    }
+
+    fn window(&self) -> Option<RoomtapeWindow> {
+        self.inner.window.upgrade()
+    }
+
+    /// The side panel (for test hooks).
+    pub fn panel(&self) -> &Panel {
+        &self.inner.panel
+    }
+
+    /// The folder of the last recording that finished.
+    pub fn last_session_dir(&self) -> Option<PathBuf> {
+        self.inner.last_session_dir.borrow().clone()
+    }
+
+    fn preview_config(&self) -> Option<PreviewConfig> {
+        PreviewConfig::from_quality(&self.inner.settings.string("preview-quality"))
+    }
+
+    fn ice_from_settings(&self) -> IceConfig {
+        let settings = &self.inner.settings;
+        let stun = settings
+            .strv("stun-servers")
+            .iter()
+            .find_map(|s| IceConfig::parse_stun(Some(s.as_str()), None));
+        IceConfig {
+            stun,
+            turn: settings
+                .strv("turn-servers")
+                .iter()
+                .map(|s| s.to_string())
+                .filter(|s| !s.trim().is_empty())
+                .collect(),
+            relay_only: settings.boolean("relay-only"),
+            loopback: false,
+        }
+    }
+
+    fn join(&self, request: &JoinRequest) {
+        let password = match request.password.as_str() {
+            PASSWORD_DEFAULT => Password::Default,
+            PASSWORD_NONE => Password::Disabled,
+            custom => Password::Custom(custom.trim().to_owned()),
+        };
+        let mut config = EngineConfig::new(&request.server, &request.room, password);
+        let salt = self.inner.settings.string("salt");
+        if !salt.trim().is_empty() {
+            config.salt = Some(salt.trim().to_owned());
+        }
+        config.ice = self.ice_from_settings();
+        config.previews = self.preview_config();
+        self.reset();
+        self.start_engine(config);
+    }
+
+    fn start_demo(&self) {
+        self.reset();
+        let demo = match Demo::start() {
+            Ok(demo) => demo,
+            Err(err) => {
+                self.fail(gettext_f(
+                    "The demo room could not start: {}. Check that the GStreamer plugins (good, bad, nice) are installed.",
+                    &[&format!("{err:#}")],
+                ));
+                return;
+            }
+        };
+        let mut config = EngineConfig::new(&demo.server.url(), DEMO_ROOM, Password::Default);
+        config.ice = IceConfig::default();
+        config.previews = self.preview_config();
+        self.inner.demo.replace(Some(demo));
+        self.start_engine(config);
+    }
+
+    fn start_engine(&self, config: EngineConfig) {
+        let server = config.server_url.clone();
+        let (engine, events) = match Engine::start(config) {
+            Ok(started) => started,
+            Err(err) => {
+                self.fail(explain_unreachable(&server, &format!("{err:#}")));
+                return;
+            }
+        };
+        self.inner.engine.replace(Some(engine));
+        let generation = self.inner.generation.get();
+        let weak = Rc::downgrade(&self.inner);
+        glib::spawn_future_local(async move {
+            while let Ok(event) = events.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.generation.get() != generation {
+                    break;
+                }
+                Session { inner }.on_event(event, &server);
+            }
+        });
+        let weak = Rc::downgrade(&self.inner);
+        glib::timeout_add_local_once(EMPTY_ROOM_HINT, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let session = Session { inner };
+            if session.inner.generation.get() == generation
+                && session.inner.joined.get()
+                && session.inner.participants.borrow().is_empty()
+                && let Some(window) = session.window()
+            {
+                window.show_toast(&gettext(
+                    "Nobody is here yet. If people should be, check the room name and password: a wrong password puts you in a different, empty room.",
+                ));
+            }
+        });
+    }
+
+    /// Ends the current room (if any) and clears the view.
+    fn reset(&self) {
+        let inner = &self.inner;
+        inner.generation.set(inner.generation.get() + 1);
+        inner.joined.set(false);
+        inner.close_after_stop.set(false);
+        inner.password_hint_shown.set(false);
+        inner.recording.replace(Recording::Idle);
+        if let Some(source) = inner.timer.borrow_mut().take() {
+            source.remove();
+        }
+        let engine = inner.engine.borrow_mut().take();
+        let demo = inner.demo.borrow_mut().take();
+        if engine.is_some() || demo.is_some() {
+            glib::spawn_future_local(async move {
+                if let Some(engine) = engine {
+                    engine.shutdown().await;
+                }
+                drop(demo);
+            });
+        }
+        if let Some(window) = self.window() {
+            let tiles = window.tile_box();
+            for (_, participant) in std::mem::take(&mut *inner.participants.borrow_mut()) {
+                tiles.remove(&participant.child);
+            }
+            window.set_finishing(false);
+            window.set_recording(false);
+        }
+        inner.panel.clear();
+    }
+
+    fn fail(&self, message: String) {
+        self.reset();
+        if let Some(window) = self.window() {
+            window.set_view_state(ViewState::Error(message));
+        }
+    }
+
+    fn leave(&self) {
+        self.reset();
+    }
+
+    fn toggle_recording(&self) {
+        let state = self.inner.recording.borrow().clone();
+        let Some(window) = self.window() else { return };
+        let Some(engine) = self.inner.engine.borrow().clone() else {
+            return;
+        };
+        match state {
+            Recording::Idle => {
+                let parent = crate::settings::recordings_dir(&self.inner.settings);
+                match engine.start_recording(&parent, RecordOptions::default()) {
+                    Ok(dir) => {
+                        tracing::info!("recording into {}", dir.display());
+                        self.inner.recording.replace(Recording::Running {
+                            started: Instant::now(),
+                        });
+                        window.set_recording(true);
+                        self.start_timer();
+                        self.tick();
+                    }
+                    Err(err) => window.show_toast(&gettext_f(
+                        "Could not start recording in {}: {}. Choose another folder in Preferences.",
+                        &[&parent.display().to_string(), &format!("{err:#}")],
+                    )),
+                }
+            }
+            Recording::Running { .. } => {
+                self.inner.recording.replace(Recording::Finishing);
+                window.set_finishing(true);
+                window.set_recording(false);
+                self.tick();
+                glib::spawn_future_local(async move {
+                    engine.stop_recording().await;
+                });
+            }
+            Recording::Finishing => {}
+        }
+    }
+
+    fn stop_and_close(&self) {
+        let state = self.inner.recording.borrow().clone();
+        match state {
+            Recording::Running { .. } => {
+                self.inner.close_after_stop.set(true);
+                self.toggle_recording();
+            }
+            Recording::Finishing => self.inner.close_after_stop.set(true),
+            Recording::Idle => {
+                if let Some(window) = self.window() {
+                    window.set_allow_close(true);
+                    window.close();
+                }
+            }
+        }
+    }
+
+    fn start_timer(&self) {
+        let weak = Rc::downgrade(&self.inner);
+        let source = glib::timeout_add_local(Duration::from_millis(500), move || {
+            let Some(inner) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            Session { inner }.tick();
+            glib::ControlFlow::Continue
+        });
+        if let Some(old) = self.inner.timer.replace(Some(source)) {
+            old.remove();
+        }
+    }
+
+    /// Refreshes the recording times on the Stop button and the tiles.
+    fn tick(&self) {
+        let secs = match &*self.inner.recording.borrow() {
+            Recording::Running { started } => Some(started.elapsed().as_secs()),
+            _ => None,
+        };
+        if let Some(window) = self.window() {
+            window.set_record_elapsed(secs.unwrap_or(0));
+        }
+        for participant in self.inner.participants.borrow().values() {
+            participant.tile.set_recording_secs(secs);
+        }
+        if secs.is_none()
+            && let Some(source) = self.inner.timer.borrow_mut().take()
+        {
+            source.remove();
+        }
+    }
+
+    fn ensure_participant(&self, id: &str, label: &str, at_ms: Option<u64>) {
+        self.inner.panel.ensure(id, label, at_ms);
+        if self.inner.participants.borrow().contains_key(id) {
+            return;
+        }
+        let Some(window) = self.window() else { return };
+        let tile = RoomtapeTile::new(id, label);
+        let child = gtk::FlowBoxChild::builder()
+            .child(&tile)
+            .focusable(false)
+            .build();
+        window.tile_box().append(&child);
+        let engine = self.inner.engine.borrow().clone();
+        if let Some(engine) = &engine {
+            tile.set_included(!engine.is_recording_excluded(id));
+        }
+        let weak = Rc::downgrade(&self.inner);
+        tile.connect_included_notify(move |tile| {
+            let Some(inner) = weak.upgrade() else { return };
+            if let Some(engine) = inner.engine.borrow().as_ref() {
+                engine.set_recording_excluded(&tile.participant_id(), !tile.included());
+            }
+        });
+        let weak = Rc::downgrade(&self.inner);
+        tile.connect_dismissed(move |tile| {
+            let Some(inner) = weak.upgrade() else { return };
+            let removed = inner
+                .participants
+                .borrow_mut()
+                .remove(&tile.participant_id());
+            if let (Some(participant), Some(window)) = (removed, inner.window.upgrade()) {
+                window.tile_box().remove(&participant.child);
+            }
+        });
+        if let Recording::Running { started } = &*self.inner.recording.borrow() {
+            tile.set_recording_secs(Some(started.elapsed().as_secs()));
+        }
+        self.inner.participants.borrow_mut().insert(
+            id.to_owned(),
+            Participant {
+                tile,
+                child,
+                health: Health::default(),
+                video: None,
+                problems: Vec::new(),
+            },
+        );
+    }
+
+    fn label_of(&self, id: &str) -> String {
+        self.inner
+            .participants
+            .borrow()
+            .get(id)
+            .map(|p| p.tile.label())
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    /// Renders a participant's health on the tile and in the panel.
+    fn show_health(&self, id: &str, at_ms: u64) {
+        let participants = self.inner.participants.borrow();
+        let Some(participant) = participants.get(id) else {
+            return;
+        };
+        let state = participant.health.ice_state().as_str();
+        let pair = participant.health.selected_pair.as_ref();
+        participant
+            .tile
+            .set_ice(state, pair.map(|p| p.badge_kind().as_str()));
+        self.inner.panel.set_state(id, state, pair, at_ms);
+    }
+
+    fn update_health(&self, id: &str, at_ms: u64, f: impl FnOnce(&mut Health)) {
+        if let Some(participant) = self.inner.participants.borrow_mut().get_mut(id) {
+            f(&mut participant.health);
+        } else {
+            return;
+        }
+        self.show_health(id, at_ms);
+    }
+
+    fn show_problems(&self, id: &str) {
+        let participants = self.inner.participants.borrow();
+        let Some(participant) = participants.get(id) else {
+            return;
+        };
+        let text = (!participant.problems.is_empty()).then(|| {
+            participant
+                .problems
+                .iter()
+                .map(|(_, text)| text.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        participant.tile.set_problem(text.as_deref());
+        self.inner.panel.set_problem(id, text.as_deref());
+    }
+
+    fn on_event(&self, event: EngineEvent, server: &str) {
+        let Some(window) = self.window() else { return };
+        match event {
+            EngineEvent::Room(event) => self.on_room_event(&window, event, server),
+            EngineEvent::Preview(PreviewEvent::Video {
+                participant,
+                preview,
+                ..
+            }) => {
+                self.ensure_participant(&participant, &participant.clone(), None);
+                let paintable = preview.sink.property::<gdk::Paintable>("paintable");
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
+                    p.tile.set_paintable(&paintable);
+                    p.video = Some(preview);
+                }
+            }
+            EngineEvent::Preview(PreviewEvent::Level {
+                participant,
+                peak_db,
+            }) => {
+                if let Some(p) = self.inner.participants.borrow().get(&participant) {
+                    p.tile.set_level(peak_db);
+                }
+            }
+            EngineEvent::Preview(PreviewEvent::Stats { participant, stats }) => {
+                let participants = self.inner.participants.borrow();
+                let video = participants
+                    .get(&participant)
+                    .and_then(|p| p.video.as_ref())
+                    .map(|v| (&*v.stats, 0));
+                self.inner.panel.update_stats(&participant, &stats, video);
+            }
+            EngineEvent::RecordingStarted { dir } => {
+                self.inner.last_session_dir.replace(Some(dir));
+            }
+            EngineEvent::RecordingFinished { dir, all_ok } => {
+                self.inner.recording.replace(Recording::Idle);
+                self.inner.last_session_dir.replace(Some(dir.clone()));
+                window.set_finishing(false);
+                window.set_recording(false);
+                self.tick();
+                window.show_toast(&if all_ok {
+                    gettext_f("Recording saved in {}", &[&dir.display().to_string()])
+                } else {
+                    gettext_f(
+                        "Some files in {} could not be finished; the others are saved.",
+                        &[&dir.display().to_string()],
+                    )
+                });
+                if self.inner.close_after_stop.replace(false) {
+                    window.set_allow_close(true);
+                    window.close();
+                }
+            }
+            EngineEvent::SegmentFinished {
+                participant,
+                ok: false,
+                error,
+                ..
+            } => {
+                let label = self.label_of(&participant);
+                window.show_toast(&gettext_f(
+                    "{}'s recording could not be finished: {}",
+                    &[&label, error.as_deref().unwrap_or("")],
+                ));
+            }
+            EngineEvent::Fatal(message) => {
+                if self.inner.joined.get() {
+                    window.show_toast(&message);
+                } else {
+                    self.fail(explain_unreachable(server, &message));
+                }
+            }
+            EngineEvent::SegmentFinished { .. }
+            | EngineEvent::Track { .. }
+            | EngineEvent::PeerClosed { .. }
+            | EngineEvent::FirstKeyframe { .. } => {}
+        }
+    }
+
+    fn on_room_event(&self, window: &RoomtapeWindow, event: RoomEvent, server: &str) {
+        match event {
+            RoomEvent::SignalingConnected { .. } => {
+                let first = !self.inner.joined.replace(true);
+                window.set_view_state(ViewState::Room);
+                if first && self.inner.settings.boolean("auto-record") {
+                    self.toggle_recording();
+                } else if !first {
+                    window.show_toast(&gettext("Reconnected to the signaling server"));
+                }
+            }
+            RoomEvent::SignalingLost { reason, .. } => {
+                if self.inner.joined.get() {
+                    window.show_toast(&gettext_f(
+                        "Lost the signaling server ({}). Reconnecting; the connections to participants keep going.",
+                        &[reason.trim_end_matches('.')],
+                    ));
+                } else {
+                    self.fail(explain_unreachable(server, &reason));
+                }
+            }
+            RoomEvent::ServerMessage { message, .. } => {
+                let text = explain_server_message(&message);
+                if self.inner.joined.get() {
+                    window.show_toast(&text);
+                } else {
+                    self.fail(text);
+                }
+            }
+            RoomEvent::Discovered {
+                id,
+                stream_id,
+                at_ms,
+            } => {
+                self.ensure_participant(&id, &stream_id, Some(at_ms));
+            }
+            RoomEvent::Joined {
+                id,
+                stream_id,
+                at_ms,
+                ..
+            } => {
+                self.ensure_participant(&id, &stream_id, Some(at_ms));
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    if p.tile.left() {
+                        p.health = Health::default();
+                    }
+                    p.tile.set_left(false);
+                }
+                self.show_health(&id, at_ms);
+            }
+            RoomEvent::Label { id, label, at_ms } => {
+                self.ensure_participant(&id, &label, Some(at_ms));
+                if let Some(p) = self.inner.participants.borrow().get(&id) {
+                    p.tile.set_label(label.as_str());
+                }
+                self.inner.panel.set_label(&id, &label);
+            }
+            RoomEvent::Left {
+                id, reason, at_ms, ..
+            } => {
+                if reason == LeaveReason::Replaced {
+                    return;
+                }
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    p.tile.set_left(true);
+                    p.tile.set_ice("closed", None);
+                    p.problems.clear();
+                }
+                self.show_problems(&id);
+                self.inner.panel.set_state(&id, "closed", None, at_ms);
+            }
+            RoomEvent::Connection { id, state, at_ms } => {
+                self.update_health(&id, at_ms, |h| h.connection = state);
+            }
+            RoomEvent::Ice {
+                id,
+                transport,
+                state,
+                at_ms,
+            } => {
+                self.update_health(&id, at_ms, |h| {
+                    h.transports.insert(transport, state);
+                });
+            }
+            RoomEvent::ChannelOpen { id, at_ms } => {
+                self.update_health(&id, at_ms, |h| h.channel_open = true);
+            }
+            RoomEvent::SelectedPair { id, pair, at_ms } => {
+                self.update_health(&id, at_ms, |h| h.selected_pair = Some(pair));
+            }
+            RoomEvent::Candidate(entry) => {
+                let id = entry.participant.clone();
+                self.ensure_participant(&id, &id.clone(), Some(entry.at_ms));
+                let label = self.label_of(&id);
+                self.inner.panel.add_candidate(entry, &label);
+            }
+            RoomEvent::Watchdog {
+                id,
+                problem,
+                explanation,
+                ..
+            } => {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    p.problems.retain(|(known, _)| *known != problem);
+                    p.problems.push((problem, explanation));
+                }
+                self.show_problems(&id);
+            }
+            RoomEvent::WatchdogCleared { id, problem, .. } => {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    p.problems.retain(|(known, _)| *known != problem);
+                }
+                self.show_problems(&id);
+            }
+            RoomEvent::Dropped { reason, .. } => {
+                let lower = reason.to_ascii_lowercase();
+                if (lower.contains("decrypt") || lower.contains("undecodable"))
+                    && !self.inner.password_hint_shown.replace(true)
+                {
+                    window.show_toast(&gettext(
+                        "Some messages could not be decrypted: the room password is probably wrong.",
+                    ));
+                }
+            }
+            RoomEvent::MediaFlowing { .. } => {}
+        }
+    }
+
+    /// What the window shows now, read from its widgets (for the test hook).
+    pub fn summary(&self) -> serde_json::Value {
+        let Some(window) = self.window() else {
+            return serde_json::Value::Null;
+        };
+        let mut tiles = Vec::new();
+        let mut child = window.tile_box().first_child();
+        while let Some(widget) = child {
+            if let Some(tile) = widget
+                .downcast_ref::<gtk::FlowBoxChild>()
+                .and_then(|c| c.child())
+                .and_then(|c| c.downcast::<RoomtapeTile>().ok())
+            {
+                tiles.push(serde_json::json!({
+                    "id": tile.participant_id(),
+                    "label": tile.label(),
+                    "ice": tile.ice_state(),
+                    "pair": tile.pair_kind(),
+                    "left": tile.left(),
+                    "has_video": tile.has_video(),
+                    "included": tile.included(),
+                }));
+            }
+            child = widget.next_sibling();
+        }
+        serde_json::json!({
+            "view": format!("{:?}", window.view_state()),
+            "recording": window.is_recording(),
+            "finishing": window.is_finishing(),
+            "tiles": tiles,
+            "candidates": self.inner.panel.candidate_counts(),
+            "session_dir": self.last_session_dir(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_say_what_to_try() {
+        assert!(explain_server_message("Room is full").contains("full"));
+        assert!(explain_server_message("bad password").contains("password"));
+        assert!(explain_server_message("hello there").contains("hello there"));
+        let text = explain_unreachable("wss://example.org", "Connection refused.");
+        assert!(text.contains("wss://example.org") && text.contains("Connection refused"));
+    }
+}

@@ -1,0 +1,363 @@
+//! One participant's tile: live video (or a camera-off placeholder), name, audio level meter,
+//! ICE badge, recording dot with elapsed time, a per-participant record toggle, and what the
+//! watchdogs found. A participant who left keeps a greyed tile until it is dismissed.
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gdk, glib};
+
+use crate::i18n::{gettext, gettext_f};
+
+/// `hh:mm:ss` for the recording time.
+pub fn format_elapsed(secs: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// A level meter reading (0‥1) from a peak in dB: −60 dB and below is silence.
+pub fn level_fraction(peak_db: f64) -> f64 {
+    if peak_db.is_nan() {
+        return 0.0;
+    }
+    ((peak_db + 60.0) / 60.0).clamp(0.0, 1.0)
+}
+
+mod imp {
+    use std::cell::{Cell, RefCell};
+    use std::sync::OnceLock;
+
+    use glib::subclass::Signal;
+
+    use super::*;
+
+    #[derive(Debug, Default, gtk::CompositeTemplate, glib::Properties)]
+    #[template(file = "tile.ui")]
+    #[properties(wrapper_type = super::RoomtapeTile)]
+    pub struct RoomtapeTile {
+        #[template_child]
+        pub(super) video_stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub(super) picture: TemplateChild<gtk::Picture>,
+        #[template_child]
+        pub(super) placeholder_icon: TemplateChild<gtk::Image>,
+        #[template_child]
+        pub(super) placeholder_label: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) rec_box: TemplateChild<gtk::Box>,
+        #[template_child]
+        pub(super) rec_time: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) dismiss_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) problem_label: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) name_label: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) level_bar: TemplateChild<gtk::LevelBar>,
+        #[template_child]
+        pub(super) ice_badge: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) record_toggle: TemplateChild<gtk::ToggleButton>,
+
+        /// The room's id for this participant.
+        #[property(get, construct_only)]
+        pub(super) participant_id: RefCell<String>,
+        /// The name shown (the label the participant chose, or their stream id).
+        #[property(get, set = Self::set_label_text, explicit_notify)]
+        pub(super) label: RefCell<String>,
+        /// The ICE badge's state: new, checking, connected, completed, failed, disconnected, closed.
+        #[property(get)]
+        pub(super) ice_state: RefCell<String>,
+        /// The selected pair's kind (host, srflx, prflx, relay), empty before one is chosen.
+        #[property(get)]
+        pub(super) pair_kind: RefCell<String>,
+        /// They left the room: the tile is greyed and can be dismissed.
+        #[property(get)]
+        pub(super) left: Cell<bool>,
+        /// Include them when the room is recorded (the tile's record toggle).
+        #[property(get, set = Self::set_included, explicit_notify, default = true)]
+        pub(super) included: Cell<bool>,
+        /// Video frames are showing.
+        #[property(get)]
+        pub(super) has_video: Cell<bool>,
+        pub(super) recording_secs: Cell<Option<u64>>,
+        pub(super) video_expected: Cell<bool>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for RoomtapeTile {
+        const NAME: &'static str = "RoomtapeTile";
+        type Type = super::RoomtapeTile;
+        type ParentType = adw::Bin;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.bind_template();
+            klass.set_css_name("roomtape-tile");
+        }
+
+        fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+            obj.init_template();
+        }
+    }
+
+    impl RoomtapeTile {
+        fn set_label_text(&self, label: String) {
+            if *self.label.borrow() == label {
+                return;
+            }
+            self.label.replace(label);
+            self.obj().notify_label();
+            self.obj().update_view();
+        }
+
+        fn set_included(&self, included: bool) {
+            if self.included.replace(included) != included {
+                self.record_toggle.set_active(included);
+                self.obj().notify_included();
+                self.obj().update_view();
+            }
+        }
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for RoomtapeTile {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| vec![Signal::builder("dismissed").build()])
+        }
+
+        fn constructed(&self) {
+            self.parent_constructed();
+            let obj = self.obj();
+            self.included.set(true);
+            self.ice_state.replace("new".to_owned());
+            self.record_toggle.connect_toggled(glib::clone!(
+                #[weak]
+                obj,
+                move |toggle| obj.set_included(toggle.is_active())
+            ));
+            self.dismiss_button.connect_clicked(glib::clone!(
+                #[weak]
+                obj,
+                move |_| obj.emit_by_name::<()>("dismissed", &[])
+            ));
+            self.level_bar
+                .update_property(&[gtk::accessible::Property::Label(&gettext("Audio level"))]);
+            obj.update_view();
+        }
+    }
+
+    impl WidgetImpl for RoomtapeTile {}
+    impl BinImpl for RoomtapeTile {}
+}
+
+glib::wrapper! {
+    pub struct RoomtapeTile(ObjectSubclass<imp::RoomtapeTile>)
+        @extends adw::Bin, gtk::Widget,
+        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget;
+}
+
+impl RoomtapeTile {
+    pub fn new(participant_id: &str, label: &str) -> Self {
+        glib::Object::builder()
+            .property("participant-id", participant_id)
+            .property("label", label)
+            .build()
+    }
+
+    /// Shows the live video from a preview sink's paintable.
+    pub fn set_paintable(&self, paintable: &gdk::Paintable) {
+        let imp = self.imp();
+        imp.video_expected.set(true);
+        imp.picture.set_paintable(Some(paintable));
+        let check = glib::clone!(
+            #[weak(rename_to = tile)]
+            self,
+            move |paintable: &gdk::Paintable| {
+                let showing = paintable.intrinsic_width() > 0;
+                if tile.imp().has_video.replace(showing) != showing {
+                    tile.notify_has_video();
+                    tile.update_view();
+                }
+            }
+        );
+        check(paintable);
+        paintable.connect_invalidate_size(check);
+        self.update_view();
+    }
+
+    /// The ICE badge: the combined state and, once chosen, the selected pair's kind.
+    pub fn set_ice(&self, state: &str, pair_kind: Option<&str>) {
+        let imp = self.imp();
+        let old_state = imp.ice_state.replace(state.to_owned());
+        let old_pair = imp
+            .pair_kind
+            .replace(pair_kind.unwrap_or_default().to_owned());
+        if old_state != state {
+            self.notify_ice_state();
+        }
+        if old_pair != pair_kind.unwrap_or_default() {
+            self.notify_pair_kind();
+        }
+        self.update_view();
+    }
+
+    pub fn set_left(&self, left: bool) {
+        if self.imp().left.replace(left) != left {
+            self.notify_left();
+            self.update_view();
+        }
+    }
+
+    /// The audio meter, from the loudest channel's peak in dB.
+    pub fn set_level(&self, peak_db: f64) {
+        self.imp().level_bar.set_value(level_fraction(peak_db));
+    }
+
+    /// Recording time of this participant, or `None` when they are not being recorded.
+    pub fn set_recording_secs(&self, secs: Option<u64>) {
+        if self.imp().recording_secs.replace(secs) != secs {
+            self.update_view();
+        }
+    }
+
+    /// What a watchdog found, shown over the video; `None` clears it.
+    pub fn set_problem(&self, problem: Option<&str>) {
+        let label = &self.imp().problem_label;
+        label.set_label(problem.unwrap_or_default());
+        label.set_visible(problem.is_some());
+    }
+
+    pub fn connect_dismissed<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "dismissed",
+            false,
+            glib::closure_local!(move |tile: &Self| f(tile)),
+        )
+    }
+
+    fn update_view(&self) {
+        let imp = self.imp();
+        let label = imp.label.borrow().clone();
+        let left = imp.left.get();
+        let ice = imp.ice_state.borrow().clone();
+        let pair = imp.pair_kind.borrow().clone();
+        imp.name_label.set_label(&label);
+
+        imp.video_stack
+            .set_visible_child_name(if imp.has_video.get() { "video" } else { "off" });
+        let (icon, text) = if left {
+            ("system-log-out-symbolic", gettext("Left the room"))
+        } else if imp.video_expected.get() {
+            ("camera-video-symbolic", gettext("Waiting for video…"))
+        } else if matches!(ice.as_str(), "connected" | "completed") {
+            ("camera-disabled-symbolic", gettext("Camera off"))
+        } else {
+            ("network-wired-symbolic", gettext("Connecting…"))
+        };
+        imp.placeholder_icon.set_icon_name(Some(icon));
+        imp.placeholder_label.set_label(&text);
+
+        for class in [
+            "ice-new",
+            "ice-checking",
+            "ice-connected",
+            "ice-completed",
+            "ice-failed",
+            "ice-disconnected",
+            "ice-closed",
+        ] {
+            imp.ice_badge.remove_css_class(class);
+        }
+        let state_text = crate::ui::panel::ice_state_text(&ice);
+        let badge = if pair.is_empty() {
+            state_text.clone()
+        } else {
+            gettext_f("{} · {}", &[&state_text, &pair])
+        };
+        imp.ice_badge.set_label(&badge);
+        imp.ice_badge.add_css_class(&format!("ice-{ice}"));
+        imp.ice_badge.set_tooltip_text(Some(&gettext_f(
+            "Connection: {}. Candidate pair: {}",
+            &[
+                &state_text,
+                &if pair.is_empty() {
+                    gettext("none selected yet")
+                } else {
+                    pair.clone()
+                },
+            ],
+        )));
+
+        let included = imp.included.get();
+        let toggle_text = if included {
+            gettext_f("Recording includes {} (click to leave them out)", &[&label])
+        } else {
+            gettext_f(
+                "{} is left out of the recording (click to include)",
+                &[&label],
+            )
+        };
+        imp.record_toggle.set_tooltip_text(Some(&toggle_text));
+        imp.record_toggle
+            .update_property(&[gtk::accessible::Property::Label(&toggle_text)]);
+        imp.record_toggle.set_icon_name(if included {
+            "media-record-symbolic"
+        } else {
+            "action-unavailable-symbolic"
+        });
+        if included {
+            imp.record_toggle.add_css_class("recording-dot");
+        } else {
+            imp.record_toggle.remove_css_class("recording-dot");
+        }
+
+        match imp.recording_secs.get() {
+            Some(secs) if included && !left => {
+                imp.rec_time.set_label(&format_elapsed(secs));
+                imp.rec_box.set_visible(true);
+            }
+            _ => imp.rec_box.set_visible(false),
+        }
+
+        imp.dismiss_button.set_visible(left);
+        imp.dismiss_button
+            .update_property(&[gtk::accessible::Property::Label(&gettext_f(
+                "Dismiss {}'s tile",
+                &[&label],
+            ))]);
+        if left {
+            self.add_css_class("left");
+        } else {
+            self.remove_css_class("left");
+        }
+        self.update_property(&[gtk::accessible::Property::Label(&gettext_f(
+            "{}: {}",
+            &[&label, &badge],
+        ))]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_time_reads_as_a_clock() {
+        assert_eq!(format_elapsed(0), "00:00:00");
+        assert_eq!(format_elapsed(751), "00:12:31");
+        assert_eq!(format_elapsed(3600 * 2 + 61), "02:01:01");
+    }
+
+    #[test]
+    fn level_meter_maps_decibels() {
+        assert_eq!(level_fraction(-100.0), 0.0);
+        assert_eq!(level_fraction(0.0), 1.0);
+        assert!((level_fraction(-30.0) - 0.5).abs() < 1e-9);
+        assert_eq!(level_fraction(f64::NAN), 0.0);
+    }
+}

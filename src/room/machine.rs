@@ -29,6 +29,19 @@ pub const PING_EVERY_MS: u64 = 3_000;
 pub const NO_OFFER_AFTER_MS: u64 = 10_000;
 /// How long to wait before asking a failed participant for its stream again.
 pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
+/// With neither RTP nor a pong for this long, a participant that was sending media is gone
+/// (sooner than [`NO_PONG_AFTER_MS`], which alone covers participants that send no media).
+pub const NO_SIGN_OF_LIFE_AFTER_MS: u64 = 15_000;
+/// After a participant's offer was refused by webrtcbin, its further offers are ignored this long,
+/// so a hostile peer cannot make the recorder build a webrtcbin per frame.
+pub const REJECTED_COOLDOWN_MS: u64 = 10_000;
+/// A participant that sent RTP or answered a ping this recently is alive: a new id announcing
+/// the same stream (the server restarted and handed out new ids) is the same publisher.
+const ALIVE_WITHIN_MS: u64 = 7_000;
+/// Largest SDP taken (the same bound the peer enforces after parsing).
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+/// Most media sections taken in one SDP.
+pub const MAX_SDP_MEDIA_SECTIONS: usize = 16;
 
 /// One peer connection: a participant and the publisher's session id for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,6 +169,8 @@ struct Participant {
     /// Set after a failure: when to ask again.
     replay_at_ms: Option<u64>,
     left: bool,
+    /// When webrtcbin last refused one of this participant's offers.
+    rejected_at_ms: Option<u64>,
 }
 
 /// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.
@@ -169,6 +184,9 @@ pub struct Room {
     /// Set once a `listing` arrived: only the official server sends one, and it rewrites
     /// `UUID` to the sender, while relays use `UUID` for the target and `from` for the sender.
     official_dialect: bool,
+    /// New server-assigned ids of publishers whose peer (under their old id) is still alive:
+    /// after a server restart every client gets a new id, but the media never stopped.
+    aliases: BTreeMap<String, String>,
 }
 
 impl Room {
@@ -181,6 +199,7 @@ impl Room {
             connected: false,
             stopped: false,
             official_dialect: false,
+            aliases: BTreeMap::new(),
         }
     }
 
@@ -427,6 +446,44 @@ impl Room {
         if !self.wants(&stream_id) {
             return;
         }
+        if self.aliases.contains_key(id) {
+            return;
+        }
+        let live_twin = self
+            .participants
+            .values()
+            .find(|q| {
+                q.id != id
+                    && q.stream_id == stream_id
+                    && !q.left
+                    && q.session.as_ref().is_some_and(|s| {
+                        s.last_rtp_ms
+                            .is_some_and(|t| now_ms.saturating_sub(t) <= ALIVE_WITHIN_MS)
+                            || (s.health.channel_open
+                                && now_ms.saturating_sub(s.last_pong_ms) <= ALIVE_WITHIN_MS)
+                    })
+            })
+            .map(|q| q.id.clone());
+        if let Some(twin) = live_twin {
+            // Same stream, new id, old peer still alive: the server was restarted. Asking again
+            // would record the same person twice; remember the new id for when they leave.
+            tracing::info!(
+                new_id = id,
+                peer = %twin,
+                "stream {stream_id:?} re-announced under a new id while its peer is alive"
+            );
+            self.aliases.insert(id.to_owned(), twin);
+            return;
+        }
+        // An earlier id of this stream without a live peer is superseded: asking for it again
+        // would reach the new connection (servers route `play` by stream id) and replace it.
+        for q in self.participants.values_mut() {
+            if q.id != id && q.stream_id == stream_id && q.session.is_none() {
+                q.left = true;
+                q.play_sent_ms = None;
+                q.replay_at_ms = None;
+            }
+        }
         match self.participants.get_mut(id) {
             Some(p) if !p.left && (p.session.is_some() || p.play_sent_ms.is_some()) => return,
             Some(p) => {
@@ -446,6 +503,7 @@ impl Room {
                         play_sent_ms: None,
                         replay_at_ms: None,
                         left: false,
+                        rejected_at_ms: None,
                     },
                 );
             }
@@ -495,6 +553,35 @@ impl Room {
             ));
             return;
         }
+        // Bad SDP never reaches webrtcbin, and never costs a working session its peer.
+        if let Err(reason) = precheck_sdp(&desc.sdp) {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                format!("offer refused: {reason}"),
+            ));
+            return;
+        }
+        if let Some(at) = self
+            .participants
+            .get(sender)
+            .and_then(|p| p.rejected_at_ms)
+            .filter(|at| now_ms.saturating_sub(*at) < REJECTED_COOLDOWN_MS)
+        {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                format!(
+                    "offer ignored: an offer of this peer was refused {} ms ago",
+                    now_ms.saturating_sub(at)
+                ),
+            ));
+            return;
+        }
+        if let Some(twin) = self.aliases.remove(sender) {
+            // The publisher offers again under its new id: that connection replaces the old one.
+            self.participant_left(&twin, LeaveReason::Replaced, now_ms, out);
+        }
         // Publishers that send no session id (RN) get one derived from nothing: keep them
         // working, but every such offer replaces the previous peer.
         let session = session.unwrap_or_default();
@@ -524,6 +611,7 @@ impl Room {
                     play_sent_ms: None,
                     replay_at_ms: None,
                     left: false,
+                    rejected_at_ms: None,
                 },
             );
             out.push(Command::Event(RoomEvent::Discovered {
@@ -695,6 +783,11 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Command>,
     ) {
+        // A leave notice for the new id of a publisher whose peer runs under its old id.
+        if let Some(twin) = self.aliases.remove(id) {
+            self.participant_left(&twin, reason, now_ms, out);
+            return;
+        }
         let Some(p) = self.participants.get_mut(id) else {
             return;
         };
@@ -715,9 +808,25 @@ impl Room {
                 reason,
             }));
         }
+        if reason == LeaveReason::Rejected {
+            p.rejected_at_ms = Some(now_ms);
+        }
         if matches!(reason, LeaveReason::Failed | LeaveReason::Vanished) && !self.stopped {
-            // They may still be in the room: ask again shortly.
-            p.replay_at_ms = Some(now_ms + REPLAY_AFTER_FAILURE_MS);
+            let new_id = self
+                .aliases
+                .iter()
+                .find(|(_, twin)| twin.as_str() == id)
+                .map(|(new_id, _)| new_id.clone());
+            match new_id {
+                // The (restarted) server knows them by their new id only: ask under that one.
+                Some(new_id) => {
+                    self.aliases.remove(&new_id);
+                    let wire = p.wire_stream_id.clone();
+                    self.discover(&new_id, &wire, now_ms, out);
+                }
+                // They may still be in the room: ask again shortly.
+                None => p.replay_at_ms = Some(now_ms + REPLAY_AFTER_FAILURE_MS),
+            }
         }
     }
 
@@ -1100,7 +1209,13 @@ impl Room {
                 raise(Problem::NoRtp, s, &mut out);
             }
             if s.health.channel_open {
-                if now_ms.saturating_sub(s.last_pong_ms) >= NO_PONG_AFTER_MS {
+                let silent_ms = now_ms.saturating_sub(s.last_pong_ms);
+                let no_media = s
+                    .last_rtp_ms
+                    .is_some_and(|t| now_ms.saturating_sub(t) >= NO_SIGN_OF_LIFE_AFTER_MS);
+                if silent_ms >= NO_PONG_AFTER_MS
+                    || (no_media && silent_ms >= NO_SIGN_OF_LIFE_AFTER_MS)
+                {
                     raise(Problem::NoPong, s, &mut out);
                     vanished.push(p.id.clone());
                 } else if now_ms.saturating_sub(s.last_ping_ms) >= PING_EVERY_MS {
@@ -1142,6 +1257,34 @@ impl Room {
         self.stopped = true;
         out
     }
+}
+
+/// Cheap structural checks on an offer before a webrtcbin is built for it; the peer parses it
+/// fully afterwards. Returns why it is refused.
+pub fn precheck_sdp(sdp: &str) -> Result<(), String> {
+    if sdp.len() > MAX_SDP_BYTES {
+        return Err(format!("SDP of {} bytes is too large", sdp.len()));
+    }
+    if sdp.contains('\0') {
+        return Err("SDP contains a NUL byte".to_owned());
+    }
+    if !sdp.starts_with("v=0") {
+        return Err("SDP does not start with v=0".to_owned());
+    }
+    let media = sdp
+        .lines()
+        .filter(|l| l.starts_with("m="))
+        .take(MAX_SDP_MEDIA_SECTIONS + 1)
+        .count();
+    if media == 0 {
+        return Err("SDP has no media sections".to_owned());
+    }
+    if media > MAX_SDP_MEDIA_SECTIONS {
+        return Err(format!(
+            "SDP has more than {MAX_SDP_MEDIA_SECTIONS} media sections"
+        ));
+    }
+    Ok(())
 }
 
 /// Who sent a frame; `None` when it is addressed to someone else.

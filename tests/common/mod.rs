@@ -39,8 +39,13 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
+    pub fn spawn(args: &[&str]) -> Proc {
+        Proc::spawn_program(BIN, args)
+    }
+
+    /// Any program (a wrapper such as `unshare`), stdout read line by line like the others.
+    pub fn spawn_program(program: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
             .args(args)
             .env("RUST_LOG", "roomtape=info")
             .stdout(Stdio::piped())

@@ -1,0 +1,1132 @@
+//! Faults and abuse against the real binary on loopback: the signaling server dying, participants
+//! vanishing, the recorder being killed, churn, a full disk, an unwritable folder, hostile peers,
+//! and what the recorder exposes. Every test asserts what must survive.
+//!
+//! Long versions are `#[ignore]`d; see docs/reliability.md for the commands.
+
+mod common;
+mod faults {
+    pub mod ws;
+}
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use faults::ws::RawSocket;
+use serde_json::{Value, json};
+
+const CONNECT: Duration = Duration::from_secs(25);
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// `roomtape serve` on a given loopback port (so it can be restarted on the same one).
+fn serve_on(dialect: &str, port: u16) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Proc::spawn(&["serve", "--listen", &listen, "--dialect", dialect]);
+    server
+        .wait_line(Duration::from_secs(10), |l| l.contains("ws://127.0.0.1:"))
+        .expect("server announces its URL");
+    server
+}
+
+fn segments(manifest: &Value, stream: &str) -> Vec<Value> {
+    manifest["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["stream_id"] == stream)
+        .and_then(|p| p["segments"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Waits until `stream` joined (a session not in `not_sessions`) and its video flows; returns
+/// the participant id, its session and when the video started.
+fn wait_flowing(
+    recorder: &mut Proc,
+    stream: &str,
+    not_sessions: &[String],
+) -> (String, String, Instant) {
+    let joined = recorder
+        .wait_event(CONNECT, |e| {
+            e["event"] == "joined"
+                && e["stream_id"] == stream
+                && !not_sessions.iter().any(|s| e["session"] == s.as_str())
+        })
+        .unwrap_or_else(|| panic!("{stream} never joined"));
+    let id = joined["id"].as_str().expect("id").to_owned();
+    let session = joined["session"].as_str().unwrap_or_default().to_owned();
+    let id_ref = id.clone();
+    recorder
+        .wait_event(CONNECT, |e| {
+            e["event"] == "media_flowing" && e["kind"] == "video" && e["id"] == id_ref.as_str()
+        })
+        .unwrap_or_else(|| panic!("{stream}: no video"));
+    (id, session, Instant::now())
+}
+
+/// Waits for an event and consumes it, so the next wait for the same kind of event waits for a
+/// new one.
+fn take_event(
+    recorder: &mut Proc,
+    timeout: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let found = recorder.wait_event(timeout, pred)?;
+    let position = recorder
+        .seen
+        .iter()
+        .position(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v == found));
+    if let Some(position) = position {
+        recorder.seen.remove(position);
+    }
+    Some(found)
+}
+
+fn wait_segment_finished(recorder: &mut Proc, id: &str, timeout: Duration) -> Value {
+    take_event(recorder, timeout, |e| {
+        e["event"] == "segment_finished" && e["id"] == id
+    })
+    .unwrap_or_else(|| panic!("no segment_finished for {id}"))
+}
+
+/// Threads, open file descriptors and resident memory (KiB) of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStats {
+    threads: u64,
+    fds: u64,
+    rss_kib: u64,
+}
+
+fn proc_stats(pid: u32) -> ProcStats {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    ProcStats {
+        threads: field("Threads:"),
+        fds,
+        rss_kib: field("VmRSS:"),
+    }
+}
+
+/// Every `.mkv` in a session folder.
+fn media_files(session: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(session)
+        .expect("session folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".mkv"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every media file the manifest names (merged files and track files).
+fn manifest_files(manifest: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in manifest["participants"].as_array().into_iter().flatten() {
+        for s in p["segments"].as_array().into_iter().flatten() {
+            if let Some(f) = s["file"].as_str().filter(|f| !f.is_empty()) {
+                names.push(f.to_owned());
+            }
+            for t in s["track_files"].as_array().into_iter().flatten() {
+                if let Some(t) = t.as_str() {
+                    names.push(t.to_owned());
+                }
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+fn small(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut args = vec!["--resolution", "320x180"];
+    args.extend_from_slice(extra);
+    args
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 + 2: the signaling server dies mid-recording; a participant vanishes while it is down
+
+#[test]
+fn signaling_server_restart_and_a_vanished_participant() {
+    let _serial = serial();
+    let out = temp_dir("restart");
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut server = serve_on("official", port);
+    let mut recorder = record(
+        &url,
+        "outage",
+        "false",
+        &["--output", out.to_str().unwrap()],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let mut alice = publish(&url, "outage", "alice", "false", &small(&[]));
+    let bob = publish(&url, "outage", "bob", "false", &small(&[]));
+    let (alice_id, alice_session, alice_flow) = wait_flowing(&mut recorder, "alice", &[]);
+    let (bob_id, bob_session, bob_flow) = wait_flowing(&mut recorder, "bob", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The server dies.
+    server.kill9();
+    server.wait_exit(Duration::from_secs(5));
+    let server_killed = Instant::now();
+    recorder
+        .wait_event(Duration::from_secs(15), |e| e["event"] == "signaling_lost")
+        .expect("the recorder notices the server is gone");
+    recorder.seen.retain(|l| !l.contains("signaling_connected"));
+
+    // Bob vanishes while nobody can tell the recorder: only the watchdogs can notice.
+    std::thread::sleep(Duration::from_secs(1));
+    bob.kill9();
+    let bob_killed = Instant::now();
+    // Carol starts during the outage; her client keeps trying until the server is back.
+    let _carol = publish(&url, "outage", "carol", "false", &small(&[]));
+
+    // The server comes back on the same port about 10 s after it died.
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(server_killed.elapsed()));
+    let _server = serve_on("official", port);
+    let restarted = Instant::now();
+    recorder
+        .wait_event(Duration::from_secs(20), |e| {
+            e["event"] == "signaling_connected"
+        })
+        .expect("the recorder reconnects");
+    let reconnect_s = restarted.elapsed().as_secs_f64();
+    let (carol_id, _, _) = wait_flowing(&mut recorder, "carol", &[]);
+
+    // Bob is detected by the watchdogs, not by the server.
+    let bob_id_ref = bob_id.clone();
+    let left = recorder
+        .wait_event(Duration::from_secs(35), |e| {
+            e["event"] == "left" && e["id"] == bob_id_ref.as_str()
+        })
+        .expect("the vanished participant is noticed");
+    let detected_s = bob_killed.elapsed().as_secs_f64();
+    assert_eq!(left["reason"], "vanished", "{left}");
+    assert!(
+        detected_s <= 30.0,
+        "vanish detected after {detected_s:.1} s"
+    );
+    let finished = wait_segment_finished(&mut recorder, &bob_id, Duration::from_secs(20));
+    assert_eq!(
+        finished["ok"], true,
+        "bob's segment is finalised: {finished}"
+    );
+    let bob_recorded_s = bob_killed.duration_since(bob_flow).as_secs_f64();
+
+    // Bob comes back and gets a new segment.
+    let mut bob2 = publish(&url, "outage", "bob", "false", &small(&[]));
+    let (bob2_id, _, _) = wait_flowing(&mut recorder, "bob", std::slice::from_ref(&bob_session));
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Alice was never re-joined: her one peer carried on through the outage.
+    let alice_joins = recorder
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "joined" && e["stream_id"] == "alice")
+        .count();
+    assert_eq!(
+        alice_joins, 1,
+        "alice joined once, the outage did not split her"
+    );
+
+    alice.terminate();
+    let alice_stopped = Instant::now();
+    assert!(alice.wait_exit(Duration::from_secs(20)));
+    let (alice_video_sent, _) = frames_sent(&mut alice);
+    bob2.terminate();
+    assert!(bob2.wait_exit(Duration::from_secs(20)));
+    for id in [&alice_id, &bob2_id] {
+        let f = wait_segment_finished(&mut recorder, id, Duration::from_secs(20));
+        assert_eq!(f["ok"], true, "{f}");
+    }
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder exits with 0"
+    );
+    let _ = carol_id;
+    let _ = alice_session;
+
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    let alice_segs = segments(&manifest, "alice");
+    assert_eq!(alice_segs.len(), 1, "alice: one segment {alice_segs:#?}");
+    let report = inspect(&session.join(alice_segs[0]["file"].as_str().unwrap()));
+    let alice_wall = alice_stopped.duration_since(alice_flow).as_secs_f64();
+    let ratio = report.video_frames as f64 / alice_video_sent.max(1) as f64;
+    eprintln!(
+        "FIGURE restart: reconnect {reconnect_s:.1} s after restart; alice recorded {:.1} s of {alice_wall:.1} s wall, {} of {alice_video_sent} frames ({:.3}); bob vanished detected after {detected_s:.1} s",
+        report.duration_s, report.video_frames, ratio
+    );
+    assert!(
+        report.duration_s >= alice_wall - 1.5,
+        "alice's file covers the outage: {:.1} s of {alice_wall:.1} s",
+        report.duration_s
+    );
+    assert!(
+        ratio >= 0.98,
+        "alice: {ratio:.3} of the frames sent were recorded"
+    );
+
+    let bob_segs = segments(&manifest, "bob");
+    assert_eq!(
+        bob_segs.len(),
+        2,
+        "bob: a segment before and after vanishing"
+    );
+    assert_eq!(bob_segs[0]["end_reason"], "failed");
+    let first = inspect(&session.join(bob_segs[0]["file"].as_str().unwrap()));
+    eprintln!(
+        "FIGURE vanished: bob recorded {:.1} s of {bob_recorded_s:.1} s up to the kill",
+        first.duration_s
+    );
+    assert!(
+        first.duration_s >= bob_recorded_s - 1.5 && first.duration_s <= bob_recorded_s + 1.0,
+        "bob's first segment plays up to the kill: {:.1} s vs {bob_recorded_s:.1} s",
+        first.duration_s
+    );
+    let second = inspect(&session.join(bob_segs[1]["file"].as_str().unwrap()));
+    assert!(
+        second.duration_s > 2.0,
+        "bob's second segment plays: {second:?}"
+    );
+    let carol_segs = segments(&manifest, "carol");
+    assert_eq!(
+        carol_segs.len(),
+        1,
+        "carol, who joined during the outage, is recorded"
+    );
+    let carol_report = inspect(&session.join(carol_segs[0]["file"].as_str().unwrap()));
+    assert!(carol_report.duration_s > 2.0, "{carol_report:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: the recorder is SIGKILLed
+
+#[test]
+fn a_killed_recorder_leaves_every_file_playable_and_the_session_recovered() {
+    let _serial = serial();
+    let out = temp_dir("killrec");
+    let (_server, url) = serve("official");
+    let mut recorder = record(
+        &url,
+        "crash2",
+        "false",
+        &["--output", out.to_str().unwrap()],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    // One participant has already left (merged file) and one is mid-segment at the kill.
+    let mut early = publish(
+        &url,
+        "crash2",
+        "early",
+        "false",
+        &small(&["--duration", "4"]),
+    );
+    let _late = publish(
+        &url,
+        "crash2",
+        "late",
+        "false",
+        &small(&["--codec", "h264"]),
+    );
+    let (early_id, _, _) = wait_flowing(&mut recorder, "early", &[]);
+    let (_, _, late_flow) = wait_flowing(&mut recorder, "late", &[]);
+    assert!(early.wait_exit(Duration::from_secs(20)));
+    let f = wait_segment_finished(&mut recorder, &early_id, Duration::from_secs(20));
+    assert_eq!(f["ok"], true);
+    std::thread::sleep(Duration::from_secs(4));
+    recorder.kill9();
+    let late_wall = late_flow.elapsed().as_secs_f64();
+    assert!(
+        !recorder.wait_exit(Duration::from_secs(5)),
+        "killed, not exited"
+    );
+
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    assert_eq!(manifest["state"], "recording");
+    // Everything on disk is listed, and everything listed is on disk.
+    assert_eq!(media_files(&session), manifest_files(&manifest));
+    let early_segs = segments(&manifest, "early");
+    assert_eq!(early_segs.len(), 1);
+    let early_file = inspect(&session.join(early_segs[0]["file"].as_str().unwrap()));
+    assert!(early_file.duration_s > 2.5, "{early_file:?}");
+    let late_segs = segments(&manifest, "late");
+    assert_eq!(late_segs.len(), 1);
+    let tracks = late_segs[0]["track_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tracks.len(), 2, "audio and video track files listed");
+    for track in tracks {
+        let report = inspect(&session.join(track.as_str().unwrap()));
+        eprintln!(
+            "FIGURE kill: {track} plays {:.1} s of {late_wall:.1} s",
+            report.duration_s
+        );
+        assert!(
+            report.duration_s >= late_wall - 1.5,
+            "{track} plays up to the kill: {:.1} of {late_wall:.1} s",
+            report.duration_s
+        );
+    }
+    let library = roomtape::library::scan::scan_recordings(&out);
+    assert_eq!(library.len(), 1);
+    assert!(
+        library[0].recovered,
+        "the library shows the session as recovered"
+    );
+    assert_eq!(library[0].participant_count, 2);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4: churn
+
+/// `cycles` rounds of four participants joining and leaving; returns the recorder's figures
+/// after each round.
+fn churn(cycles: usize, stay_s: f64) -> Vec<ProcStats> {
+    let out = temp_dir(&format!("churn{cycles}"));
+    let (_server, url) = serve("official");
+    let mut recorder = record(&url, "churn", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let pid = recorder.child.id();
+    let mut figures = Vec::new();
+    for cycle in 0..cycles {
+        let mut publishers = Vec::new();
+        for i in 0..4 {
+            // Staggered: they join together and leave one after another.
+            let duration = format!("{:.1}", stay_s + i as f64 * 0.7);
+            let stream = format!("p{i}");
+            publishers.push(publish(
+                &url,
+                "churn",
+                &stream,
+                "false",
+                &["--resolution", "320x180", "--duration", &duration],
+            ));
+        }
+        for publisher in &mut publishers {
+            assert!(
+                publisher.wait_exit(Duration::from_secs_f64(stay_s + 40.0)),
+                "cycle {cycle}: publisher exits"
+            );
+        }
+        for _ in 0..4 {
+            let f = take_event(&mut recorder, Duration::from_secs(30), |e| {
+                e["event"] == "segment_finished"
+            })
+            .unwrap_or_else(|| panic!("cycle {cycle}: a segment was not finalised"));
+            assert_eq!(f["ok"], true, "cycle {cycle}: {f}");
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let stats = proc_stats(pid);
+        eprintln!("FIGURE churn cycle {cycle}: {stats:?}");
+        figures.push(stats);
+    }
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder exits with 0"
+    );
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    for i in 0..4 {
+        let segs = segments(&manifest, &format!("p{i}"));
+        assert_eq!(segs.len(), cycles, "p{i}: one segment per cycle");
+        for seg in &segs {
+            let report = inspect(&session.join(seg["file"].as_str().expect("file")));
+            assert!(
+                report.duration_s >= stay_s - 2.0 && report.first_video_is_key == Some(true),
+                "p{i}: {seg} -> {report:?}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    figures
+}
+
+/// Growth allowed between the first and the last round.
+const MAX_THREAD_GROWTH: u64 = 8;
+const MAX_FD_GROWTH: u64 = 16;
+const MAX_RSS_GROWTH_KIB: u64 = 64 * 1024;
+
+fn assert_no_growth(figures: &[ProcStats]) {
+    let (first, last) = (figures[0], figures[figures.len() - 1]);
+    eprintln!("FIGURE churn: first {first:?} last {last:?}");
+    assert!(
+        last.threads <= first.threads + MAX_THREAD_GROWTH,
+        "threads grew: {first:?} -> {last:?}"
+    );
+    assert!(
+        last.fds <= first.fds + MAX_FD_GROWTH,
+        "fds grew: {first:?} -> {last:?}"
+    );
+    assert!(
+        last.rss_kib <= first.rss_kib + MAX_RSS_GROWTH_KIB,
+        "memory grew: {first:?} -> {last:?}"
+    );
+}
+
+#[test]
+fn churn_short() {
+    let _serial = serial();
+    let figures = churn(3, 4.0);
+    assert_no_growth(&figures);
+}
+
+/// About 10 minutes: `cargo test --test faults churn_soak -- --ignored` (see docs/reliability.md).
+#[test]
+#[ignore = "ten-minute soak; run on demand"]
+fn churn_soak() {
+    let _serial = serial();
+    let figures = churn(20, 24.0);
+    assert_no_growth(&figures);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5: disk full, unwritable folder
+
+/// Runs `roomtape record` inside a private mount namespace with a tmpfs of `size` mounted on
+/// `dir` (`ro` for a read-only one). When the recorder ends, the folder is copied to `copy_to`.
+fn record_in_tmpfs(
+    url: &str,
+    room: &str,
+    dir: &Path,
+    size: &str,
+    ro: bool,
+    copy_to: &Path,
+) -> Proc {
+    let options = if ro {
+        format!("size={size},ro")
+    } else {
+        format!("size={size}")
+    };
+    let script = format!(
+        r#"mount -t tmpfs -o {options} roomtape-test "$1" || exit 97
+"$2" record --server "$3" --room "$4" --password false --stun false --json-events --output "$1" &
+pid=$!
+trap 'kill -TERM $pid' TERM INT
+while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+cp -a "$1"/. "$5"/
+echo "{{\"event\":\"exit\",\"code\":$rc}}"
+"#
+    );
+    Proc::spawn_program(
+        "unshare",
+        &[
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            dir.to_str().unwrap(),
+            BIN,
+            url,
+            room,
+            copy_to.to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn a_full_disk_is_reported_and_earlier_files_survive() {
+    let _serial = serial();
+    let base = temp_dir("diskfull");
+    let dir = base.join("mnt");
+    let copy = base.join("copy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&copy).unwrap();
+    let (_server, url) = serve("official");
+    let mut recorder = record_in_tmpfs(&url, "full", &dir, "8m", false, &copy);
+    let started = recorder
+        .wait_event(CONNECT, |e| e["event"] == "recording_started")
+        .expect("records into the tmpfs");
+    let session_in_ns = PathBuf::from(started["dir"].as_str().unwrap());
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let mut early = publish(&url, "full", "early", "false", &small(&["--duration", "3"]));
+    let (early_id, _, _) = wait_flowing(&mut recorder, "early", &[]);
+    assert!(early.wait_exit(Duration::from_secs(20)));
+    let f = wait_segment_finished(&mut recorder, &early_id, Duration::from_secs(20));
+    assert_eq!(f["ok"], true, "{f}");
+
+    // Fill the tmpfs (seen through the recorder's own mount namespace) to 200 KiB of the end.
+    let shell = recorder.child.id();
+    let recorder_pid = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        })
+        .expect("the recorder runs under the namespace shell");
+    let ns_root = PathBuf::from(format!("/proc/{recorder_pid}/root"));
+    let filler = ns_root.join(dir.strip_prefix("/").unwrap()).join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let full_len = std::fs::metadata(&filler).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap()
+        .set_len(full_len.saturating_sub(200 * 1024))
+        .unwrap();
+
+    let mut late = publish(&url, "full", "late", "false", &[]);
+    let mut other = publish(&url, "full", "other", "false", &[]);
+    let (late_id, _, _) = wait_flowing(&mut recorder, "late", &[]);
+    let (other_id, _, _) = wait_flowing(&mut recorder, "other", &[]);
+    // The write failure is reported while recording, naming the folder.
+    let error = recorder
+        .wait_event(Duration::from_secs(20), |e| {
+            e["event"] == "segment_finished" && e["ok"] == false
+        })
+        .expect("the full disk is reported");
+    let message = error["error"].as_str().unwrap_or_default().to_owned();
+    eprintln!("FIGURE diskfull: {message}");
+    assert!(
+        message.contains(session_in_ns.to_str().unwrap()),
+        "the error names the folder: {message}"
+    );
+    assert!(
+        message.to_lowercase().contains("space"),
+        "the error says why: {message}"
+    );
+    let _ = (late_id, other_id);
+    late.terminate();
+    other.terminate();
+    assert!(late.wait_exit(Duration::from_secs(20)));
+    assert!(other.wait_exit(Duration::from_secs(20)));
+    // The recorder keeps running and stops when told (its exit code says not all is well).
+    assert!(
+        recorder.child.try_wait().unwrap().is_none(),
+        "the recorder is still running"
+    );
+    recorder.terminate();
+    let exit = recorder
+        .wait_event(Duration::from_secs(40), |e| e["event"] == "exit")
+        .expect("the recorder exits");
+    assert_ne!(exit["code"], 0, "a failed segment makes a non-zero exit");
+
+    let session = copy.join(session_in_ns.file_name().unwrap());
+    let manifest = manifest(&session);
+    let early_segs = segments(&manifest, "early");
+    assert_eq!(early_segs.len(), 1);
+    let early_report = inspect(&session.join(early_segs[0]["file"].as_str().unwrap()));
+    assert!(
+        early_report.duration_s > 1.5,
+        "the earlier file plays: {early_report:?}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn an_unwritable_folder_is_a_clear_error() {
+    let base = temp_dir("readonly");
+    let dir = base.join("mnt");
+    let copy = base.join("copy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&copy).unwrap();
+    // Root ignores permission bits: a read-only mount is what stays unwritable.
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=1m,ro roomtape-test "$1" || exit 97; exec "$2" record --server ws://127.0.0.1:9 --room r --password false --stun false --output "$1/sub""#)
+        .args(["sh", dir.to_str().unwrap(), BIN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("FIGURE readonly: {}", stderr.trim());
+    assert_ne!(output.status.code(), Some(97), "tmpfs mount works here");
+    assert_eq!(output.status.code(), Some(1), "fails: {stderr}");
+    assert!(
+        stderr.contains(dir.to_str().unwrap()),
+        "names the folder: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("read-only"),
+        "says why: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6: a hostile peer
+
+/// A data-channel-only offer that parses and applies (its peer can never connect).
+const PLAUSIBLE_OFFER: &str = "v=0
+o=- 4611731400430051336 2 IN IP4 127.0.0.1
+s=-
+t=0 0
+a=group:BUNDLE 0
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel
+c=IN IP4 0.0.0.0
+a=ice-ufrag:mAlL
+a=ice-pwd:0123456789abcdefghijklmn
+a=fingerprint:sha-256 6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08
+a=setup:actpass
+a=mid:0
+a=sctp-port:5000
+";
+
+fn hostile_crypto(password: &str) -> roomtape::protocol::crypto::RoomCrypto {
+    use roomtape::protocol::crypto::{Password, RoomCrypto, salt_for_host};
+    RoomCrypto::new(&Password::parse(password), &salt_for_host("127.0.0.1"))
+}
+
+#[test]
+fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
+    use roomtape::protocol::message::{
+        CandidateOrigin, IceCandidateInit, SdpKind, SessionDescription, encode_candidates,
+        encode_description,
+    };
+    let _serial = serial();
+    let out = temp_dir("mallory");
+    let (_server, url) = serve("official");
+    let password = "s3cret";
+    let room = "guarded";
+    let crypto = hostile_crypto(password);
+    let wrong = hostile_crypto("not-the-password");
+    let mut recorder = record(&url, room, password, &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let mut good = publish(&url, room, "../../good", password, &small(&[]));
+    let (_good_id, _, good_flow) = wait_flowing(&mut recorder, "../../good", &[]);
+
+    // Mallory knows the room and its password (a participant turned bad).
+    let mut mallory = RawSocket::connect(&url).expect("mallory connects");
+    let wire_room = crypto.wire_room(room);
+    let wire_stream = crypto.wire_stream_id("mallory");
+    mallory
+        .send(
+            &json!({"request": "joinroom", "roomid": wire_room, "streamID": wire_stream})
+                .to_string(),
+        )
+        .unwrap();
+    let offer_request = mallory
+        .wait_text(CONNECT, |t| t.contains("offerSDP"))
+        .expect("the recorder asks mallory for her stream");
+    let target: Value = serde_json::from_str(&offer_request).unwrap();
+    let target = target["UUID"].as_str().expect("recorder uuid").to_owned();
+    let started = Instant::now();
+    let mut sent = 0u32;
+    let mut send = |text: String| {
+        mallory.send(&text).expect("send");
+        sent += 1;
+        // Stay under the server's flood limit: this is about the recorder.
+        std::thread::sleep(Duration::from_millis(8));
+    };
+    let offer = |sdp: String, session: &str, crypto: &roomtape::protocol::crypto::RoomCrypto| {
+        encode_description(
+            &SessionDescription {
+                kind: SdpKind::Offer,
+                sdp,
+            },
+            Some(&target),
+            Some(session),
+            Some(&wire_stream),
+            None,
+            None,
+            crypto,
+        )
+    };
+    // Malformed SDPs.
+    let many_media: String =
+        std::iter::once("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n".to_owned())
+            .chain(
+                (0..100)
+                    .map(|i| format!("m=video {i} UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n")),
+            )
+            .collect();
+    let bad_sdps = [
+        "garbage".to_owned(),
+        String::new(),
+        "v=0\r\n\0\r\n".to_owned(),
+        "v=0\r\nm=\r\n".repeat(2000),
+        many_media,
+        "a=".repeat(60_000),
+    ];
+    for (i, sdp) in bad_sdps.iter().enumerate() {
+        send(offer(sdp.clone(), &format!("bad{i}"), &crypto));
+    }
+    // Undecryptable: the right room, the wrong password.
+    for i in 0..20 {
+        send(offer("v=0\r\n".to_owned(), &format!("wrong{i}"), &wrong));
+        send(encode_candidates(
+            &[IceCandidateInit::new(
+                "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+                0,
+            )],
+            CandidateOrigin::Local,
+            Some(&target),
+            Some("wrong"),
+            None,
+            None,
+            &wrong,
+        ));
+    }
+    // Absurd candidates, then 10,000 of them.
+    let absurd = [
+        "hello",
+        "a=end-of-candidates",
+        "candidate:1 1 udp 1 127.0.0.1 99999999 typ host",
+        "candidate:1 1 udp 1 999.1.1.1 5000 typ host",
+        "candidate:1 1 udp 1 127.0.0.1 5000 typ nonsense",
+        "candidate:\u{202e}\u{0}",
+    ];
+    let absurd: Vec<IceCandidateInit> = absurd
+        .iter()
+        .map(|c| IceCandidateInit::new(*c, 0))
+        .collect();
+    // A well-formed offer first, so the candidates reach a live session's queue.
+    send(offer(
+        PLAUSIBLE_OFFER.replace('\n', "\r\n"),
+        "live",
+        &crypto,
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    send(encode_candidates(
+        &absurd,
+        CandidateOrigin::Local,
+        Some(&target),
+        Some("live"),
+        None,
+        None,
+        &crypto,
+    ));
+    for batch in 0..100 {
+        let many: Vec<IceCandidateInit> = (0..100)
+            .map(|i| {
+                IceCandidateInit::new(
+                    format!(
+                        "candidate:{i} 1 udp 1 127.0.0.1 {} typ host",
+                        1024 + batch * 100 + i
+                    ),
+                    0,
+                )
+            })
+            .collect();
+        send(encode_candidates(
+            &many,
+            CandidateOrigin::Local,
+            Some(&target),
+            Some("live"),
+            None,
+            None,
+            &crypto,
+        ));
+    }
+    // Junk frames.
+    for junk in [
+        "",
+        "{",
+        "null",
+        "[]",
+        "{\"description\":42}",
+        "{\"UUID\":[1,2]}",
+    ] {
+        let mut frame = serde_json::from_str::<Value>(junk)
+            .ok()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        frame["UUID"] = Value::String(target.clone());
+        send(frame.to_string());
+        send(junk.to_owned());
+    }
+    mallory.send_binary(&[0xff; 64]).unwrap();
+    let slow_phase_s = started.elapsed().as_secs_f64();
+    // A flood at 10,000 frames per second, kept up until the server hangs up (at most 10 s).
+    let flood = offer("garbage".to_owned(), "flood", &crypto);
+    let flood_started = Instant::now();
+    let mut flooded = 0u32;
+    let mut closed = None;
+    'flood: while flood_started.elapsed() < Duration::from_secs(10) {
+        let tick = Instant::now();
+        for _ in 0..100 {
+            if mallory.send(&flood).is_err() {
+                break 'flood;
+            }
+            flooded += 1;
+        }
+        closed = mallory.wait_closed(Duration::from_millis(10).saturating_sub(tick.elapsed()));
+        if closed.is_some() {
+            break;
+        }
+    }
+    let flood_s = flood_started.elapsed().as_secs_f64();
+    if closed.is_none() {
+        closed = mallory.wait_closed(Duration::from_secs(5));
+    }
+    // And an oversized frame on a second connection.
+    let mut big = RawSocket::connect(&url).expect("second connection");
+    let _ = big.send(&"x".repeat(3_000_000));
+    let big_closed = big.wait_closed(Duration::from_secs(10));
+
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        recorder.child.try_wait().unwrap().is_none(),
+        "the recorder did not crash"
+    );
+    let stats = proc_stats(recorder.child.id());
+    good.terminate();
+    let good_stopped = Instant::now();
+    assert!(good.wait_exit(Duration::from_secs(20)));
+    let (good_sent, _) = frames_sent(&mut good);
+    recorder
+        .wait_event(Duration::from_secs(20), |e| {
+            e["event"] == "segment_finished" && e["ok"] == true
+        })
+        .expect("the good participant's segment is finalised");
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder exits with 0"
+    );
+
+    let events = recorder.events();
+    let dropped: Vec<&Value> = events.iter().filter(|e| e["event"] == "dropped").collect();
+    let sdp_rejections = dropped
+        .iter()
+        .filter(|e| e["reason"].as_str().is_some_and(|r| r.contains("SDP")))
+        .count();
+    let undecryptable = dropped
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("undecodable"))
+        })
+        .count();
+    let refused_candidates = events
+        .iter()
+        .filter(|e| e["event"] == "candidate" && e["accepted"] == false)
+        .count();
+    let mut reasons: Vec<String> = dropped
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .map(|r| r.chars().take(60).collect())
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    let candidate_events = events.iter().filter(|e| e["event"] == "candidate").count();
+    eprintln!("FIGURE hostile: {candidate_events} candidate events; drop reasons: {reasons:#?}");
+    let mallory_joins = events
+        .iter()
+        .filter(|e| e["event"] == "joined" && e["stream_id"] == "mallory")
+        .count();
+    eprintln!(
+        "FIGURE hostile: {sent} slow frames in {slow_phase_s:.1} s, {flooded} flood frames in {flood_s:.2} s, flooder closed with {closed:?}, 3 MB frame closed with {big_closed:?}; {} dropped ({sdp_rejections} bad SDP, {undecryptable} undecodable), {refused_candidates} candidates refused, {mallory_joins} peers built for mallory; recorder {stats:?}",
+        dropped.len()
+    );
+    assert!(sdp_rejections >= 3, "bad SDP is refused with a reason");
+    assert!(
+        undecryptable >= 20,
+        "undecryptable payloads are refused with a reason"
+    );
+    assert!(
+        refused_candidates >= 9_000,
+        "absurd and excess candidates are refused in the candidate log"
+    );
+    assert!(
+        mallory_joins <= 2,
+        "no webrtcbin per flood frame: {mallory_joins}"
+    );
+    assert!(
+        closed.is_some(),
+        "the flooder is disconnected by the server"
+    );
+    assert!(
+        big_closed.is_some(),
+        "an oversized frame costs the connection"
+    );
+    assert!(
+        stats.rss_kib < 400 * 1024,
+        "memory stays bounded: {stats:?}"
+    );
+
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    let segs = segments(&manifest, "../../good");
+    assert_eq!(segs.len(), 1, "{manifest:#}");
+    assert!(
+        segments(&manifest, "mallory").is_empty(),
+        "nothing recorded for mallory"
+    );
+    let report = inspect(&session.join(segs[0]["file"].as_str().unwrap()));
+    let wall = good_stopped.duration_since(good_flow).as_secs_f64();
+    let ratio = report.video_frames as f64 / good_sent.max(1) as f64;
+    eprintln!(
+        "FIGURE hostile: good recorded {:.1} s of {wall:.1} s, ratio {ratio:.3}",
+        report.duration_s
+    );
+    assert!(
+        ratio >= 0.98,
+        "the good participant kept recording: {ratio:.3}"
+    );
+    // The traversal stream id stayed inside the session folder.
+    let outside: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(outside.len(), 1);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7: exposure
+
+#[test]
+fn serve_binds_to_loopback_by_default() {
+    let mut server = Proc::spawn(&["serve"]);
+    let line = server
+        .wait_line(Duration::from_secs(10), |l| l.contains("ws://"))
+        .expect("announces");
+    assert!(line.contains("ws://127.0.0.1:8443"), "{line}");
+    // The kernel's view: the listening socket is on 127.0.0.1, not on every address.
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let listening: Vec<&str> = tcp
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(3) == Some("0A"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|a| a.ends_with(":20FB"))
+        .collect();
+    assert_eq!(listening, ["0100007F:20FB"], "bound to 127.0.0.1:8443 only");
+    let tcp6 = std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    assert!(
+        !tcp6.lines().any(|l| l
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|a| a.ends_with(":20FB"))),
+        "not on IPv6 wildcard"
+    );
+}
+
+#[test]
+fn turn_credentials_never_reach_the_logs_and_the_recorder_never_publishes() {
+    let _serial = serial();
+    let (_server, url) = serve("official");
+    let secret = "secretpass";
+    // An observer in the room before the recorder, who will ask it for a stream.
+    let mut observer = RawSocket::connect(&url).expect("observer");
+    observer
+        .send(&json!({"request": "joinroom", "roomid": "expo"}).to_string())
+        .unwrap();
+    observer
+        .wait_text(CONNECT, |t| t.contains("listing"))
+        .expect("observer joined");
+    let mut child = Command::new(BIN)
+        .args([
+            "record",
+            "--server",
+            &url,
+            "--room",
+            "expo",
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--no-record",
+            "--turn",
+        ])
+        .arg(format!("turn://user:{secret}@127.0.0.1:3478"))
+        .env("RUST_LOG", "debug")
+        .env("GST_DEBUG", "webrtcbin:5,nice*:5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let joined = observer
+        .wait_text(CONNECT, |t| t.contains("someonejoined"))
+        .expect("the recorder's join is seen");
+    let mut publisher = publish(&url, "expo", "pat", "false", &small(&[]));
+    let recorder_uuid = serde_json::from_str::<Value>(&joined).unwrap()["UUID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Ask the recorder for a stream as a viewer would: it must never offer one.
+    observer
+        .send(&json!({"request": "offerSDP", "UUID": recorder_uuid}).to_string())
+        .unwrap();
+    observer
+        .send(
+            &json!({"request": "play", "streamID": "anything", "UUID": recorder_uuid}).to_string(),
+        )
+        .unwrap();
+    let offered = observer.wait_text(Duration::from_secs(12), |t| t.contains("description"));
+    publisher.terminate();
+    publisher.wait_exit(Duration::from_secs(20));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let candidates = stdout
+        .lines()
+        .filter(|l| l.contains("\"candidate\""))
+        .count();
+    eprintln!(
+        "FIGURE exposure: {} bytes of stdout, {} bytes of debug log, {candidates} candidate log lines searched",
+        stdout.len(),
+        stderr.len()
+    );
+    assert!(
+        stdout.contains("\"connection\""),
+        "the recorder took part in the room"
+    );
+    assert!(candidates > 0, "the candidate log was written");
+    assert!(!stdout.contains(secret), "secret in stdout / candidate log");
+    assert!(!stderr.contains(secret), "secret in the debug log");
+    assert!(
+        offered.is_none(),
+        "the recorder offered a stream: {offered:?}"
+    );
+    assert!(
+        !joined.contains("streamID"),
+        "the recorder joined with a stream id: {joined}"
+    );
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod bench;
+pub mod export;
 pub mod publish;
 pub mod record;
 
@@ -192,6 +193,24 @@ pub struct ExportArgs {
     /// Where to write (default: an "export" folder inside the session).
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Codecs of --format grid: H.264 + AAC in MP4, or VP9 + Opus in WebM.
+    #[arg(long, value_enum, default_value = "mp4")]
+    pub grid_format: GridFormat,
+    /// File type of --format audio: Opus in Ogg, or uncompressed WAV.
+    #[arg(long, value_enum, default_value = "opus")]
+    pub audio_format: AudioFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GridFormat {
+    Mp4,
+    Webm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AudioFormat {
+    Opus,
+    Wav,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,7 +238,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Record(args) => record::run(args),
         Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
         Command::Publish(args) => publish::run(args),
-        Command::Export(_) => Err(anyhow::anyhow!("export is not available in this build yet")),
+        // Export has its own exit codes (130 when cancelled).
+        Command::Export(args) => return export::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -2,15 +2,18 @@
 //! the scan that turns the recordings folder into a library.
 //!
 //! Layout: `<XDG Videos>/Roomtape/<room> <YYYY-MM-DD HH-MM-SS>/` holds `session.json` and the
-//! media files of one session. This layer does plain file I/O only (no GStreamer, no GTK), so it
-//! is shared by the app and the headless recorder and tested without either.
+//! media files of one session. This layer does plain file I/O only (no GTK; GStreamer only in
+//! [`export`], which turns sessions into other formats), so it is shared by the app and the
+//! headless recorder and tested without a display.
 //!
 //! Every name that reaches a path passes through [`naming::sanitize_component`]: participant
 //! labels and stream ids come from strangers, and path traversal through such names is a known
 //! failure of other recorders.
 
+pub mod export;
 pub mod manifest;
 pub mod naming;
+pub mod presets;
 pub mod scan;
 
 pub use manifest::{

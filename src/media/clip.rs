@@ -1,8 +1,8 @@
 //! A clip encoded once and then sent in a loop without re-encoding, so synthetic publishers
 //! cost almost nothing and a benchmark measures the recorder, not the encoders.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gst::prelude::*;
@@ -82,8 +82,12 @@ impl EncodedClip {
 
 /// Feeds an `appsrc` with the clip in a loop, in real time, from a thread of its own.
 pub struct ClipPlayer {
-    stop: Arc<AtomicBool>,
+    /// Taken around each push, so that once `halt` returns no further frame is sent.
+    stop: Arc<Mutex<bool>>,
     restart: Arc<AtomicBool>,
+    /// Nothing is sent before the viewer's answer: frames sent then could not arrive and a
+    /// benchmark would count them as lost.
+    running: Arc<AtomicBool>,
 }
 
 impl ClipPlayer {
@@ -98,8 +102,10 @@ impl ClipPlayer {
             .do_timestamp(true)
             .format(gst::Format::Time)
             .build();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(Mutex::new(false));
         let restart = Arc::new(AtomicBool::new(false));
+        let running = Arc::new(AtomicBool::new(false));
+        let thread_running = running.clone();
         let thread_stop = stop.clone();
         let thread_restart = restart.clone();
         let src = appsrc.clone();
@@ -109,7 +115,18 @@ impl ClipPlayer {
             .spawn(move || {
                 let period = Duration::from_secs_f64(1.0 / f64::from(clip.framerate.max(1)));
                 let mut deadline = std::time::Instant::now();
-                while !thread_stop.load(Ordering::Relaxed) {
+                loop {
+                    // webrtcbin only offers the new track once its caps arrived, and they
+                    // travel with the first frame: send one, then wait for the answer.
+                    let primed = next.load(Ordering::Relaxed) > 0;
+                    if thread_stop.lock().map_or(true, |stopped| *stopped) {
+                        break;
+                    }
+                    if primed && !thread_running.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(5));
+                        deadline = std::time::Instant::now();
+                        continue;
+                    }
                     if thread_restart.swap(false, Ordering::Relaxed) {
                         next.store(0, Ordering::Relaxed);
                     }
@@ -123,10 +140,15 @@ impl ClipPlayer {
                         buffer
                             .set_duration(gst::ClockTime::from_nseconds(period.as_nanos() as u64));
                     }
-                    if src.push_buffer(buffer).is_err() {
-                        break;
+                    {
+                        let Ok(stopped) = thread_stop.lock() else {
+                            break;
+                        };
+                        if *stopped || src.push_buffer(buffer).is_err() {
+                            break;
+                        }
+                        sent();
                     }
-                    sent();
                     next.store(index + 1, Ordering::Relaxed);
                     deadline += period;
                     let now = std::time::Instant::now();
@@ -137,17 +159,34 @@ impl ClipPlayer {
                     }
                 }
             })?;
-        Ok((appsrc, ClipPlayer { stop, restart }))
+        Ok((
+            appsrc,
+            ClipPlayer {
+                stop,
+                restart,
+                running,
+            },
+        ))
     }
 
-    /// The next frame sent is the clip's first key frame.
+    /// The next frame sent is the clip's first key frame; starts sending if it had not yet.
     pub fn restart_on_keyframe(&self) {
         self.restart.store(true, Ordering::Relaxed);
+        self.running.store(true, Ordering::Relaxed);
+    }
+}
+
+impl ClipPlayer {
+    /// Stops sending; no frame is sent after this returns.
+    pub fn halt(&self) {
+        if let Ok(mut stopped) = self.stop.lock() {
+            *stopped = true;
+        }
     }
 }
 
 impl Drop for ClipPlayer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.halt();
     }
 }

@@ -216,6 +216,11 @@ impl Publisher {
     /// Says goodbye to every viewer (over the channel and the server) and stops counting
     /// frames. The peers stay up until the publisher is dropped, so the goodbyes get out.
     pub fn stop(&self) {
+        for viewer in self.inner.viewers.borrow().values() {
+            for player in &viewer.clip_players {
+                player.halt();
+            }
+        }
         self.inner.stats.stopped.store(true, Ordering::Relaxed);
         let byes: Vec<String> = self
             .inner
@@ -714,10 +719,10 @@ fn add_media(
 ) -> anyhow::Result<()> {
     if video && let Some(clip) = config.clip.clone() {
         let counter = stats.clone();
+        // The player sends nothing but its first frame before the answer and nothing after
+        // `stop`, so every frame it pushes counts.
         let (appsrc, player) = super::clip::ClipPlayer::new(clip.clone(), move || {
-            if counter.counting() {
-                counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
-            }
+            counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
         })?;
         let is_h264 = clip
             .caps

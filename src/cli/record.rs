@@ -46,7 +46,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     crate::media::init()?;
     let context = glib::MainContext::default();
     let main_loop = glib::MainLoop::new(Some(&context), false);
-    let config = engine_config(&args);
+    let mut config = engine_config(&args);
+    if let Some(size) = &args.decode_previews {
+        let (_, height) = super::parse_resolution(size)?;
+        config.previews = Some(crate::media::preview::PreviewConfig {
+            height,
+            framerate: 15,
+        });
+    }
     let (engine, events) = Engine::start(config)?;
     let json_events = args.json_events;
 

@@ -189,7 +189,7 @@ pub fn attach_video(
         &track.tee,
         &[
             queue,
-            depay,
+            depay.clone(),
             decoder,
             rate,
             scale,
@@ -198,7 +198,30 @@ pub fn attach_video(
             sink.clone(),
         ],
     )?;
+    // Decoding starts on a key frame: ask for one now, and again until frames come out.
+    let weak = depay.downgrade();
+    let counter = stats.clone();
+    let mut tries = 0;
+    request_keyframe(&depay);
+    glib::timeout_add(std::time::Duration::from_secs(1), move || {
+        tries += 1;
+        let Some(depay) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        if counter.frames_decoded.load(Ordering::Relaxed) > 0 || tries > 10 {
+            return glib::ControlFlow::Break;
+        }
+        request_keyframe(&depay);
+        glib::ControlFlow::Continue
+    });
     Ok(VideoPreview { sink, stats })
+}
+
+fn request_keyframe(depay: &gst::Element) {
+    let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+        .all_headers(true)
+        .build();
+    depay.send_event(event);
 }
 
 /// Attaches an audio level meter to an audio track. `on_level` gets the loudest channel's peak

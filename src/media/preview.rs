@@ -144,8 +144,12 @@ pub fn attach_video(
         .property("caps", &caps)
         .build()?;
     let convert = make("videoconvert")?;
+    // Not async: a sink added to a playing pipeline that waits for preroll takes the whole
+    // pipeline (webrtcbin's sources too) back to PAUSED until a frame arrives, which with no
+    // key frame yet never happens.
     let sink = gst::ElementFactory::make("gtk4paintablesink")
         .property("sync", false)
+        .property("async", false)
         .build()
         .map_err(|_| anyhow::anyhow!("gtk4paintablesink is not registered"))?;
 

@@ -1122,6 +1122,10 @@ fn turn_credentials_never_reach_the_logs_and_the_recorder_never_publishes() {
     assert!(!stdout.contains(secret), "secret in stdout / candidate log");
     assert!(!stderr.contains(secret), "secret in the debug log");
     assert!(
+        stderr.contains("turn://***@127.0.0.1:3478"),
+        "the TURN server was configured, its credentials redacted in GStreamer's log"
+    );
+    assert!(
         offered.is_none(),
         "the recorder offered a stream: {offered:?}"
     );

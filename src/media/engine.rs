@@ -334,6 +334,7 @@ impl Engine {
             }
             PeerMessage::Error(text) => {
                 tracing::warn!(peer = %key, "{text}");
+                self.on_recording_error(&key, &text);
             }
         }
     }
@@ -470,6 +471,30 @@ impl Engine {
                 self.execute(commands);
             }
         }
+    }
+
+    /// A recording branch could not write (full disk): its segment ends now, with an error that
+    /// names the folder; the peer and everyone else carry on.
+    fn on_recording_error(&self, key: &PeerKey, text: &str) {
+        let failing = self
+            .inner
+            .recorder
+            .borrow_mut()
+            .as_mut()
+            .and_then(|recorder| recorder.fail_peer(key, text));
+        let Some(failing) = failing else { return };
+        let engine = self.clone();
+        let participant = key.participant.clone();
+        glib::spawn_future_local(async move {
+            for outcome in failing.await {
+                engine.emit(EngineEvent::SegmentFinished {
+                    participant: participant.clone(),
+                    file: outcome.file,
+                    ok: outcome.error.is_none(),
+                    error: outcome.error,
+                });
+            }
+        });
     }
 
     fn close_peer(&self, key: PeerKey, reason: LeaveReason) {
@@ -655,8 +680,9 @@ impl Engine {
             return true;
         };
         let dir = recorder.dir().to_owned();
+        let failed_earlier = recorder.failed_segments() > 0;
         let outcomes = recorder.finish_all(LeaveReason::Stopped).await;
-        let all_ok = outcomes.iter().all(|o| o.error.is_none());
+        let all_ok = !failed_earlier && outcomes.iter().all(|o| o.error.is_none());
         for outcome in outcomes {
             self.emit(EngineEvent::SegmentFinished {
                 participant: outcome.participant.clone(),

@@ -113,9 +113,84 @@ pub fn redact_turn_url(url: &str) -> String {
     }
 }
 
+/// Replaces the credentials of every `turn://` / `turns://` URL in `text` with `***`.
+pub fn redact_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("turn://") && !text.contains("turns://") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("turn").filter(|_| !rest.is_empty()) {
+        let after = &rest[start..];
+        let scheme_len = if after.starts_with("turns://") {
+            8
+        } else if after.starts_with("turn://") {
+            7
+        } else {
+            out.push_str(&rest[..start + 4]);
+            rest = &rest[start + 4..];
+            continue;
+        };
+        out.push_str(&rest[..start + scheme_len]);
+        let url = &after[scheme_len..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | ')' | ']'))
+            .unwrap_or(url.len());
+        match url[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&url[at..end]);
+            }
+            None => out.push_str(&url[..end]),
+        }
+        rest = &url[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// GStreamer's own debug log (`GST_DEBUG`) prints TURN URLs with their passwords (webrtcbin
+/// logs "Adding turn server: turn://user:pass@…"). When that log is on, route it through a
+/// function that redacts them; with `GST_DEBUG` unset nothing is logged and nothing changes.
+pub fn redact_gstreamer_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("GST_DEBUG").is_none_or(|v| v.is_empty()) {
+        return;
+    }
+    ONCE.call_once(|| {
+        gst::log::remove_default_log_function();
+        gst::log::add_log_function(|category, level, file, function, line, object, message| {
+            let Some(text) = message.get() else { return };
+            let object = object.map(|o| o.to_string()).unwrap_or_default();
+            eprintln!(
+                "{:?} {:>7} {} {file}:{line}:{function}:<{object}> {}",
+                std::thread::current().id(),
+                level.name(),
+                category.name(),
+                redact_credentials(text.as_str())
+            );
+        });
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_redacted_inside_log_lines() {
+        let line = "Adding turn server: turn://user:secretpass@127.0.0.1:3478, turns://a:b%40c@h:5349 and turn://nocreds:3478";
+        let shown = redact_credentials(line);
+        assert_eq!(
+            shown,
+            "Adding turn server: turn://***@127.0.0.1:3478, turns://***@h:5349 and turn://nocreds:3478"
+        );
+        assert_eq!(
+            redact_credentials("no urls here, turnip"),
+            "no urls here, turnip"
+        );
+        assert_eq!(redact_credentials("turn://"), "turn://");
+    }
 
     #[test]
     fn turn_credentials_are_escaped() {

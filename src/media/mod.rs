@@ -16,6 +16,7 @@ pub mod stats;
 /// Initialises GStreamer once and checks the elements Roomtape cannot work without.
 pub fn init() -> anyhow::Result<()> {
     gst::init()?;
+    ice::redact_gstreamer_log();
     let missing: Vec<&str> = [
         "webrtcbin",
         "nicesrc",

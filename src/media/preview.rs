@@ -144,8 +144,12 @@ pub fn attach_video(
         .property("caps", &caps)
         .build()?;
     let convert = make("videoconvert")?;
+    // Not async: a sink added to a playing pipeline that waits for preroll takes the whole
+    // pipeline (webrtcbin's sources too) back to PAUSED until a frame arrives, which with no
+    // key frame yet never happens.
     let sink = gst::ElementFactory::make("gtk4paintablesink")
         .property("sync", false)
+        .property("async", false)
         .build()
         .map_err(|_| anyhow::anyhow!("gtk4paintablesink is not registered"))?;
 
@@ -189,7 +193,7 @@ pub fn attach_video(
         &track.tee,
         &[
             queue,
-            depay,
+            depay.clone(),
             decoder,
             rate,
             scale,
@@ -198,7 +202,30 @@ pub fn attach_video(
             sink.clone(),
         ],
     )?;
+    // Decoding starts on a key frame: ask for one now, and again until frames come out.
+    let weak = depay.downgrade();
+    let counter = stats.clone();
+    let mut tries = 0;
+    request_keyframe(&depay);
+    glib::timeout_add(std::time::Duration::from_secs(1), move || {
+        tries += 1;
+        let Some(depay) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        if counter.frames_decoded.load(Ordering::Relaxed) > 0 || tries > 10 {
+            return glib::ControlFlow::Break;
+        }
+        request_keyframe(&depay);
+        glib::ControlFlow::Continue
+    });
     Ok(VideoPreview { sink, stats })
+}
+
+fn request_keyframe(depay: &gst::Element) {
+    let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+        .all_headers(true)
+        .build();
+    depay.send_event(event);
 }
 
 /// Attaches an audio level meter to an audio track. `on_level` gets the loudest channel's peak

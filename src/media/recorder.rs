@@ -25,6 +25,11 @@ const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
 const JITTER_DRAIN: Duration = Duration::from_millis(300);
 /// How long a track branch may take to drain after EOS before it is cut.
 const FINALISE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a manifest that could not be written (full disk) is tried again.
+const MANIFEST_RETRY: Duration = Duration::from_secs(2);
+
+/// Names recording sinks uniquely per process, so a pipeline error can be traced to its branch.
+static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
 
 /// What to record.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +66,8 @@ struct TrackStats {
 
 struct TrackRecording {
     kind: MediaKind,
+    /// `recN`: the prefix of this branch's element names.
+    tag: String,
     file: PathBuf,
     tee: gst::Element,
     tee_pad: gst::Pad,
@@ -95,6 +102,8 @@ struct SegmentRecording {
     pipeline: gst::Pipeline,
     running_time_base: Option<gst::ClockTime>,
     last_keyframe_request: Option<Instant>,
+    /// Set when writing failed: the segment ends with this error whatever the merge says.
+    failure: Option<String>,
 }
 
 /// A session folder being recorded into.
@@ -107,6 +116,9 @@ pub struct SessionRecorder {
     segments: BTreeMap<PeerKey, SegmentRecording>,
     reserved_names: HashSet<String>,
     manifest_dirty: bool,
+    manifest_retry_at: Option<Instant>,
+    /// Segments ended early because writing failed.
+    failed_segments: u32,
 }
 
 impl SessionRecorder {
@@ -146,6 +158,8 @@ impl SessionRecorder {
             segments: BTreeMap::new(),
             reserved_names: HashSet::new(),
             manifest_dirty: false,
+            manifest_retry_at: None,
+            failed_segments: 0,
         })
     }
 
@@ -163,6 +177,7 @@ impl SessionRecorder {
             Ok(()) => self.manifest_dirty = false,
             Err(err) => {
                 self.manifest_dirty = true;
+                self.manifest_retry_at = Some(Instant::now() + MANIFEST_RETRY);
                 tracing::warn!(
                     "cannot update {}: {err}",
                     self.dir.join("session.json").display()
@@ -231,7 +246,7 @@ impl SessionRecorder {
                 }
             }
         }
-        if self.manifest_dirty {
+        if self.manifest_dirty && self.manifest_retry_at.is_none_or(|at| Instant::now() >= at) {
             self.write_manifest();
         }
         firsts
@@ -296,6 +311,7 @@ impl SessionRecorder {
                     pipeline: pipeline.clone(),
                     running_time_base,
                     last_keyframe_request: None,
+                    failure: None,
                 },
             );
         }
@@ -355,6 +371,40 @@ impl SessionRecorder {
         }
     }
 
+    /// A pipeline error of this peer: when it comes from one of its recording branches (a full
+    /// disk, a vanished folder), that segment ends now, with an error that names the folder.
+    /// Returns `None` when the error is not about this peer's recording.
+    pub fn fail_peer(
+        &mut self,
+        key: &PeerKey,
+        error_text: &str,
+    ) -> Option<impl Future<Output = Vec<SegmentOutcome>> + use<>> {
+        let segment = self.segments.get(key)?;
+        // Branch elements are named `:recN-…` in the element path GStreamer puts in the error.
+        let ours = segment
+            .tracks
+            .iter()
+            .any(|t| error_text.contains(&format!(":{}-", t.tag)));
+        if !ours {
+            return None;
+        }
+        let mut segment = self.segments.remove(key)?;
+        let reason = format!(
+            "cannot write to the recording folder {}: {error_text}",
+            self.dir.display()
+        );
+        tracing::error!(peer = %key, "{reason}");
+        segment.failure = Some(reason);
+        self.failed_segments += 1;
+        let finishing = self.finish_segment(segment, LeaveReason::Failed);
+        Some(async move { vec![finishing.await] })
+    }
+
+    /// How many segments ended early because writing failed.
+    pub fn failed_segments(&self) -> u32 {
+        self.failed_segments
+    }
+
     /// Ends every segment, marks the session finished and writes the manifest.
     pub fn finish_all(
         &mut self,
@@ -407,6 +457,7 @@ impl SessionRecorder {
                 segment_index,
                 tracks,
                 pipeline,
+                failure,
                 ..
             } = segment;
             // What the jitter buffer still holds is part of the recording: let it drain.
@@ -466,11 +517,11 @@ impl SessionRecorder {
                     update.remove_track_files = info.removed_track_files;
                     None
                 }
-                Err(err) => {
-                    update.error = Some(err.clone());
-                    Some(err)
-                }
+                Err(err) => Some(err),
             };
+            // A write failure is the reason, even when the merge managed afterwards.
+            let error = failure.or(error);
+            update.error = error.clone();
             {
                 let mut manifest = manifest.borrow_mut();
                 apply_update(&mut manifest, &stream_id, segment_index, update);
@@ -557,16 +608,20 @@ fn build_track_branch(
     file: &Path,
     running_time_base: Option<gst::ClockTime>,
 ) -> anyhow::Result<TrackRecording> {
+    let tag = format!("rec{}", NEXT_SINK.fetch_add(1, Ordering::Relaxed));
     let queue = gst::ElementFactory::make("queue")
+        .name(format!("{tag}-queue"))
         .property("max-size-time", 2 * gst::ClockTime::SECOND.nseconds())
         .property("max-size-buffers", 0u32)
         .property("max-size-bytes", 0u32)
         .build()?;
     let (depay, parser) = depay_and_parser(&track.encoding)?;
     let mux = gst::ElementFactory::make("matroskamux")
+        .name(format!("{tag}-mux"))
         .property("streamable", false)
         .build()?;
     let sink = gst::ElementFactory::make("filesink")
+        .name(format!("{tag}-sink"))
         .property("location", file.to_string_lossy().as_ref())
         .property_from_str("buffer-mode", "unbuffered")
         .property("sync", false)
@@ -672,6 +727,7 @@ fn build_track_branch(
     }
     Ok(TrackRecording {
         kind: track.kind,
+        tag,
         file: file.to_owned(),
         tee: track.tee.clone(),
         tee_pad,

@@ -125,18 +125,31 @@ pub fn run(options: LaunchOptions) -> ExitCode {
     ));
 
     let options = RefCell::new(Some(options));
+    // The app layer of the window lives as long as the application.
+    let session_slot: Rc<RefCell<Option<session::Session>>> = Rc::default();
     let screenshot_failed = Rc::new(Cell::new(false));
     app.connect_activate(glib::clone!(
         #[strong]
         screenshot_failed,
+        #[strong]
+        session_slot,
         move |app| {
             if let Some(window) = app.active_window() {
                 window.present();
                 return;
             }
+            if let Some(options) = options.borrow().as_ref()
+                && options.demo_record_seconds.is_some()
+                && options.screenshot.is_some()
+            {
+                // The documentation's 1280×800 screenshot (the frame takes 20 px).
+                let _ = settings.set_int("window-width", 1300);
+                let _ = settings.set_int("window-height", 820);
+            }
             let window = RoomtapeWindow::new(app, &settings);
             recordings::attach(&window);
             let session = session::Session::attach(&window);
+            session_slot.replace(Some(session.clone()));
             window.present();
             if let Some(options) = options.take() {
                 options.apply(&window);
@@ -254,7 +267,7 @@ fn schedule_screenshot(
                 }
                 glib::timeout_future(Duration::from_millis(100)).await;
             }
-            match screenshot::save_widget_png(&window, &path) {
+            match screenshot::save_widget_png_soon(&window, &path).await {
                 Ok(()) => tracing::info!("saved the window to {}", path.display()),
                 Err(err) => {
                     eprintln!("roomtape: could not save the screenshot: {err:#}");

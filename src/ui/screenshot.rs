@@ -30,3 +30,20 @@ pub fn save_widget_png(widget: &impl IsA<gtk::Widget>, path: &Path) -> anyhow::R
         .save_to_png(path)
         .with_context(|| format!("could not write {}", path.display()))
 }
+
+/// Like [`save_widget_png`], retried over a few frames: a widget that was just invalidated
+/// (live video does that all the time) has no render node until it is drawn again.
+pub async fn save_widget_png_soon(
+    widget: &impl IsA<gtk::Widget>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let mut last = None;
+    for _ in 0..40 {
+        match save_widget_png(widget, path) {
+            Ok(()) => return Ok(()),
+            Err(err) => last = Some(err),
+        }
+        glib::timeout_future(std::time::Duration::from_millis(25)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("the widget was never drawn")))
+}

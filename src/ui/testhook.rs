@@ -44,6 +44,8 @@ pub(super) fn record_and_report(
         #[weak]
         window,
         async move {
+            // The side panel is part of what is checked (and shown in the screenshot).
+            let _ = WidgetExt::activate_action(&window, "win.toggle-panel", None);
             let started = Instant::now();
             while !all_connected(&session.summary()) && started.elapsed() < CONNECT_TIMEOUT {
                 glib::timeout_future(Duration::from_millis(250)).await;
@@ -55,7 +57,7 @@ pub(super) fn record_and_report(
             glib::timeout_future(record_for).await;
             let recording = session.summary();
             if let Some(path) = &screenshot {
-                if let Err(err) = super::screenshot::save_widget_png(&window, path) {
+                if let Err(err) = super::screenshot::save_widget_png_soon(&window, path).await {
                     eprintln!("roomtape: could not save the screenshot: {err:#}");
                     failed.set(true);
                 }

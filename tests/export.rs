@@ -1,0 +1,669 @@
+//! Export of real recordings: a session is recorded from webrtcbin publishers on loopback, then
+//! exported in every format and checked with GStreamer's discoverer and by decoding the
+//! results (where each participant appears in the grid, where each audio track starts).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use gst::prelude::*;
+use roomtape::library::export::{self, CancelFlag, ExportError};
+use roomtape::library::presets;
+use roomtape::library::{SessionManifest, SessionSummary, scan_recordings};
+use sha2::{Digest, Sha256};
+
+const CONNECT: Duration = Duration::from_secs(20);
+
+/// The two-person session most tests export: Alice (VP8) for about 10 s, Bob (VP8) joining
+/// about 3 s after her for about 4 s.
+struct Fixture {
+    dir: PathBuf,
+    manifest: SessionManifest,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let _serial = serial();
+        let out = temp_dir("export-two");
+        let dir = record_session(
+            &out,
+            "exp2",
+            &[("alice", "vp8", 10.0, 0.0), ("bob", "vp8", 4.0, 3.0)],
+            "640x360",
+        );
+        let manifest = SessionManifest::load(&dir).expect("manifest loads");
+        Fixture { dir, manifest }
+    })
+}
+
+/// Records one session: each publisher `(stream, codec, seconds, delay after the previous one
+/// started sending video)`. Returns the session folder once every segment is final.
+fn record_session(
+    out: &Path,
+    room: &str,
+    publishers: &[(&str, &str, f64, f64)],
+    resolution: &str,
+) -> PathBuf {
+    let (_server, url) = serve("official");
+    let out_arg = out.to_str().expect("utf-8 temp dir");
+    let mut recorder = record(&url, room, "false", &["--output", out_arg]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("recorder connects");
+    let mut running = Vec::new();
+    for (stream, codec, seconds, delay) in publishers {
+        std::thread::sleep(Duration::from_secs_f64(*delay));
+        let duration = seconds.to_string();
+        running.push(publish(
+            &url,
+            room,
+            stream,
+            "false",
+            &[
+                "--codec",
+                codec,
+                "--duration",
+                &duration,
+                "--resolution",
+                resolution,
+            ],
+        ));
+        recorder
+            .wait_event(CONNECT, |e| {
+                e["event"] == "media_flowing" && e["kind"] == "video"
+            })
+            .unwrap_or_else(|| panic!("no video from {stream}"));
+    }
+    for publisher in &mut running {
+        assert!(
+            publisher.wait_exit(Duration::from_secs(40)),
+            "publisher exits"
+        );
+    }
+    for _ in publishers {
+        recorder
+            .wait_event(Duration::from_secs(30), |e| {
+                e["event"] == "segment_finished"
+            })
+            .expect("segment finalised");
+    }
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder stops cleanly"
+    );
+    session_dir(out)
+}
+
+/// SHA-256 of every file in the session folder (not in subfolders such as `export`).
+fn hashes(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .expect("session folder")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).expect("read original");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                hex::encode(Sha256::digest(&bytes)),
+            )
+        })
+        .collect()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn segment(manifest: &SessionManifest, id: &str) -> roomtape::library::Segment {
+    manifest
+        .participants
+        .iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.segments.first().cloned())
+        .unwrap_or_else(|| panic!("{id} has a segment"))
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// What the discoverer says about a file, any container.
+#[derive(Debug, Default)]
+struct Discovered {
+    duration_s: f64,
+    container: Option<String>,
+    video: Vec<String>,
+    audio: Vec<String>,
+    width: u32,
+    height: u32,
+}
+
+fn discover(path: &Path) -> Discovered {
+    use gst_pbutils::prelude::*;
+    gst::init().expect("gst init");
+    let discoverer =
+        gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(20)).expect("discoverer");
+    let uri = glib::filename_to_uri(path, None).expect("uri");
+    let info = discoverer
+        .discover_uri(&uri)
+        .unwrap_or_else(|e| panic!("{} does not play: {e}", path.display()));
+    let name = |caps: Option<gst::Caps>| {
+        caps.and_then(|c| c.structure(0).map(|s| s.name().to_string()))
+            .unwrap_or_default()
+    };
+    let mut out = Discovered {
+        duration_s: info.duration().map(|d| d.seconds_f64()).unwrap_or(0.0),
+        container: info.stream_info().map(|s| name(s.caps())),
+        ..Default::default()
+    };
+    for stream in info.video_streams() {
+        out.video.push(name(stream.caps()));
+        out.width = stream.width();
+        out.height = stream.height();
+    }
+    for stream in info.audio_streams() {
+        out.audio.push(name(stream.caps()));
+    }
+    out
+}
+
+/// Timestamp of the first buffer of a kind in a recorded Matroska file.
+fn first_pts(path: &Path, video: bool) -> f64 {
+    gst::init().expect("gst init");
+    let pad = if video { "video_0" } else { "audio_0" };
+    let desc = format!(
+        "filesrc location=\"{}\" ! matroskademux name=d d.{pad} ! appsink name=s sync=false",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("s")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let sample = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(20))
+        .expect("a first buffer");
+    let pts = sample
+        .buffer()
+        .and_then(|b| b.pts())
+        .expect("timestamped")
+        .seconds_f64();
+    pipeline.set_state(gst::State::Null).expect("stops");
+    pts
+}
+
+/// Decodes a video scaled to `w`×`h` grey and gives, per frame, its time and the brightest
+/// pixel of each rectangle `(x, y, w, h)` in `regions`.
+fn region_brightness(
+    path: &Path,
+    (w, h): (usize, usize),
+    regions: &[(usize, usize, usize, usize)],
+) -> Vec<(f64, Vec<u8>)> {
+    gst::init().expect("gst init");
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
+         video/x-raw,format=GRAY8,width={w},height={h} ! appsink name=s sync=false",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("s")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let mut frames = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(20)) {
+        let buffer = sample.buffer().expect("buffer");
+        let pts = buffer.pts().expect("timestamped").seconds_f64();
+        let map = buffer.map_readable().expect("readable");
+        // GRAY8 rows are padded to 4 bytes.
+        let stride = w.div_ceil(4) * 4;
+        let maxima = regions
+            .iter()
+            .map(|&(rx, ry, rw, rh)| {
+                (ry..ry + rh)
+                    .flat_map(|y| (rx..rx + rw).map(move |x| (x, y)))
+                    .map(|(x, y)| map.get(y * stride + x).copied().unwrap_or(0))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        frames.push((pts, maxima));
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    frames
+}
+
+/// Brightness above which a tile shows a participant (labels and the test ball are white; a
+/// missing participant is the black background).
+const LIT: u8 = 100;
+
+/// When region `i` is lit first and last.
+fn lit_span(frames: &[(f64, Vec<u8>)], i: usize) -> Option<(f64, f64)> {
+    let lit: Vec<f64> = frames
+        .iter()
+        .filter(|(_, m)| m[i] > LIT)
+        .map(|(t, _)| *t)
+        .collect();
+    Some((*lit.first()?, *lit.last()?))
+}
+
+/// Time of the first audible sample of a WAV file.
+fn first_sound(path: &Path) -> f64 {
+    gst::init().expect("gst init");
+    let desc = format!(
+        "filesrc location=\"{}\" ! wavparse ! audioconvert ! \
+         audio/x-raw,format=S16LE,channels=1,rate=48000 ! appsink name=s sync=false",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("s")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let mut found = None;
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(20)) {
+        let buffer = sample.buffer().expect("buffer");
+        let pts = buffer.pts().expect("timestamped").seconds_f64();
+        let map = buffer.map_readable().expect("readable");
+        if let Some(i) = map
+            .chunks_exact(2)
+            .position(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs() > 1000)
+        {
+            found = Some(pts + i as f64 / 48_000.0);
+            break;
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    found.expect("the track has sound")
+}
+
+/// `roomtape export` with its exit code and error output.
+fn cli_export(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(BIN)
+        .arg("export")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run roomtape export");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout),
+    )
+}
+
+fn export_with(id: &str, out: &Path) -> Vec<PathBuf> {
+    let preset = presets::by_id(id).expect("preset");
+    let mut last = 0.0;
+    let mut calls = 0;
+    let files = export::export(&fixture().dir, &preset, out, &CancelFlag::new(), &mut |p| {
+        assert!(p.fraction >= last - 1e-9, "progress goes forward");
+        last = p.fraction;
+        calls += 1;
+    })
+    .unwrap_or_else(|e| panic!("{id}: {e}"));
+    assert!(
+        calls > 1 && (last - 1.0).abs() < 1e-9,
+        "{id}: progress to 100 %"
+    );
+    files
+}
+
+#[test]
+fn remux_keeps_codecs_and_durations_and_refuses_what_a_container_cannot_hold() {
+    let fx = fixture();
+    let before = hashes(&fx.dir);
+    let out = temp_dir("export-remux");
+    for (id, container) in [("mkv", "video/x-matroska"), ("webm", "video/webm")] {
+        let files = export_with(id, &out.join(id));
+        assert_eq!(files.len(), 2, "{id}: one file per participant");
+        for participant in ["alice", "bob"] {
+            let original = segment(&fx.manifest, participant);
+            let file = files
+                .iter()
+                .find(|f| f.file_stem().is_some_and(|s| s == participant))
+                .unwrap_or_else(|| panic!("{id}: {participant} exported"));
+            let got = discover(file);
+            let recorded = discover(&fx.dir.join(&original.file));
+            assert_eq!(got.container.as_deref(), Some(container), "{id}");
+            assert_eq!(got.video, ["video/x-vp8"], "{id}: video copied");
+            assert_eq!(got.audio, ["audio/x-opus"], "{id}: audio copied");
+            assert_eq!((got.width, got.height), (recorded.width, recorded.height));
+            assert!(
+                (got.duration_s - recorded.duration_s).abs() < 0.1,
+                "{id} {participant}: {} s exported vs {} s recorded",
+                got.duration_s,
+                recorded.duration_s
+            );
+        }
+    }
+    // VP8 has no place in MP4: refused with the reason, nothing written, failure exit code.
+    let mp4_out = out.join("mp4");
+    let (code, text) = cli_export(&[
+        fx.dir.to_str().expect("utf-8"),
+        "--format",
+        "mp4",
+        "--output",
+        mp4_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("VP8") && text.contains("MP4"), "{text}");
+    assert!(files_in(&mp4_out).is_empty(), "{:?}", files_in(&mp4_out));
+    assert_eq!(hashes(&fx.dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn grid_places_everyone_on_the_session_timeline() {
+    let fx = fixture();
+    let before = hashes(&fx.dir);
+    let out = temp_dir("export-grid");
+    let alice = segment(&fx.manifest, "alice");
+    let bob = segment(&fx.manifest, "bob");
+    let joined_apart = secs(bob.start_offset_ns) - secs(alice.start_offset_ns);
+    assert!(
+        (2.5..5.0).contains(&joined_apart),
+        "Bob joined {joined_apart} s after Alice"
+    );
+    let session_s = secs(fx.manifest.duration_ns());
+
+    let files = export_with("grid-mp4", &out);
+    assert_eq!(files.len(), 1);
+    let got = discover(&files[0]);
+    assert_eq!(got.container.as_deref(), Some("video/quicktime"));
+    assert_eq!(got.video, ["video/x-h264"]);
+    assert_eq!(got.audio, ["audio/mpeg"]);
+    assert_eq!((got.width, got.height), (1280, 720));
+    assert!(
+        (got.duration_s - session_s).abs() < 0.2,
+        "{} s grid vs {session_s} s session",
+        got.duration_s
+    );
+
+    // Two tiles side by side; look at them at a quarter of the size.
+    let frames = region_brightness(
+        &files[0],
+        (320, 180),
+        &[(0, 0, 160, 180), (160, 0, 160, 180)],
+    );
+    let (alice_in, alice_out) = lit_span(&frames, 0).expect("Alice appears");
+    let (bob_in, bob_out) = lit_span(&frames, 1).expect("Bob appears");
+    let alice_expected = secs(alice.start_offset_ns) + first_pts(&fx.dir.join(&alice.file), true);
+    let bob_expected = secs(bob.start_offset_ns) + first_pts(&fx.dir.join(&bob.file), true);
+    assert!(
+        (alice_in - alice_expected).abs() <= 0.1,
+        "Alice appears at {alice_in} s, expected {alice_expected} s"
+    );
+    assert!(
+        (bob_in - bob_expected).abs() <= 0.1,
+        "Bob appears at {bob_in} s, expected {bob_expected} s"
+    );
+    assert!(
+        ((bob_in - alice_in) - (bob_expected - alice_expected)).abs() <= 0.1,
+        "Bob appears {} s after Alice",
+        bob_in - alice_in
+    );
+    // And Bob's tile goes dark again when his segment ends, while Alice is still there.
+    let bob_end = secs(bob.end_offset_ns());
+    assert!(
+        (bob_out - bob_end).abs() <= 0.15,
+        "Bob's tile is lit until {bob_out} s, his segment ends at {bob_end} s"
+    );
+    assert!(alice_out > bob_out + 1.0, "Alice stays after Bob left");
+
+    let webm = export_with("grid-webm", &out);
+    let got = discover(&webm[0]);
+    assert_eq!(got.container.as_deref(), Some("video/webm"));
+    assert_eq!(
+        (got.video.as_slice(), got.audio.as_slice()),
+        (
+            &["video/x-vp9".to_owned()][..],
+            &["audio/x-opus".to_owned()][..]
+        )
+    );
+    assert!((got.duration_s - session_s).abs() < 0.2);
+    assert_eq!(hashes(&fx.dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn audio_tracks_start_with_silence_until_the_participant_joined() {
+    let fx = fixture();
+    let before = hashes(&fx.dir);
+    let out = temp_dir("export-audio");
+    let wavs = export_with("audio-wav", &out.join("wav"));
+    let opus = export_with("audio-opus", &out.join("opus"));
+    assert_eq!(
+        (wavs.len(), opus.len()),
+        (2, 2),
+        "one track per participant"
+    );
+    for participant in ["alice", "bob"] {
+        let seg = segment(&fx.manifest, participant);
+        let end = secs(seg.end_offset_ns());
+        let pick = |files: &[PathBuf]| {
+            files
+                .iter()
+                .find(|f| f.file_stem().is_some_and(|s| s == participant))
+                .cloned()
+                .unwrap_or_else(|| panic!("{participant} exported"))
+        };
+        let wav = pick(&wavs);
+        let got = discover(&wav);
+        assert_eq!(got.container.as_deref(), Some("audio/x-wav"));
+        assert!(got.video.is_empty() && got.audio.len() == 1);
+        assert!(
+            (got.duration_s - end).abs() < 0.1,
+            "{participant}: {} s track, segment ends at {end} s",
+            got.duration_s
+        );
+        let expected = secs(seg.start_offset_ns) + first_pts(&fx.dir.join(&seg.file), false);
+        let sound = first_sound(&wav);
+        assert!(
+            (sound - expected).abs() < 0.05,
+            "{participant}: sound starts at {sound} s, expected {expected} s"
+        );
+        let got = discover(&pick(&opus));
+        assert_eq!(got.container.as_deref(), Some("audio/ogg"));
+        assert_eq!(got.audio, ["audio/x-opus"]);
+        assert!(
+            (got.duration_s - end).abs() < 0.1,
+            "{participant}: opus {} s",
+            got.duration_s
+        );
+    }
+    assert_eq!(hashes(&fx.dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn cancelling_leaves_no_file_behind() {
+    let fx = fixture();
+    let before = hashes(&fx.dir);
+    let out = temp_dir("export-cancel");
+
+    // Through the library: cancel once a tenth is done.
+    let preset = presets::by_id("grid-webm").expect("preset");
+    let cancel = CancelFlag::new();
+    let result = export::export(&fx.dir, &preset, &out, &cancel.clone(), &mut |p| {
+        if p.fraction > 0.1 {
+            cancel.cancel();
+        }
+    });
+    assert!(matches!(result, Err(ExportError::Cancelled)), "{result:?}");
+    assert!(files_in(&out).is_empty(), "left: {:?}", files_in(&out));
+
+    // Through the command line: Ctrl+C while it reports progress.
+    let mut child = Command::new(BIN)
+        .args([
+            "export",
+            fx.dir.to_str().expect("utf-8"),
+            "--format",
+            "grid",
+            "--grid-format",
+            "webm",
+            "--output",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn export");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let partial_seen = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("export reports progress");
+        let percent: Option<u32> = line
+            .strip_prefix("progress")
+            .and_then(|rest| rest.trim().split('%').next())
+            .and_then(|n| n.trim().parse().ok());
+        if percent.is_some_and(|p| p >= 5) {
+            break files_in(&out).iter().any(|n| n.ends_with(".partial"));
+        }
+    };
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("export exits");
+    assert_eq!(status.code(), Some(130), "cancelled exit code");
+    assert!(partial_seen, "the export writes under a temporary name");
+    assert!(files_in(&out).is_empty(), "left: {:?}", files_in(&out));
+    assert_eq!(hashes(&fx.dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_a_failure_code() {
+    let missing = temp_dir("export-not-a-session");
+    let (code, text) = cli_export(&[missing.to_str().expect("utf-8"), "--format", "mkv"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("not a session folder"), "{text}");
+    let (code, _) = cli_export(&[missing.to_str().expect("utf-8"), "--format", "avi"]);
+    assert_eq!(code, Some(2), "unknown format is a usage error");
+    std::fs::write(missing.join("session.json"), b"{ broken").expect("write");
+    let (code, text) = cli_export(&[missing.to_str().expect("utf-8"), "--format", "mkv"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("session.json"), "{text}");
+    let _ = std::fs::remove_dir_all(&missing);
+}
+
+#[test]
+fn four_participants_export_from_the_command_line() {
+    let (dir, out) = {
+        let _serial = serial();
+        let out = temp_dir("export-four");
+        let dir = record_session(
+            &out,
+            "exp4",
+            &[
+                ("p1", "h264", 5.0, 0.0),
+                ("p2", "h264", 5.0, 0.0),
+                ("p3", "h264", 5.0, 0.0),
+                ("p4", "h264", 5.0, 0.0),
+            ],
+            "320x180",
+        );
+        (dir, out)
+    };
+    let before = hashes(&dir);
+    let library: Vec<SessionSummary> = scan_recordings(&out);
+    assert_eq!(library.len(), 1);
+    assert_eq!(library[0].participant_count, 4);
+
+    let mp4_out = out.join("mp4");
+    let (code, text) = cli_export(&[
+        dir.to_str().expect("utf-8"),
+        "--format",
+        "mp4",
+        "--output",
+        mp4_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let files = files_in(&mp4_out);
+    assert_eq!(files.len(), 4, "{files:?}");
+    for name in &files {
+        let got = discover(&mp4_out.join(name));
+        assert_eq!(got.container.as_deref(), Some("video/quicktime"), "{name}");
+        assert_eq!(
+            got.video,
+            ["video/x-h264"],
+            "{name}: copied, not re-encoded"
+        );
+        assert_eq!(got.audio, ["audio/x-opus"], "{name}: Opus in MP4");
+        assert!(got.duration_s > 3.0, "{name}: {} s", got.duration_s);
+    }
+
+    let grid_out = out.join("grid");
+    let (code, text) = cli_export(&[
+        dir.to_str().expect("utf-8"),
+        "--format",
+        "grid",
+        "--output",
+        grid_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("progress 100%"), "{text}");
+    let grid = files_in(&grid_out);
+    assert_eq!(grid.len(), 1, "{grid:?}");
+    // A 2×2 grid: every quadrant shows somebody at some point.
+    let quadrants = [
+        (0, 0, 160, 90),
+        (160, 0, 160, 90),
+        (0, 90, 160, 90),
+        (160, 90, 160, 90),
+    ];
+    let frames = region_brightness(&grid_out.join(&grid[0]), (320, 180), &quadrants);
+    for q in 0..4 {
+        assert!(
+            lit_span(&frames, q).is_some(),
+            "quadrant {q} never shows anyone"
+        );
+    }
+    assert_eq!(hashes(&dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -147,11 +147,18 @@ pub fn attach_video(
     // Not async: a sink added to a playing pipeline that waits for preroll takes the whole
     // pipeline (webrtcbin's sources too) back to PAUSED until a frame arrives, which with no
     // key frame yet never happens.
-    let sink = gst::ElementFactory::make("gtk4paintablesink")
+    // Headless (`record --decode-previews`, the benchmark) there is no GTK: the frames are
+    // decoded and scaled all the same, then dropped.
+    let sink_factory = if gst::ElementFactory::find("gtk4paintablesink").is_some() {
+        "gtk4paintablesink"
+    } else {
+        "fakesink"
+    };
+    let sink = gst::ElementFactory::make(sink_factory)
         .property("sync", false)
         .property("async", false)
         .build()
-        .map_err(|_| anyhow::anyhow!("gtk4paintablesink is not registered"))?;
+        .map_err(|_| anyhow::anyhow!("the GStreamer element {sink_factory} is missing"))?;
 
     let stats = Arc::new(PreviewStats::default());
     if let Some(pad) = decoder.static_pad("src") {

@@ -531,9 +531,15 @@ impl Session {
                 ..
             }) => {
                 self.ensure_participant(&participant, &participant.clone(), None);
-                let paintable = preview.sink.property::<gdk::Paintable>("paintable");
+                // Without gtk4paintablesink the preview decodes into a fakesink: no picture.
+                let paintable = preview
+                    .sink
+                    .has_property("paintable")
+                    .then(|| preview.sink.property::<gdk::Paintable>("paintable"));
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
-                    p.tile.set_paintable(&paintable);
+                    if let Some(paintable) = &paintable {
+                        p.tile.set_paintable(paintable);
+                    }
                     p.video = Some(preview);
                 }
             }

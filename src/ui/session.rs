@@ -531,15 +531,9 @@ impl Session {
                 ..
             }) => {
                 self.ensure_participant(&participant, &participant.clone(), None);
-                // Without gtk4paintablesink the preview decodes into a fakesink: no picture.
-                let paintable = preview
-                    .sink
-                    .has_property("paintable")
-                    .then(|| preview.sink.property::<gdk::Paintable>("paintable"));
+                let paintable = preview.sink.property::<gdk::Paintable>("paintable");
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
-                    if let Some(paintable) = &paintable {
-                        p.tile.set_paintable(paintable);
-                    }
+                    p.tile.set_paintable(&paintable);
                     p.video = Some(preview);
                 }
             }

@@ -421,23 +421,36 @@ fn churn(cycles: usize, stay_s: f64) -> Vec<ProcStats> {
         .expect("connects");
     let pid = recorder.child.id();
     let mut figures = Vec::new();
+    let mut sessions: Vec<String> = Vec::new();
     for cycle in 0..cycles {
         let mut publishers = Vec::new();
         for i in 0..4 {
-            // Staggered: they join together and leave one after another.
-            let duration = format!("{:.1}", stay_s + i as f64 * 0.7);
             let stream = format!("p{i}");
             publishers.push(publish(
                 &url,
                 "churn",
                 &stream,
                 "false",
-                &["--resolution", "320x180", "--duration", &duration],
+                &["--resolution", "320x180"],
             ));
+        }
+        for i in 0..4 {
+            let (_, session, _) = wait_flowing(&mut recorder, &format!("p{i}"), &sessions);
+            sessions.push(session);
+        }
+        // They joined together; they leave one after another.
+        std::thread::sleep(Duration::from_secs_f64(stay_s));
+        eprintln!(
+            "FIGURE churn cycle {cycle} with 4 participants: {:?}",
+            proc_stats(pid)
+        );
+        for publisher in &mut publishers {
+            publisher.terminate();
+            std::thread::sleep(Duration::from_millis(700));
         }
         for publisher in &mut publishers {
             assert!(
-                publisher.wait_exit(Duration::from_secs_f64(stay_s + 40.0)),
+                publisher.wait_exit(Duration::from_secs(20)),
                 "cycle {cycle}: publisher exits"
             );
         }

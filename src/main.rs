@@ -7,6 +7,9 @@ fn main() -> ExitCode {
     roomtape::init_logging();
     roomtape::i18n::init();
     let cli = Cli::parse();
+    if let Some(dir) = &cli.recordings_dir {
+        roomtape::ui::recordings::set_folder_override(dir.clone());
+    }
     match cli.command {
         Some(command) => roomtape::cli::run(command),
         None => roomtape::ui::run(roomtape::ui::LaunchOptions::from_cli(&cli)),

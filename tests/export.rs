@@ -626,8 +626,14 @@ fn four_participants_export_from_the_command_line() {
     assert_eq!(code, Some(0), "{text}");
     let files = files_in(&mp4_out);
     assert_eq!(files.len(), 4, "{files:?}");
-    for name in &files {
-        let got = discover(&mp4_out.join(name));
+    let manifest = SessionManifest::load(&dir).expect("manifest");
+    for participant in &manifest.participants {
+        let original = &participant.segments[0];
+        let stem = Path::new(&original.file).file_stem().expect("stem");
+        let name = format!("{}.mp4", stem.to_string_lossy());
+        assert!(files.contains(&name), "{name} in {files:?}");
+        let got = discover(&mp4_out.join(&name));
+        let recorded = discover(&dir.join(&original.file));
         assert_eq!(got.container.as_deref(), Some("video/quicktime"), "{name}");
         assert_eq!(
             got.video,
@@ -635,7 +641,13 @@ fn four_participants_export_from_the_command_line() {
             "{name}: copied, not re-encoded"
         );
         assert_eq!(got.audio, ["audio/x-opus"], "{name}: Opus in MP4");
-        assert!(got.duration_s > 3.0, "{name}: {} s", got.duration_s);
+        assert_eq!((got.width, got.height), (recorded.width, recorded.height));
+        assert!(
+            (got.duration_s - recorded.duration_s).abs() < 0.1,
+            "{name}: {} s exported, {} s recorded",
+            got.duration_s,
+            recorded.duration_s
+        );
     }
 
     let grid_out = out.join("grid");
@@ -666,4 +678,159 @@ fn four_participants_export_from_the_command_line() {
     }
     assert_eq!(hashes(&dir), before, "originals unchanged");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Copies a session folder's files (not its subfolders) into `to`.
+fn copy_session(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from)
+        .expect("read session")
+        .filter_map(Result::ok)
+    {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
+        }
+    }
+}
+
+/// Makes a copy of the fixture look like the recorder died: manifest still `recording`, no
+/// durations, and Bob's segment only as its per-track file.
+fn crashed_copy(to: &Path) -> PathBuf {
+    let fx = fixture();
+    let dir = to.join("exp2 crashed");
+    copy_session(&fx.dir, &dir);
+    let mut manifest = fx.manifest.clone();
+    manifest.state = roomtape::library::SessionState::Recording;
+    manifest.ended_unix_ms = None;
+    manifest.started_unix_ms -= 60_000;
+    for participant in &mut manifest.participants {
+        for segment in &mut participant.segments {
+            segment.duration_ns = None;
+            segment.end_reason = None;
+            if participant.id == "bob" {
+                let track = format!("{}.video-and-audio.mkv", participant.id);
+                std::fs::rename(dir.join(&segment.file), dir.join(&track)).expect("rename");
+                segment.track_files = vec![track];
+            }
+        }
+    }
+    manifest.write_atomic(&dir).expect("write manifest");
+    dir
+}
+
+#[test]
+fn a_crashed_session_still_exports() {
+    let out = temp_dir("export-crashed");
+    let dir = crashed_copy(&out);
+    let before = hashes(&dir);
+    let preset = presets::by_id("mkv").expect("preset");
+    let files = export::export(
+        &dir,
+        &preset,
+        &dir.join("export"),
+        &CancelFlag::new(),
+        &mut |_| {},
+    )
+    .expect("exports from track files");
+    assert_eq!(files.len(), 2);
+    for file in &files {
+        let got = discover(file);
+        assert_eq!(got.video, ["video/x-vp8"], "{}", file.display());
+        assert!(
+            got.duration_s > 2.0,
+            "{}: {} s",
+            file.display(),
+            got.duration_s
+        );
+    }
+    let library = scan_recordings(&out);
+    assert_eq!(library.len(), 1);
+    assert!(library[0].recovered, "listed as recovered");
+    assert_eq!(hashes(&dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The Recordings page under Xvfb: lists the sessions (a crashed one marked), makes
+/// thumbnails, follows a session appearing on disk, and renders.
+#[test]
+fn recordings_page_lists_sessions_and_follows_the_folder() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run the UI tests under an X server, e.g. \
+         xvfb-run -a cargo test --test export"
+    );
+    let fx = fixture();
+    let root = temp_dir("export-ui");
+    let cache = root.join("cache");
+    let library_dir = root.join("library");
+    copy_session(&fx.dir, &library_dir.join("exp2 finished"));
+    crashed_copy(&library_dir);
+    let shot = root.join("recordings.png");
+    let mut app = Command::new(BIN)
+        .args(["--recordings-dir", library_dir.to_str().expect("utf-8")])
+        .args(["--screenshot", shot.to_str().expect("utf-8")])
+        .args(["--screenshot-delay", "6"])
+        .env("XDG_CACHE_HOME", &cache)
+        .env("GSETTINGS_BACKEND", "memory")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the app");
+    let stdout = app.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_report = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("the page never listed {what}"));
+            if line.starts_with("recordings-page") && line.contains(what) {
+                return line;
+            }
+        }
+    };
+    let first = wait_report("sessions=2");
+    assert!(
+        first.contains("segments=4") && first.contains("recovered=1"),
+        "{first}"
+    );
+    // A session appears on disk while the page is open.
+    copy_session(&fx.dir, &library_dir.join("exp2 copied later"));
+    wait_report("sessions=3");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = app.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the app did not quit after its screenshot"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "app exit {status:?}");
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    let thumbnails = files_in(&cache.join("roomtape").join("thumbnails"));
+    assert!(
+        thumbnails.iter().filter(|n| n.ends_with(".png")).count() >= 2,
+        "thumbnails of the expanded session: {thumbnails:?}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -30,6 +30,9 @@ pub struct Cli {
     /// Save a PNG of the window after --screenshot-delay seconds, then quit.
     #[arg(long, value_name = "FILE", hide = true)]
     pub screenshot: Option<PathBuf>,
+    /// Open the Recordings page listing this folder, newest session expanded.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub recordings_dir: Option<PathBuf>,
     /// Seconds to wait before --screenshot.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
     pub screenshot_delay: f64,

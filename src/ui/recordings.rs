@@ -1,8 +1,344 @@
 //! The Recordings page: the library of saved sessions and their export.
+//!
+//! The folder on disk is the source of truth: the page scans it (off the main thread) with
+//! [`crate::library::scan_recordings`] and rescans when a `gio::FileMonitor` on the folder or on
+//! a session folder reports a change, or when the `output-folder` setting changes. Each session
+//! is a [`SessionRow`] that expands into its segments.
+
+mod export_dialog;
+mod segment_row;
+mod session_row;
+mod thumbnail;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use adw::prelude::*;
+use gtk::{gio, glib};
 
 use super::RoomtapeWindow;
+use crate::i18n::{gettext, gettext_f};
+use crate::library::{Segment, SessionSummary, scan_recordings};
+
+use session_row::SessionRow;
+
+/// Changes on disk come in bursts (a manifest rewrite is a create and a rename): wait this
+/// long after the last one before rescanning.
+const RESCAN_DELAY: Duration = Duration::from_millis(400);
+
+/// The page's state, shared by its callbacks.
+struct Library {
+    window: glib::WeakRef<RoomtapeWindow>,
+    list: gtk::ListBox,
+    folder_label: gtk::Label,
+    root: RefCell<PathBuf>,
+    monitors: RefCell<Vec<gio::FileMonitor>>,
+    rescan_pending: Cell<bool>,
+    /// Expand the first session after the next scan (for screenshots of the page).
+    expand_first: Cell<bool>,
+    /// Report what is listed on stdout after each scan (for the UI tests).
+    report: Cell<bool>,
+}
+
+thread_local! {
+    static LIBRARY: RefCell<Option<Rc<Library>>> = const { RefCell::new(None) };
+}
 
 /// Fills the window's Recordings page. Called once when the window is created.
 pub fn attach(window: &RoomtapeWindow) {
-    let _ = window;
+    let content = window.recordings_box();
+    let folder_label = gtk::Label::builder()
+        .xalign(0.0)
+        .wrap(true)
+        .css_classes(["dim-label"])
+        .build();
+    let list = gtk::ListBox::builder()
+        .selection_mode(gtk::SelectionMode::None)
+        .css_classes(["boxed-list"])
+        .build();
+    content.append(&folder_label);
+    content.append(&list);
+
+    let settings = window.settings();
+    let library = Rc::new(Library {
+        window: window.downgrade(),
+        list,
+        folder_label,
+        root: RefCell::new(crate::settings::recordings_dir(&settings)),
+        monitors: RefCell::new(Vec::new()),
+        rescan_pending: Cell::new(false),
+        expand_first: Cell::new(false),
+        report: Cell::new(false),
+    });
+    settings.connect_changed(
+        Some("output-folder"),
+        glib::clone!(
+            #[weak(rename_to = window)]
+            window,
+            move |settings, _| {
+                if FOLDER_OVERRIDE.get().is_some() {
+                    return;
+                }
+                if let Some(library) = library_of(&window) {
+                    library.set_root(crate::settings::recordings_dir(settings));
+                }
+            }
+        ),
+    );
+    match FOLDER_OVERRIDE.get() {
+        Some(dir) => show_folder(&library, window, dir),
+        None => library.rescan(),
+    }
+    LIBRARY.with(|l| l.replace(Some(library)));
+}
+
+/// Makes windows opened from now on show the Recordings page listing `dir` instead of the
+/// configured folder, with the newest session expanded, and print what they list on stdout
+/// (the hidden `--recordings-dir` flag, for screenshots and UI tests).
+pub fn set_folder_override(dir: PathBuf) {
+    let _ = FOLDER_OVERRIDE.set(dir);
+}
+
+static FOLDER_OVERRIDE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+fn show_folder(library: &Rc<Library>, window: &RoomtapeWindow, dir: &Path) {
+    library.expand_first.set(true);
+    library.report.set(true);
+    library.set_root(dir.to_owned());
+    // After the window has set up its own pages.
+    glib::idle_add_local_once(glib::clone!(
+        #[weak]
+        window,
+        move || {
+            if let Some(stack) = window
+                .recordings_box()
+                .ancestor(adw::ViewStack::static_type())
+                .and_downcast::<adw::ViewStack>()
+            {
+                stack.set_visible_child_name("recordings");
+            }
+        }
+    ));
+}
+
+fn library_of(window: &RoomtapeWindow) -> Option<Rc<Library>> {
+    LIBRARY.with(|l| {
+        l.borrow()
+            .clone()
+            .filter(|lib| lib.window.upgrade().as_ref() == Some(window))
+    })
+}
+
+impl Library {
+    fn set_root(self: &Rc<Self>, root: PathBuf) {
+        if *self.root.borrow() != root {
+            self.root.replace(root);
+        }
+        self.rescan();
+    }
+
+    /// Rescans soon, once a burst of changes is over.
+    fn rescan_later(self: &Rc<Self>) {
+        if self.rescan_pending.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        glib::timeout_add_local_once(RESCAN_DELAY, move || {
+            if let Some(library) = weak.upgrade() {
+                library.rescan_pending.set(false);
+                library.rescan();
+            }
+        });
+    }
+
+    /// Scans the folder on a worker thread and shows the result.
+    fn rescan(self: &Rc<Self>) {
+        let root = self.root.borrow().clone();
+        let weak = Rc::downgrade(self);
+        glib::spawn_future_local(async move {
+            let scanned_root = root.clone();
+            let sessions = gio::spawn_blocking(move || scan_recordings(&scanned_root))
+                .await
+                .unwrap_or_default();
+            if let Some(library) = weak.upgrade()
+                && *library.root.borrow() == root
+            {
+                library.show(&sessions);
+            }
+        });
+    }
+
+    fn show(self: &Rc<Self>, sessions: &[SessionSummary]) {
+        let root = self.root.borrow().clone();
+        self.folder_label
+            .set_text(&gettext_f("Sessions in {}", &[&root.display().to_string()]));
+        // Keep open what the user had open.
+        let mut expanded = HashSet::new();
+        while let Some(child) = self.list.first_child() {
+            if let Some(row) = child.downcast_ref::<SessionRow>()
+                && row.is_expanded()
+            {
+                expanded.insert(row.dir());
+            }
+            self.list.remove(&child);
+        }
+        let expand_first = self.expand_first.replace(false);
+        for (i, summary) in sessions.iter().enumerate() {
+            let row = SessionRow::new(summary);
+            if expanded.contains(&summary.dir) || (expand_first && i == 0) {
+                row.set_expanded(true);
+            }
+            self.list.append(&row);
+        }
+        if let Some(window) = self.window.upgrade() {
+            window.set_has_recordings(!sessions.is_empty());
+        }
+        if self.report.get() {
+            let segments: usize = sessions
+                .iter()
+                .flat_map(|s| &s.manifest.participants)
+                .map(|p| p.segments.len())
+                .sum();
+            let recovered = sessions.iter().filter(|s| s.recovered).count();
+            println!(
+                "recordings-page sessions={} segments={segments} recovered={recovered}",
+                sessions.len()
+            );
+        }
+        self.watch(&root, sessions);
+    }
+
+    /// Monitors the recordings folder (sessions added or removed) and every session folder
+    /// (manifests rewritten, files merged).
+    fn watch(self: &Rc<Self>, root: &Path, sessions: &[SessionSummary]) {
+        let mut monitors = Vec::new();
+        let dirs = std::iter::once(root).chain(sessions.iter().map(|s| s.dir.as_path()));
+        for dir in dirs {
+            match gio::File::for_path(dir)
+                .monitor_directory(gio::FileMonitorFlags::WATCH_MOVES, gio::Cancellable::NONE)
+            {
+                Ok(monitor) => {
+                    let weak = Rc::downgrade(self);
+                    monitor.connect_changed(move |_, _, _, _| {
+                        if let Some(library) = weak.upgrade() {
+                            library.rescan_later();
+                        }
+                    });
+                    monitors.push(monitor);
+                }
+                Err(err) => tracing::debug!("cannot watch {}: {err}", dir.display()),
+            }
+        }
+        for old in self.monitors.replace(monitors) {
+            old.cancel();
+        }
+    }
+}
+
+/// What Play opens for a segment: its merged file, or (after a crash) its first track file.
+fn playable_file(session_dir: &Path, segment: &Segment) -> Option<PathBuf> {
+    segment
+        .path_in(session_dir)
+        .filter(|p| !segment.file.is_empty() && p.is_file())
+        .or_else(|| {
+            segment
+                .track_files
+                .iter()
+                .filter_map(|f| crate::library::naming::resolve_in(session_dir, f))
+                .find(|p| p.is_file())
+        })
+}
+
+/// "1:05:03" or "4:07".
+pub fn format_duration(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The local date and time of a session start.
+fn format_date(unix_ms: i64) -> String {
+    glib::DateTime::from_unix_local(unix_ms.div_euclid(1000))
+        .and_then(|t| t.format("%x %H:%M"))
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// "0:42 · VP8 + Opus · 640×360 · left" for a segment row.
+fn segment_details(segment: &Segment) -> String {
+    let mut parts = Vec::new();
+    parts.push(match segment.duration_ns {
+        Some(ns) => format_duration(ns),
+        None => gettext("length unknown"),
+    });
+    let codecs: Vec<String> = [&segment.video_codec, &segment.audio_codec]
+        .into_iter()
+        .flatten()
+        .map(|c| c.to_uppercase().replace("OPUS", "Opus"))
+        .collect();
+    if !codecs.is_empty() {
+        parts.push(codecs.join(" + "));
+    }
+    if let (Some(w), Some(h)) = (segment.width, segment.height) {
+        parts.push(format!("{w}×{h}"));
+    }
+    if let Some(error) = &segment.error {
+        parts.push(gettext_f("failed: {}", &[error]));
+    } else if !segment.track_files.is_empty() {
+        parts.push(gettext("separate track files"));
+    }
+    parts.join(" · ")
+}
+
+/// Opens a file or folder with the desktop's default application.
+fn open_path(widget: &gtk::Widget, path: &Path) {
+    let uri = gio::File::for_path(path).uri();
+    let context = widget.display().app_launch_context();
+    if let Err(err) = gio::AppInfo::launch_default_for_uri(&uri, Some(&context)) {
+        show_error(
+            widget,
+            &gettext("Could Not Open the File"),
+            &format!("{}: {err}", path.display()),
+        );
+    }
+}
+
+/// A message dialog over the widget's window.
+fn show_error(widget: &gtk::Widget, heading: &str, body: &str) {
+    let parent = widget.root().and_downcast::<gtk::Window>();
+    let dialog = adw::MessageDialog::new(parent.as_ref(), Some(heading), Some(body));
+    dialog.add_response("close", &gettext("_Close"));
+    dialog.present();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_clocks() {
+        assert_eq!(format_duration(0), "0:00");
+        assert_eq!(format_duration(65_400_000_000), "1:05");
+        assert_eq!(format_duration(3_723_000_000_000), "1:02:03");
+    }
+
+    #[test]
+    fn segment_details_name_codecs_and_size() {
+        let seg = Segment {
+            duration_ns: Some(42_000_000_000),
+            video_codec: Some("vp8".into()),
+            audio_codec: Some("opus".into()),
+            width: Some(640),
+            height: Some(360),
+            ..Segment::default()
+        };
+        assert_eq!(segment_details(&seg), "0:42 · VP8 + Opus · 640×360");
+    }
 }

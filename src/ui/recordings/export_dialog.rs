@@ -1,0 +1,336 @@
+//! The Export dialog: pick a preset and a folder, watch the progress, cancel at any time.
+//!
+//! The export runs on a worker thread ([`crate::library::export::export`] blocks); it reports
+//! over an `async-channel` that a main-context future drains into the progress bar.
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::glib;
+
+use crate::i18n::{gettext, gettext_f};
+use crate::library::SessionSummary;
+use crate::library::export::{self, CancelFlag, ExportError, Progress};
+use crate::library::presets::{self, Preset, PresetKind, codec_label};
+
+/// What the worker thread tells the dialog.
+enum Report {
+    Progress(Progress),
+    Done(Result<Vec<PathBuf>, ExportError>),
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Debug, Default, gtk::CompositeTemplate)]
+    #[template(file = "export_dialog.ui")]
+    pub struct RoomtapeExportDialog {
+        #[template_child]
+        pub(super) cancel_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) export_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) preset_group: TemplateChild<adw::PreferencesGroup>,
+        #[template_child]
+        pub(super) folder_row: TemplateChild<adw::ActionRow>,
+        #[template_child]
+        pub(super) folder_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub(super) progress_group: TemplateChild<adw::PreferencesGroup>,
+        #[template_child]
+        pub(super) progress_bar: TemplateChild<gtk::ProgressBar>,
+        #[template_child]
+        pub(super) status_label: TemplateChild<gtk::Label>,
+
+        pub(super) session_dir: RefCell<PathBuf>,
+        pub(super) output_dir: RefCell<PathBuf>,
+        /// (preset, its radio button) in the order shown.
+        pub(super) choices: RefCell<Vec<(Preset, gtk::CheckButton)>>,
+        /// Set while an export runs.
+        pub(super) cancel: RefCell<Option<CancelFlag>>,
+        /// The last export finished: Export becomes "Show Files".
+        pub(super) finished: Cell<bool>,
+        pub(super) chooser: RefCell<Option<gtk::FileChooserNative>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for RoomtapeExportDialog {
+        const NAME: &'static str = "RoomtapeExportDialog";
+        type Type = super::ExportDialog;
+        type ParentType = adw::Window;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.bind_template();
+        }
+
+        fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+            obj.init_template();
+        }
+    }
+
+    impl ObjectImpl for RoomtapeExportDialog {
+        fn constructed(&self) {
+            self.parent_constructed();
+            let obj = self.obj();
+            self.cancel_button.connect_clicked(glib::clone!(
+                #[weak]
+                obj,
+                move |_| {
+                    // While exporting, Cancel stops the export and keeps the dialog open.
+                    if let Some(cancel) = obj.imp().cancel.borrow().as_ref() {
+                        cancel.cancel();
+                        return;
+                    }
+                    obj.close();
+                }
+            ));
+            self.export_button.connect_clicked(glib::clone!(
+                #[weak]
+                obj,
+                move |_| obj.on_export_clicked()
+            ));
+            self.folder_button.connect_clicked(glib::clone!(
+                #[weak]
+                obj,
+                move |_| obj.choose_folder()
+            ));
+        }
+    }
+    impl WidgetImpl for RoomtapeExportDialog {}
+    impl WindowImpl for RoomtapeExportDialog {
+        fn close_request(&self) -> glib::Propagation {
+            // Closing while exporting cancels: the worker removes its partial file.
+            if let Some(cancel) = self.cancel.borrow().as_ref() {
+                cancel.cancel();
+            }
+            self.parent_close_request()
+        }
+    }
+    impl AdwWindowImpl for RoomtapeExportDialog {}
+}
+
+glib::wrapper! {
+    pub struct ExportDialog(ObjectSubclass<imp::RoomtapeExportDialog>)
+        @extends adw::Window, gtk::Window, gtk::Widget,
+        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget, gtk::Native,
+            gtk::Root, gtk::ShortcutManager;
+}
+
+impl ExportDialog {
+    pub fn new(parent: Option<&gtk::Window>, summary: &SessionSummary) -> Self {
+        let dialog: Self = glib::Object::builder()
+            .property("transient-for", parent)
+            .build();
+        let imp = dialog.imp();
+        imp.session_dir.replace(summary.dir.clone());
+        dialog.set_output_dir(export::default_output_dir(&summary.dir));
+
+        // Codecs as recorded, to explain up front which remuxes cannot work.
+        let recorded: Vec<String> = summary
+            .manifest
+            .participants
+            .iter()
+            .flat_map(|p| &p.segments)
+            .flat_map(|s| {
+                let video = s
+                    .video_codec
+                    .as_ref()
+                    .map(|c| format!("video/x-{}", c.to_lowercase()));
+                let audio = s
+                    .audio_codec
+                    .as_ref()
+                    .map(|c| format!("audio/x-{}", c.to_lowercase()));
+                video.into_iter().chain(audio)
+            })
+            .collect();
+        let mut group: Option<gtk::CheckButton> = None;
+        let mut first_possible = None;
+        for preset in presets::all().unwrap_or_default() {
+            let refused: Vec<&str> = if preset.kind == PresetKind::Remux {
+                let mut refused: Vec<&str> = recorded
+                    .iter()
+                    .filter(|c| !preset.accepts(c))
+                    .map(|c| codec_label(c))
+                    .collect();
+                refused.sort_unstable();
+                refused.dedup();
+                refused
+            } else {
+                Vec::new()
+            };
+            let check = gtk::CheckButton::new();
+            check.set_group(group.as_ref());
+            group.get_or_insert_with(|| check.clone());
+            let description = if refused.is_empty() {
+                gettext(&preset.description)
+            } else {
+                gettext_f(
+                    "Not possible for this session: {} cannot be copied into this format",
+                    &[&refused.join(", ")],
+                )
+            };
+            let row = adw::ActionRow::builder()
+                .title(glib::markup_escape_text(&gettext(&preset.name)))
+                .subtitle(glib::markup_escape_text(&description))
+                .activatable_widget(&check)
+                .sensitive(refused.is_empty())
+                .build();
+            row.add_prefix(&check);
+            imp.preset_group.add(&row);
+            if refused.is_empty() && first_possible.is_none() {
+                first_possible = Some(check.clone());
+            }
+            imp.choices.borrow_mut().push((preset, check));
+        }
+        match first_possible {
+            Some(check) => check.set_active(true),
+            None => imp.export_button.set_sensitive(false),
+        }
+        dialog
+    }
+
+    fn set_output_dir(&self, dir: PathBuf) {
+        let imp = self.imp();
+        imp.folder_row
+            .set_subtitle(&glib::markup_escape_text(&dir.display().to_string()));
+        imp.output_dir.replace(dir);
+    }
+
+    fn choose_folder(&self) {
+        let chooser = gtk::FileChooserNative::new(
+            Some(&gettext("Export To")),
+            Some(self),
+            gtk::FileChooserAction::SelectFolder,
+            Some(&gettext("_Select")),
+            Some(&gettext("_Cancel")),
+        );
+        chooser.connect_response(glib::clone!(
+            #[weak(rename_to = dialog)]
+            self,
+            move |chooser, response| {
+                if response == gtk::ResponseType::Accept
+                    && let Some(path) = chooser.file().and_then(|f| f.path())
+                {
+                    dialog.set_output_dir(path);
+                }
+                dialog.imp().chooser.replace(None);
+            }
+        ));
+        chooser.show();
+        // The native dialog must outlive this call.
+        self.imp().chooser.replace(Some(chooser));
+    }
+
+    fn selected_preset(&self) -> Option<Preset> {
+        self.imp()
+            .choices
+            .borrow()
+            .iter()
+            .find(|(_, check)| check.is_active())
+            .map(|(preset, _)| preset.clone())
+    }
+
+    fn on_export_clicked(&self) {
+        let imp = self.imp();
+        if imp.finished.get() {
+            super::open_path(self.upcast_ref(), &imp.output_dir.borrow());
+            return;
+        }
+        if imp.cancel.borrow().is_some() {
+            return;
+        }
+        let Some(preset) = self.selected_preset() else {
+            return;
+        };
+        self.start(preset);
+    }
+
+    fn start(&self, preset: Preset) {
+        let imp = self.imp();
+        let cancel = CancelFlag::new();
+        imp.cancel.replace(Some(cancel.clone()));
+        imp.preset_group.set_sensitive(false);
+        imp.folder_button.set_sensitive(false);
+        imp.export_button.set_sensitive(false);
+        imp.progress_group.set_visible(true);
+        imp.progress_bar.set_fraction(0.0);
+        imp.status_label.remove_css_class("error");
+        imp.status_label.set_text(&gettext("Preparing…"));
+
+        let (tx, rx) = async_channel::unbounded();
+        let session = imp.session_dir.borrow().clone();
+        let output = imp.output_dir.borrow().clone();
+        std::thread::spawn(move || {
+            let progress_tx = tx.clone();
+            let result = export::export(&session, &preset, &output, &cancel, &mut |p| {
+                let _ = progress_tx.send_blocking(Report::Progress(p.clone()));
+            });
+            let _ = tx.send_blocking(Report::Done(result));
+        });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = dialog)]
+            self,
+            async move {
+                while let Ok(report) = rx.recv().await {
+                    match report {
+                        Report::Progress(p) => dialog.show_progress(&p),
+                        Report::Done(result) => {
+                            dialog.show_result(result);
+                            break;
+                        }
+                    }
+                }
+            }
+        ));
+    }
+
+    fn show_progress(&self, progress: &Progress) {
+        let imp = self.imp();
+        imp.progress_bar.set_fraction(progress.fraction);
+        imp.progress_bar
+            .set_text(Some(&format!("{:.0} %", progress.fraction * 100.0)));
+        imp.status_label.set_text(&gettext_f(
+            "Writing {} ({} of {})",
+            &[
+                &progress.current,
+                &progress.index.to_string(),
+                &progress.count.to_string(),
+            ],
+        ));
+    }
+
+    fn show_result(&self, result: Result<Vec<PathBuf>, ExportError>) {
+        let imp = self.imp();
+        imp.cancel.replace(None);
+        imp.preset_group.set_sensitive(true);
+        imp.folder_button.set_sensitive(true);
+        imp.export_button.set_sensitive(true);
+        match result {
+            Ok(files) => {
+                imp.finished.set(true);
+                imp.progress_bar.set_fraction(1.0);
+                imp.progress_bar.set_text(Some("100 %"));
+                let names: Vec<String> = files
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                imp.status_label
+                    .set_text(&gettext_f("Saved: {}", &[&names.join(", ")]));
+                imp.export_button.set_label(&gettext("_Show Files"));
+                imp.cancel_button.set_label(&gettext("_Close"));
+            }
+            Err(ExportError::Cancelled) => {
+                imp.progress_bar.set_fraction(0.0);
+                imp.progress_bar.set_text(None);
+                imp.status_label
+                    .set_text(&gettext("Cancelled; nothing was written."));
+            }
+            Err(err) => {
+                imp.status_label.add_css_class("error");
+                imp.status_label.set_text(&err.to_string());
+            }
+        }
+    }
+}

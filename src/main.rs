@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     roomtape::i18n::init();
     let cli = Cli::parse();
     if let Some(dir) = &cli.recordings_dir {
-        roomtape::ui::recordings::set_folder_override(dir.clone());
+        roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
     }
     match cli.command {
         Some(command) => roomtape::cli::run(command),

@@ -834,3 +834,46 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The Export dialog runs an export off the main thread, shows progress, and reports the files.
+#[test]
+fn export_dialog_exports_with_progress() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run the UI tests under an X server"
+    );
+    let fx = fixture();
+    let root = temp_dir("export-dialog");
+    let session = root.join("library").join("exp2");
+    copy_session(&fx.dir, &session);
+    let before = hashes(&session);
+    let output = Command::new(BIN)
+        .args([
+            "--recordings-dir",
+            root.join("library").to_str().expect("utf-8"),
+        ])
+        .args(["--recordings-export", "audio-wav"])
+        .args([
+            "--screenshot",
+            root.join("shot.png").to_str().expect("utf-8"),
+        ])
+        .args(["--screenshot-delay", "8"])
+        .env("XDG_CACHE_HOME", root.join("cache"))
+        .env("GSETTINGS_BACKEND", "memory")
+        .stderr(Stdio::null())
+        .output()
+        .expect("run the app");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("export-dialog done files=2"), "{stdout}");
+    let fractions: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("export-dialog progress="))
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    assert!(fractions.len() > 1, "progress was shown: {stdout}");
+    assert!(fractions.windows(2).all(|w| w[1] >= w[0]), "{fractions:?}");
+    assert_eq!(files_in(&session.join("export")), ["alice.wav", "bob.wav"]);
+    assert_eq!(hashes(&session), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&root);
+}

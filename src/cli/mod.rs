@@ -33,6 +33,9 @@ pub struct Cli {
     /// Open the Recordings page listing this folder, newest session expanded.
     #[arg(long, value_name = "DIR", hide = true)]
     pub recordings_dir: Option<PathBuf>,
+    /// With --recordings-dir: export the newest session with this preset from the Export dialog.
+    #[arg(long, value_name = "PRESET", hide = true, requires = "recordings_dir")]
+    pub recordings_export: Option<String>,
     /// Seconds to wait before --screenshot.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
     pub screenshot_delay: f64,

@@ -89,7 +89,7 @@ pub fn attach(window: &RoomtapeWindow) {
         ),
     );
     match FOLDER_OVERRIDE.get() {
-        Some(dir) => show_folder(&library, window, dir),
+        Some((dir, _)) => show_folder(&library, window, dir),
         None => library.rescan(),
     }
     LIBRARY.with(|l| l.replace(Some(library)));
@@ -97,12 +97,13 @@ pub fn attach(window: &RoomtapeWindow) {
 
 /// Makes windows opened from now on show the Recordings page listing `dir` instead of the
 /// configured folder, with the newest session expanded, and print what they list on stdout
-/// (the hidden `--recordings-dir` flag, for screenshots and UI tests).
-pub fn set_folder_override(dir: PathBuf) {
-    let _ = FOLDER_OVERRIDE.set(dir);
+/// (the hidden `--recordings-dir` flag, for screenshots and UI tests). With `export`, the
+/// Export dialog then opens for the newest session and runs that preset (`--recordings-export`).
+pub fn set_folder_override(dir: PathBuf, export: Option<String>) {
+    let _ = FOLDER_OVERRIDE.set((dir, export));
 }
 
-static FOLDER_OVERRIDE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+static FOLDER_OVERRIDE: std::sync::OnceLock<(PathBuf, Option<String>)> = std::sync::OnceLock::new();
 
 fn show_folder(library: &Rc<Library>, window: &RoomtapeWindow, dir: &Path) {
     library.expand_first.set(true);
@@ -192,6 +193,18 @@ impl Library {
                 row.set_expanded(true);
             }
             self.list.append(&row);
+        }
+        if expand_first
+            && let (Some((_, Some(preset))), Some(summary)) =
+                (FOLDER_OVERRIDE.get(), sessions.first())
+        {
+            let parent = self.window.upgrade();
+            let dialog = export_dialog::ExportDialog::new(
+                parent.as_ref().map(|w| w.upcast_ref::<gtk::Window>()),
+                summary,
+            );
+            dialog.present();
+            dialog.run_for_test(preset);
         }
         if let Some(window) = self.window.upgrade() {
             window.set_has_recordings(!sessions.is_empty());

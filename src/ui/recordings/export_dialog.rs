@@ -53,6 +53,8 @@ mod imp {
         /// The last export finished: Export becomes "Show Files".
         pub(super) finished: Cell<bool>,
         pub(super) chooser: RefCell<Option<gtk::FileChooserNative>>,
+        /// Print the outcome on stdout (UI tests).
+        pub(super) report: Cell<bool>,
     }
 
     #[glib::object_subclass]
@@ -191,6 +193,26 @@ impl ExportDialog {
         dialog
     }
 
+    /// Selects the preset `id`, starts the export, and prints the outcome on stdout when it
+    /// ends (`--recordings-export`, for the UI tests).
+    pub fn run_for_test(&self, id: &str) {
+        let imp = self.imp();
+        imp.report.set(true);
+        let check = imp
+            .choices
+            .borrow()
+            .iter()
+            .find(|(preset, _)| preset.id == id)
+            .map(|(_, check)| check.clone());
+        match check {
+            Some(check) if check.is_sensitive() && imp.export_button.is_sensitive() => {
+                check.set_active(true);
+                imp.export_button.emit_clicked();
+            }
+            _ => println!("export-dialog unavailable preset={id}"),
+        }
+    }
+
     fn set_output_dir(&self, dir: PathBuf) {
         let imp = self.imp();
         imp.folder_row
@@ -288,6 +310,9 @@ impl ExportDialog {
 
     fn show_progress(&self, progress: &Progress) {
         let imp = self.imp();
+        if imp.report.get() {
+            println!("export-dialog progress={:.3}", progress.fraction);
+        }
         imp.progress_bar.set_fraction(progress.fraction);
         imp.progress_bar
             .set_text(Some(&format!("{:.0} %", progress.fraction * 100.0)));
@@ -303,6 +328,12 @@ impl ExportDialog {
 
     fn show_result(&self, result: Result<Vec<PathBuf>, ExportError>) {
         let imp = self.imp();
+        if imp.report.get() {
+            match &result {
+                Ok(files) => println!("export-dialog done files={}", files.len()),
+                Err(err) => println!("export-dialog failed: {err}"),
+            }
+        }
         imp.cancel.replace(None);
         imp.preset_group.set_sensitive(true);
         imp.folder_button.set_sensitive(true);

@@ -627,10 +627,14 @@ fn build_track_branch(
         .property("sync", false)
         .property("async", false)
         .build()?;
-    let mut elements = vec![queue.clone(), depay.clone()];
+    // The queue sits behind the parser: it then wakes its thread once per frame rather than
+    // once per RTP packet (about eight times fewer for 720p video), while still keeping disk
+    // writes off the jitter buffer's thread.
+    let mut elements = vec![depay.clone()];
     if let Some(parser) = &parser {
         elements.push(parser.clone());
     }
+    elements.push(queue.clone());
     elements.push(mux.clone());
     elements.push(sink.clone());
     pipeline.add_many(elements.iter())?;
@@ -706,13 +710,13 @@ fn build_track_branch(
         gst::PadProbeReturn::Ok
     });
 
-    let queue_sink = queue
+    let branch_sink = depay
         .static_pad("sink")
-        .ok_or_else(|| anyhow::anyhow!("queue without pad"))?;
+        .ok_or_else(|| anyhow::anyhow!("depayloader without pad"))?;
     // Both tracks of a segment share one time base, so the merged file is in sync and starts
     // near zero.
     if let Some(base) = running_time_base {
-        queue_sink.set_offset(-(base.nseconds() as i64));
+        branch_sink.set_offset(-(base.nseconds() as i64));
     }
     for element in &elements {
         element.sync_state_with_parent()?;
@@ -721,7 +725,7 @@ fn build_track_branch(
         .tee
         .request_pad_simple("src_%u")
         .ok_or_else(|| anyhow::anyhow!("tee gave no pad"))?;
-    tee_pad.link(&queue_sink)?;
+    tee_pad.link(&branch_sink)?;
     if track.kind == MediaKind::Video {
         request_keyframe_upstream(&depay);
     }
@@ -735,7 +739,7 @@ fn build_track_branch(
         eos: Some(eos_rx),
         stats,
         caps: caps_slot,
-        first_element_sink: queue_sink,
+        first_element_sink: branch_sink,
         depay,
         started,
         attached_at: Instant::now(),

@@ -412,6 +412,89 @@ fn print_table(results: &[BenchResult]) {
     println!(
         "(keyframe: p50/p95/max from recording start to the first key frame on disk; connect: p50/p95 first offer to connected)"
     );
+    println!();
+    for target in check_targets(results) {
+        println!(
+            "{:<44} {:>10}  target {:<9} {}",
+            target.what,
+            target.measured,
+            target.target,
+            if target.met { "met" } else { "MISSED" }
+        );
+    }
+}
+
+/// One of the performance targets, judged on measured figures.
+#[derive(Debug, PartialEq)]
+pub struct TargetCheck {
+    pub what: &'static str,
+    pub measured: String,
+    pub target: &'static str,
+    pub met: bool,
+}
+
+/// Judges the runs against the recorder's targets; only what the runs measured is judged.
+pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    let worst = |values: &mut dyn Iterator<Item = f64>| values.fold(f64::NAN, f64::max);
+    let (record_only, with_previews): (Vec<&BenchResult>, Vec<&BenchResult>) =
+        results.iter().partition(|r| !r.previews);
+    if !record_only.is_empty() {
+        let cpu = worst(&mut record_only.iter().map(|r| r.cpu_per_participant_pct));
+        checks.push(TargetCheck {
+            what: "record-only CPU per participant (worst N)",
+            measured: format!("{cpu:.2} %"),
+            target: "<= 2 %",
+            met: cpu <= 2.0,
+        });
+    }
+    if let Some(largest) = results
+        .iter()
+        .filter(|r| r.participants >= 16)
+        .max_by_key(|r| r.participants)
+    {
+        checks.push(TargetCheck {
+            what: "frames recorded with 16+ participants",
+            measured: format!("{:.2} %", largest.frames_recorded_pct),
+            target: ">= 99.9 %",
+            met: largest.frames_recorded_pct >= 99.9,
+        });
+    }
+    if !results.is_empty() {
+        let p95 = worst(&mut results.iter().map(|r| r.first_keyframe_ms_p95));
+        checks.push(TargetCheck {
+            what: "record to first key frame p95 (worst N)",
+            measured: format!("{p95:.0} ms"),
+            target: "<= 300 ms",
+            met: p95 <= 300.0,
+        });
+        // The slope between the smallest and largest run, or the one run's own figure.
+        let smallest = results.iter().min_by_key(|r| r.participants);
+        let largest = results.iter().max_by_key(|r| r.participants);
+        let per_added = match (smallest, largest) {
+            (Some(a), Some(b)) if b.participants > a.participants => {
+                (b.rss_peak_mb - a.rss_peak_mb) / f64::from(b.participants - a.participants)
+            }
+            (_, Some(b)) => b.rss_per_participant_mb,
+            _ => f64::NAN,
+        };
+        checks.push(TargetCheck {
+            what: "RSS per added participant",
+            measured: format!("{per_added:.1} MB"),
+            target: "<= 25 MB",
+            met: per_added <= 25.0,
+        });
+    }
+    if !with_previews.is_empty() {
+        let cpu = worst(&mut with_previews.iter().map(|r| r.cpu_per_participant_pct));
+        checks.push(TargetCheck {
+            what: "record + preview CPU per tile (worst N)",
+            measured: format!("{cpu:.2} %"),
+            target: "<= 8 %",
+            met: cpu <= 8.0,
+        });
+    }
+    checks
 }
 
 #[cfg(test)]
@@ -424,6 +507,53 @@ mod tests {
         assert_eq!(percentile(&values, 0.5), 5.0);
         assert_eq!(percentile(&values, 0.95), 10.0);
         assert!(percentile(&[], 0.5).is_nan());
+    }
+
+    fn result(participants: u32, cpu: f64, rss_peak_mb: f64, previews: bool) -> BenchResult {
+        BenchResult {
+            participants,
+            seconds: 10.0,
+            resolution: "1280x720".into(),
+            previews,
+            cpu_per_participant_pct: cpu,
+            cpu_total_pct: cpu * f64::from(participants),
+            rss_peak_mb,
+            rss_baseline_mb: 40.0,
+            rss_per_participant_mb: 5.0,
+            first_keyframe_ms_p50: 10.0,
+            first_keyframe_ms_p95: 20.0,
+            first_keyframe_ms_max: 30.0,
+            connect_ms_p50: 300.0,
+            connect_ms_p95: 400.0,
+            frames_sent: 1000,
+            frames_recorded: 999,
+            frames_lost: 1,
+            frames_recorded_pct: 99.9,
+            threads: 10,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_on_the_worst_run() {
+        let runs = [result(1, 1.5, 45.0, false), result(16, 2.5, 105.0, false)];
+        let checks = check_targets(&runs);
+        let cpu = &checks[0];
+        assert_eq!(cpu.measured, "2.50 %");
+        assert!(!cpu.met, "the 16-participant run misses 2 %");
+        let frames = checks
+            .iter()
+            .find(|c| c.what.starts_with("frames"))
+            .unwrap();
+        assert!(frames.met);
+        let rss = checks.iter().find(|c| c.what.starts_with("RSS")).unwrap();
+        assert_eq!(rss.measured, "4.0 MB", "(105 - 45) / 15");
+        assert!(checks.iter().all(|c| !c.what.contains("preview")));
+        let with_previews = check_targets(&[result(4, 9.0, 60.0, true)]);
+        let preview = with_previews
+            .iter()
+            .find(|c| c.what.contains("preview"))
+            .unwrap();
+        assert!(!preview.met);
     }
 
     #[test]

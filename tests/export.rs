@@ -694,10 +694,25 @@ fn copy_session(from: &Path, to: &Path) {
 }
 
 /// Makes a copy of the fixture look like the recorder died: manifest still `recording`, no
-/// durations, and Bob's segment only as its per-track file.
+/// durations, Bob's segment only as its per-track file, nothing written for two minutes.
 fn crashed_copy(to: &Path) -> PathBuf {
+    let dir = unfinished_copy(to, "exp2 crashed");
+    let past = std::time::SystemTime::now() - Duration::from_secs(120);
+    for name in files_in(&dir) {
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(&name))
+            .and_then(|f| f.set_modified(past))
+            .expect("backdate");
+    }
+    dir
+}
+
+/// A copy of the fixture with its manifest still `recording` (files just written: it looks
+/// like a recording in progress).
+fn unfinished_copy(to: &Path, name: &str) -> PathBuf {
     let fx = fixture();
-    let dir = to.join("exp2 crashed");
+    let dir = to.join(name);
     copy_session(&fx.dir, &dir);
     let mut manifest = fx.manifest.clone();
     manifest.state = roomtape::library::SessionState::Recording;
@@ -765,6 +780,7 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
     let library_dir = root.join("library");
     copy_session(&fx.dir, &library_dir.join("exp2 finished"));
     crashed_copy(&library_dir);
+    unfinished_copy(&library_dir, "exp2 live");
     let shot = root.join("recordings.png");
     let mut app = Command::new(BIN)
         .args(["--recordings-dir", library_dir.to_str().expect("utf-8")])
@@ -800,14 +816,14 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
             }
         }
     };
-    let first = wait_report("sessions=2");
+    let first = wait_report("sessions=3");
     assert!(
-        first.contains("segments=4") && first.contains("recovered=1"),
+        first.contains("segments=6") && first.contains("recovered=1") && first.contains("live=1"),
         "{first}"
     );
     // A session appears on disk while the page is open.
     copy_session(&fx.dir, &library_dir.join("exp2 copied later"));
-    wait_report("sessions=3");
+    wait_report("sessions=4");
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use roomtape::cli::Cli;
+use roomtape::media::inspect::count_frames;
 use roomtape::ui::LaunchOptions;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -98,16 +99,22 @@ fn demo_request_renders() {
 /// Runs the demo room through the real window: waits until every tile is connected, clicks
 /// Record room (the real `win.record` action), stops it, and returns the JSON report and the
 /// folder the recordings went to.
-fn demo_record(seconds: &str) -> (serde_json::Value, PathBuf) {
+fn demo_record(seconds: &str, scenario: &str) -> (serde_json::Value, PathBuf) {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "DISPLAY is not set: run the UI tests under an X server"
     );
-    let home = std::env::temp_dir().join(format!("roomtape-ui-home-{}", std::process::id()));
+    let home = std::env::temp_dir().join(format!(
+        "roomtape-ui-home-{}-{scenario}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp home");
     let child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
         .args(["--demo", "--demo-record-seconds", seconds])
+        .args(["--demo-scenario", scenario])
+        // File dialogs open in the working folder.
+        .current_dir(&home)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("GSK_RENDERER", "cairo")
@@ -150,23 +157,31 @@ fn demo_record(seconds: &str) -> (serde_json::Value, PathBuf) {
 
 #[test]
 fn demo_room_connects_records_and_logs_candidates() {
-    let (report, home) = demo_record("3");
+    let (report, home) = demo_record("3", "record");
     let connected = &report["connected"];
     let tiles = connected["tiles"].as_array().expect("tiles");
-    assert_eq!(tiles.len(), 3, "three tiles in {connected}");
+    assert_eq!(tiles.len(), 4, "four tiles in {connected}");
     let mut labels: Vec<&str> = tiles.iter().filter_map(|t| t["label"].as_str()).collect();
     labels.sort_unstable();
-    assert_eq!(labels, ["Alice", "Bob", "Carol"]);
+    assert_eq!(labels, ["Alice", "Bob", "Carol", "Dave"]);
     for tile in tiles {
         assert!(
             matches!(tile["ice"].as_str(), Some("connected" | "completed")),
             "tile not connected: {tile} in {report}"
         );
-        assert_eq!(
-            tile["has_video"], true,
-            "no live video on {tile} in {report}"
-        );
         assert_eq!(tile["left"], false);
+        if tile["label"] == "Dave" {
+            // Dave's camera is off: no video, the placeholder with his initials instead.
+            assert_eq!(tile["has_video"], false, "video on {tile}");
+            assert_eq!(tile["placeholder"], "camera-off", "{tile}");
+            assert_eq!(tile["placeholder_text"], "Camera off", "{tile}");
+        } else {
+            assert_eq!(
+                tile["has_video"], true,
+                "no live video on {tile} in {report}"
+            );
+            assert_eq!(tile["placeholder"], "", "{tile}");
+        }
     }
 
     // While recording, the button is Stop; right after Stop the window shows Finishing.
@@ -199,7 +214,7 @@ fn demo_room_connects_records_and_logs_candidates() {
     .expect("session.json is JSON");
     assert_eq!(
         manifest["participants"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "{manifest}"
     );
     let mut mkv: Vec<String> = std::fs::read_dir(&dir)
@@ -209,12 +224,174 @@ fn demo_room_connects_records_and_logs_candidates() {
         .filter(|name| name.ends_with(".mkv"))
         .collect();
     mkv.sort();
-    assert_eq!(mkv, ["Alice.mkv", "Bob.mkv", "Carol.mkv"]);
+    assert_eq!(mkv, ["Alice.mkv", "Bob.mkv", "Carol.mkv", "Dave.mkv"]);
     for name in &mkv {
         let size = std::fs::metadata(dir.join(name))
             .map(|m| m.len())
             .unwrap_or(0);
         assert!(size > 10_000, "{name} is only {size} bytes");
+    }
+    // The camera-off participant is still recorded: audio, and no video.
+    let dave = count_frames(&dir.join("Dave.mkv")).expect("Dave.mkv demuxes");
+    assert_eq!(dave.video, 0, "{dave:?}");
+    assert!(
+        dave.audio > 50,
+        "Dave.mkv has only {} audio frames",
+        dave.audio
+    );
+    let alice = count_frames(&dir.join("Alice.mkv")).expect("Alice.mkv demuxes");
+    assert!(alice.video > 10 && alice.audio > 50, "{alice:?}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// The session folder a report names, checked to be under the test's home.
+fn session_dir(report: &serde_json::Value, at: &serde_json::Value, home: &Path) -> PathBuf {
+    let dir = PathBuf::from(
+        at["session_dir"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session dir in {report}")),
+    );
+    assert!(dir.starts_with(home.join("Videos/Roomtape")), "{dir:?}");
+    dir
+}
+
+/// The `.mkv` files in a session folder, sorted.
+fn mkv_files(dir: &Path) -> Vec<String> {
+    let mut mkv: Vec<String> = std::fs::read_dir(dir)
+        .expect("session folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".mkv"))
+        .collect();
+    mkv.sort();
+    mkv
+}
+
+#[test]
+fn a_tile_switched_off_before_recording_gets_no_file() {
+    let (report, home) = demo_record("3", "exclude");
+    let excluded = &report["excluded"];
+    assert_eq!(excluded["found"], true, "{report}");
+    assert_eq!(excluded["was_active"], true, "{excluded}");
+    assert_eq!(
+        excluded["active"], false,
+        "the toggle stayed on: {excluded}"
+    );
+    assert_eq!(excluded["included"], false, "{excluded}");
+    let tooltip = excluded["tooltip"].as_str().unwrap_or_default();
+    assert!(tooltip.contains("left out"), "{tooltip}");
+    let bob = excluded["id"].as_str().expect("Bob's id");
+    for tile in report["before_recording"]["tiles"]
+        .as_array()
+        .expect("tiles")
+    {
+        assert_eq!(tile["included"], tile["id"] != bob, "{tile}");
+    }
+    // Recording shows no recording time on Bob's tile, and Bob has no file.
+    let finished = &report["finished"];
+    assert_eq!(finished["finishing"], false, "never finished: {report}");
+    let dir = session_dir(&report, finished, &home);
+    assert_eq!(
+        mkv_files(&dir),
+        ["Alice.mkv", "Carol.mkv", "Dave.mkv"],
+        "in {dir:?}"
+    );
+    for name in ["Alice.mkv", "Carol.mkv", "Dave.mkv"] {
+        let frames = count_frames(&dir.join(name)).expect("the file demuxes");
+        assert!(frames.video + frames.audio > 20, "{name}: {frames:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn closing_while_recording_asks_and_stop_and_close_finishes_the_files() {
+    let (report, home) = demo_record("3", "close");
+    assert_eq!(report["recording"]["recording"], true, "{report}");
+    let asked = &report["close_asked"];
+    assert_eq!(asked["dialog"], true, "no dialog when closing: {report}");
+    assert_eq!(asked["heading"], "Stop Recording and Close?", "{asked}");
+    assert_eq!(
+        asked["responses"],
+        serde_json::json!(["_Keep Recording", "_Stop and Close"]),
+        "{asked}"
+    );
+    // While it asks, the window stays open and the recording goes on.
+    assert_eq!(asked["window_visible"], true, "{asked}");
+    assert_eq!(asked["still_recording"], true, "{asked}");
+    // "Stop and Close": Finishing…, then the window closes once the files are final.
+    assert_eq!(report["after_stop"]["finishing"], true, "{report}");
+    assert_eq!(report["window_closed"], true, "the window stayed: {report}");
+    let dir = session_dir(&report, &report, &home);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("session.json")).expect("session.json"),
+    )
+    .expect("session.json is JSON");
+    let participants = manifest["participants"].as_array().expect("participants");
+    assert_eq!(participants.len(), 4, "{manifest}");
+    for participant in participants {
+        let segment = &participant["segments"][0];
+        assert_eq!(segment["end_reason"], "stopped", "{participant}");
+        assert!(segment["error"].is_null(), "{participant}");
+        let duration = segment["duration_ns"].as_u64().unwrap_or(0);
+        assert!(duration > 1_000_000_000, "{participant}");
+        let file = segment["file"].as_str().expect("file");
+        let frames = count_frames(&dir.join(file)).expect("the file demuxes to its end");
+        assert!(frames.video + frames.audio > 20, "{file}: {frames:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn the_candidate_log_saves_one_line_per_candidate() {
+    let (report, home) = demo_record("1", "save-log");
+    let saved = &report["saved_log"];
+    assert_eq!(
+        saved["dialog_opened"], true,
+        "Save… opened no dialog: {report}"
+    );
+    assert_eq!(saved["dialog_closed"], true, "{saved}");
+    let path = PathBuf::from(saved["path"].as_str().expect("path"));
+    assert!(path.starts_with(&home), "{path:?}");
+    let text = std::fs::read_to_string(&path).expect("the saved log");
+    let lines: Vec<&str> = text.lines().collect();
+    let logged: u64 = report["candidates_when_saved"]
+        .as_object()
+        .expect("candidate counts")
+        .values()
+        .filter_map(|v| v.as_u64())
+        .sum();
+    assert!(
+        logged >= 8,
+        "only {logged} candidates for four people: {report}"
+    );
+    assert_eq!(lines.len() as u64, logged, "{text}");
+    for line in &lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            words
+                .iter()
+                .any(|w| matches!(*w, "host" | "srflx" | "prflx" | "relay")),
+            "no candidate type in {line:?}"
+        );
+        assert!(
+            words
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case("udp") || w.eq_ignore_ascii_case("tcp")),
+            "no protocol in {line:?}"
+        );
+        assert!(
+            words.iter().any(|w| w
+                .rsplit_once(':')
+                .is_some_and(|(addr, port)| addr.parse::<std::net::IpAddr>().is_ok()
+                    && port.parse::<u16>().is_ok())),
+            "no address:port in {line:?}"
+        );
+        assert!(
+            ["alice", "bob", "carol", "dave"]
+                .iter()
+                .any(|name| line.to_lowercase().contains(name)),
+            "no participant in {line:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&home);
 }
@@ -246,6 +423,7 @@ fn launch_options_come_from_the_command_line() {
             screenshot: Some(PathBuf::from("/tmp/shot.png")),
             screenshot_delay: 0.5,
             demo_record_seconds: None,
+            demo_scenario: roomtape::cli::DemoScenario::Record,
         }
     );
 

@@ -15,7 +15,7 @@ pub mod record;
 #[derive(Debug, Parser)]
 #[command(name = "roomtape", version, about, long_about = None)]
 pub struct Cli {
-    /// Open the built-in demo room (a local server and three synthetic participants).
+    /// Open the built-in demo room (a local server and four synthetic participants).
     #[arg(long)]
     pub demo: bool,
     /// Join this room on start.
@@ -42,8 +42,25 @@ pub struct Cli {
     /// Test hook: record the room for this long through the window, print a summary, quit.
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub demo_record_seconds: Option<f64>,
+    /// Test hook: what --demo-record-seconds exercises besides Record and Stop.
+    #[arg(long, value_enum, value_name = "SCENARIO", default_value = "record", hide = true)]
+    pub demo_scenario: DemoScenario,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// What the `--demo-record-seconds` test hook does in the demo room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    /// Record, wait, Stop, wait for the files.
+    #[default]
+    Record,
+    /// Switch one tile's record toggle off first, then record like `record`.
+    Exclude,
+    /// Record, then close the window: it asks, and "Stop and Close" finishes the files.
+    Close,
+    /// Save the candidate log through the panel's Save… button, then record like `record`.
+    SaveLog,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +179,9 @@ pub struct PublishArgs {
     /// Video codec to send.
     #[arg(long, value_enum, default_value = "vp8")]
     pub codec: VideoCodec,
+    /// Send no video track at all (a camera that is off): audio only.
+    #[arg(long, conflicts_with = "no_audio")]
+    pub no_video: bool,
     /// Send no audio track at all.
     #[arg(long)]
     pub no_audio: bool,

@@ -4,32 +4,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::PublishArgs;
-use crate::media::publisher::{AudioMode, Publisher, PublisherConfig};
+use crate::media::publisher::{AudioMode, Publisher, PublisherConfig, VideoMode};
 use crate::protocol::crypto::Password;
 
 pub fn run(args: PublishArgs) -> anyhow::Result<()> {
     crate::media::init()?;
-    let (width, height) = super::parse_resolution(&args.resolution)?;
-    let mut config = PublisherConfig::new(&args.room.server, &args.room.room, &args.stream);
-    config.label = args.label.clone().unwrap_or_else(|| args.stream.clone());
-    config.password = args
-        .room
-        .password
-        .as_deref()
-        .map(Password::parse)
-        .unwrap_or(Password::Default);
-    config.salt = args.room.salt.clone();
-    config.codec = args.codec.wire_name().to_owned();
-    config.audio = if args.no_audio {
-        AudioMode::None
-    } else if args.mute_audio {
-        AudioMode::Muted
-    } else {
-        AudioMode::Tone
-    };
-    config.width = width;
-    config.height = height;
-    config.drop_candidates = args.drop_candidates;
+    let config = config_from_args(&args)?;
     let main_loop = glib::MainLoop::new(None, false);
     let publisher = Publisher::start(config)?;
     println!(
@@ -68,4 +48,70 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
         stats.audio_frames_sent.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// The publisher the command line asks for.
+fn config_from_args(args: &PublishArgs) -> anyhow::Result<PublisherConfig> {
+    let (width, height) = super::parse_resolution(&args.resolution)?;
+    let mut config = PublisherConfig::new(&args.room.server, &args.room.room, &args.stream);
+    config.label = args.label.clone().unwrap_or_else(|| args.stream.clone());
+    config.password = args
+        .room
+        .password
+        .as_deref()
+        .map(Password::parse)
+        .unwrap_or(Password::Default);
+    config.salt = args.room.salt.clone();
+    config.codec = args.codec.wire_name().to_owned();
+    config.video = if args.no_video {
+        VideoMode::Off
+    } else {
+        VideoMode::Live
+    };
+    config.audio = if args.no_audio {
+        AudioMode::None
+    } else if args.mute_audio {
+        AudioMode::Muted
+    } else {
+        AudioMode::Tone
+    };
+    config.width = width;
+    config.height = height;
+    config.drop_candidates = args.drop_candidates;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(extra: &[&str]) -> PublisherConfig {
+        let mut argv = vec!["roomtape", "publish", "--room", "r", "--stream", "dave"];
+        argv.extend_from_slice(extra);
+        let Some(Command::Publish(args)) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not a publish command");
+        };
+        config_from_args(&args).unwrap()
+    }
+
+    #[test]
+    fn no_video_publishes_audio_only() {
+        let live = parse(&[]);
+        assert_eq!(live.video, VideoMode::Live);
+        assert_eq!(live.audio, AudioMode::Tone);
+        let off = parse(&["--no-video"]);
+        assert_eq!(off.video, VideoMode::Off);
+        assert_eq!(off.audio, AudioMode::Tone);
+        let muted = parse(&["--no-video", "--mute-audio"]);
+        assert_eq!(
+            (muted.video, muted.audio),
+            (VideoMode::Off, AudioMode::Muted)
+        );
+        // Neither camera nor microphone would publish nothing at all.
+        let argv = ["roomtape", "publish", "--room", "r", "--stream", "d"];
+        assert!(Cli::try_parse_from(argv.iter().chain(&["--no-video", "--no-audio"])).is_err());
+    }
 }

@@ -23,6 +23,15 @@ use crate::protocol::message::{
 };
 use crate::signaling::client::{ClientEvent, SignalingClient};
 
+/// What the synthetic camera does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoMode {
+    /// A live test pattern with the participant's label.
+    Live,
+    /// No video track at all: the camera is off and only audio is published.
+    Off,
+}
+
 /// What the synthetic microphone does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioMode {
@@ -44,6 +53,7 @@ pub struct PublisherConfig {
     pub salt: Option<String>,
     /// vp8, vp9 or h264.
     pub codec: String,
+    pub video: VideoMode,
     pub audio: AudioMode,
     pub width: u32,
     pub height: u32,
@@ -66,6 +76,7 @@ impl PublisherConfig {
             password: Password::Default,
             salt: None,
             codec: "vp8".to_owned(),
+            video: VideoMode::Live,
             audio: AudioMode::Tone,
             width: 640,
             height: 360,
@@ -717,6 +728,7 @@ fn add_media(
     audio: bool,
     stats: &Arc<PublisherStats>,
 ) -> anyhow::Result<()> {
+    let video = video && config.video == VideoMode::Live;
     if video && let Some(clip) = config.clip.clone() {
         let counter = stats.clone();
         // The player sends nothing but its first frame before the answer and nothing after

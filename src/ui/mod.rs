@@ -46,6 +46,8 @@ pub struct LaunchOptions {
     /// Test hook: once the room's tiles are connected, activate `win.record`, wait this long,
     /// activate it again, wait for the files, print a JSON summary of the window and quit.
     pub demo_record_seconds: Option<f64>,
+    /// What the test hook exercises besides recording.
+    pub demo_scenario: crate::cli::DemoScenario,
 }
 
 impl LaunchOptions {
@@ -58,6 +60,7 @@ impl LaunchOptions {
             screenshot: cli.screenshot.clone(),
             screenshot_delay: cli.screenshot_delay,
             demo_record_seconds: cli.demo_record_seconds,
+            demo_scenario: cli.demo_scenario,
         }
     }
 
@@ -158,8 +161,11 @@ pub fn run(options: LaunchOptions) -> ExitCode {
                         app,
                         &window,
                         session,
-                        seconds,
-                        options.screenshot.clone(),
+                        testhook::Plan {
+                            scenario: options.demo_scenario,
+                            seconds,
+                            screenshot: options.screenshot.clone(),
+                        },
                         screenshot_failed.clone(),
                     );
                 } else if let Some(path) = options.screenshot {

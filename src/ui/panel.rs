@@ -444,6 +444,7 @@ impl Panel {
         window.show_toast(&gettext("Candidate log copied"));
     }
 
+    /// The Save… button: asks for a file, then [`Self::save_to`] it.
     fn save(&self) {
         let Some(window) = self.inner.window.upgrade() else {
             return;
@@ -457,7 +458,6 @@ impl Panel {
         );
         dialog.set_modal(true);
         dialog.set_current_name("candidates.txt");
-        let text = self.visible_text();
         let weak = Rc::downgrade(&self.inner);
         dialog.connect_response(move |dialog, response| {
             let Some(inner) = weak.upgrade() else { return };
@@ -465,25 +465,38 @@ impl Panel {
             if response != gtk::ResponseType::Accept {
                 return;
             }
-            let (Some(window), Some(path)) = (
-                inner.window.upgrade(),
-                dialog.file().and_then(|f| gio::File::path(&f)),
-            ) else {
-                return;
-            };
-            match std::fs::write(&path, text.as_bytes()) {
-                Ok(()) => window.show_toast(&gettext_f(
-                    "Saved the candidate log to {}",
-                    &[&path.display().to_string()],
-                )),
-                Err(err) => window.show_toast(&gettext_f(
-                    "Could not save the candidate log: {}",
-                    &[&err.to_string()],
-                )),
+            if let Some(path) = dialog.file().and_then(|f| gio::File::path(&f)) {
+                Panel { inner }.save_to(&path);
             }
         });
         dialog.show();
         self.inner.save_dialog.replace(Some(dialog));
+    }
+
+    /// The file dialog the Save… button opened, while it is open (for the test hook).
+    pub fn save_dialog(&self) -> Option<gtk::FileChooserNative> {
+        self.inner.save_dialog.borrow().clone()
+    }
+
+    /// Writes the lines the filters let through to `path` and tells the operator how it went.
+    pub fn save_to(&self, path: &std::path::Path) -> bool {
+        let result = std::fs::write(path, self.visible_text().as_bytes());
+        if let Some(window) = self.inner.window.upgrade() {
+            window.show_toast(&match &result {
+                Ok(()) => gettext_f(
+                    "Saved the candidate log to {}",
+                    &[&path.display().to_string()],
+                ),
+                Err(err) => gettext_f("Could not save the candidate log: {}", &[&err.to_string()]),
+            });
+        }
+        if let Err(err) = &result {
+            tracing::warn!(
+                "could not save the candidate log to {}: {err}",
+                path.display()
+            );
+        }
+        result.is_ok()
     }
 }
 

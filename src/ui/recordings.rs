@@ -209,34 +209,50 @@ impl Library {
         if let Some(window) = self.window.upgrade() {
             window.set_has_recordings(!sessions.is_empty());
         }
+        // Watch before reporting, so a change made right after the report is seen.
+        self.watch(&root);
         if self.report.get() {
             let segments: usize = sessions
                 .iter()
                 .flat_map(|s| &s.manifest.participants)
                 .map(|p| p.segments.len())
                 .sum();
-            let recovered = sessions.iter().filter(|s| s.recovered).count();
+            let live = sessions.iter().filter(|s| is_live(s)).count();
+            let recovered = sessions.iter().filter(|s| s.recovered).count() - live;
             println!(
-                "recordings-page sessions={} segments={segments} recovered={recovered}",
+                "recordings-page sessions={} segments={segments} recovered={recovered} live={live}",
                 sessions.len()
             );
         }
-        self.watch(&root, sessions);
     }
 
-    /// Monitors the recordings folder (sessions added or removed) and every session folder
-    /// (manifests rewritten, files merged).
-    fn watch(self: &Rc<Self>, root: &Path, sessions: &[SessionSummary]) {
+    /// Monitors the recordings folder (sessions added or removed) and every folder in it
+    /// (manifests written or rewritten).
+    fn watch(self: &Rc<Self>, root: &Path) {
         let mut monitors = Vec::new();
-        let dirs = std::iter::once(root).chain(sessions.iter().map(|s| s.dir.as_path()));
-        for dir in dirs {
+        // Every subfolder, not only the listed sessions: a session folder being created or
+        // copied in may not have its manifest yet at the first scan.
+        let subfolders: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let dirs = std::iter::once((root, true))
+            .chain(subfolders.iter().map(|dir| (dir.as_path(), false)));
+        for (dir, is_root) in dirs {
             match gio::File::for_path(dir)
                 .monitor_directory(gio::FileMonitorFlags::WATCH_MOVES, gio::Cancellable::NONE)
             {
                 Ok(monitor) => {
                     let weak = Rc::downgrade(self);
-                    monitor.connect_changed(move |_, _, _, _| {
-                        if let Some(library) = weak.upgrade() {
+                    monitor.connect_changed(move |_, file, other, event| {
+                        if worth_a_rescan(is_root, file, other, event)
+                            && let Some(library) = weak.upgrade()
+                        {
                             library.rescan_later();
                         }
                     });
@@ -249,6 +265,48 @@ impl Library {
             old.cancel();
         }
     }
+}
+
+/// Whether a change seen by a folder monitor can change the list: sessions appearing or
+/// disappearing in the recordings folder, or a session's manifest being rewritten. Media files
+/// growing while a recording runs are ignored (they change many times a second).
+fn worth_a_rescan(
+    is_root: bool,
+    file: &gio::File,
+    other: Option<&gio::File>,
+    event: gio::FileMonitorEvent,
+) -> bool {
+    use gio::FileMonitorEvent as E;
+    if is_root {
+        return matches!(
+            event,
+            E::Created | E::Deleted | E::MovedIn | E::MovedOut | E::Renamed
+        );
+    }
+    let is_manifest = |f: &gio::File| {
+        f.basename()
+            .is_some_and(|name| name == Path::new(crate::library::MANIFEST_FILE_NAME))
+    };
+    !matches!(event, E::AttributeChanged | E::PreUnmount | E::Unmounted)
+        && (is_manifest(file) || other.is_some_and(is_manifest))
+}
+
+/// A session a recorder is writing right now: its manifest says `recording` and a file in its
+/// folder changed within the last seconds. (A crashed session looks the same, minus the
+/// activity; it is shown as recovered.)
+pub(crate) fn is_live(summary: &SessionSummary) -> bool {
+    const RECENT: Duration = Duration::from_secs(15);
+    summary.manifest.state == crate::library::SessionState::Recording
+        && std::fs::read_dir(&summary.dir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|entry| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age < RECENT)
+            })
+        })
 }
 
 /// What Play opens for a segment: its merged file, or (after a crash) its first track file.

@@ -15,7 +15,7 @@ use crate::i18n::{gettext, gettext_f};
 use crate::media::engine::{Engine, EngineConfig, EngineEvent, PreviewEvent};
 use crate::media::ice::IceConfig;
 use crate::media::preview::{PreviewConfig, VideoPreview};
-use crate::media::publisher::{AudioMode, Publisher, PublisherConfig};
+use crate::media::publisher::{AudioMode, Publisher, PublisherConfig, VideoMode};
 use crate::media::recorder::RecordOptions;
 use crate::protocol::crypto::Password;
 use crate::room::{Health, LeaveReason, Problem, RoomEvent};
@@ -27,11 +27,42 @@ use crate::ui::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, Vi
 /// The demo room's name on the local server.
 pub const DEMO_ROOM: &str = "roomtape-demo";
 
-/// The demo's synthetic participants: stream id, label, microphone.
-const DEMO_PEOPLE: [(&str, &str, AudioMode); 3] = [
-    ("alice", "Alice", AudioMode::Tone),
-    ("bob", "Bob", AudioMode::Tone),
-    ("carol", "Carol", AudioMode::Muted),
+/// One of the demo's synthetic participants.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPerson {
+    pub stream: &'static str,
+    pub label: &'static str,
+    pub video: VideoMode,
+    pub audio: AudioMode,
+}
+
+/// The demo's synthetic participants: two talking on camera, one with a muted microphone and
+/// one with the camera off (audio only).
+pub const DEMO_PEOPLE: [DemoPerson; 4] = [
+    DemoPerson {
+        stream: "alice",
+        label: "Alice",
+        video: VideoMode::Live,
+        audio: AudioMode::Tone,
+    },
+    DemoPerson {
+        stream: "bob",
+        label: "Bob",
+        video: VideoMode::Live,
+        audio: AudioMode::Tone,
+    },
+    DemoPerson {
+        stream: "carol",
+        label: "Carol",
+        video: VideoMode::Live,
+        audio: AudioMode::Muted,
+    },
+    DemoPerson {
+        stream: "dave",
+        label: "Dave",
+        video: VideoMode::Off,
+        audio: AudioMode::Tone,
+    },
 ];
 
 /// How long an empty room may stay empty before the operator gets a hint.
@@ -60,10 +91,11 @@ impl Demo {
         )?;
         let url = server.url();
         let mut publishers = Vec::new();
-        for (stream, label, audio) in DEMO_PEOPLE {
-            let mut config = PublisherConfig::new(&url, DEMO_ROOM, stream);
-            config.label = label.to_owned();
-            config.audio = audio;
+        for person in DEMO_PEOPLE {
+            let mut config = PublisherConfig::new(&url, DEMO_ROOM, person.stream);
+            config.label = person.label.to_owned();
+            config.video = person.video;
+            config.audio = person.audio;
             config.framerate = 24;
             config.bitrate_kbps = 800;
             config.ice = IceConfig {
@@ -531,9 +563,15 @@ impl Session {
                 ..
             }) => {
                 self.ensure_participant(&participant, &participant.clone(), None);
-                let paintable = preview.sink.property::<gdk::Paintable>("paintable");
+                // Without gtk4paintablesink the preview decodes into a fakesink: no picture.
+                let paintable = preview
+                    .sink
+                    .has_property("paintable")
+                    .then(|| preview.sink.property::<gdk::Paintable>("paintable"));
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
-                    p.tile.set_paintable(&paintable);
+                    if let Some(paintable) = &paintable {
+                        p.tile.set_paintable(paintable);
+                    }
                     p.video = Some(preview);
                 }
             }
@@ -730,10 +768,10 @@ impl Session {
         }
     }
 
-    /// What the window shows now, read from its widgets (for the test hook).
-    pub fn summary(&self) -> serde_json::Value {
+    /// The tiles in the grid, in order.
+    pub fn tiles(&self) -> Vec<RoomtapeTile> {
         let Some(window) = self.window() else {
-            return serde_json::Value::Null;
+            return Vec::new();
         };
         let mut tiles = Vec::new();
         let mut child = window.tile_box().first_child();
@@ -743,18 +781,35 @@ impl Session {
                 .and_then(|c| c.child())
                 .and_then(|c| c.downcast::<RoomtapeTile>().ok())
             {
-                tiles.push(serde_json::json!({
+                tiles.push(tile);
+            }
+            child = widget.next_sibling();
+        }
+        tiles
+    }
+
+    /// What the window shows now, read from its widgets (for the test hook).
+    pub fn summary(&self) -> serde_json::Value {
+        let Some(window) = self.window() else {
+            return serde_json::Value::Null;
+        };
+        let tiles: Vec<serde_json::Value> = self
+            .tiles()
+            .iter()
+            .map(|tile| {
+                serde_json::json!({
                     "id": tile.participant_id(),
                     "label": tile.label(),
                     "ice": tile.ice_state(),
                     "pair": tile.pair_kind(),
                     "left": tile.left(),
                     "has_video": tile.has_video(),
+                    "placeholder": tile.placeholder(),
+                    "placeholder_text": tile.placeholder_text(),
                     "included": tile.included(),
-                }));
-            }
-            child = widget.next_sibling();
-        }
+                })
+            })
+            .collect();
         serde_json::json!({
             "view": format!("{:?}", window.view_state()),
             "recording": window.is_recording(),

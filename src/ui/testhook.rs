@@ -1,5 +1,6 @@
-//! Hidden test hook (`--demo-record-seconds N`): drives the real window the way an operator
-//! would (the real `win.record` action) and reports what its widgets show as JSON on stdout.
+//! Hidden test hook (`--demo-record-seconds N`, `--demo-scenario`): drives the real window the
+//! way an operator would (the real `win.record` action, the tiles' record toggles, the window's
+//! close button, the panel's Save… button) and reports what its widgets show as JSON on stdout.
 
 use std::cell::Cell;
 use std::io::Write;
@@ -9,35 +10,211 @@ use std::time::{Duration, Instant};
 
 use adw::prelude::*;
 use gtk::glib;
+use gtk::glib::translate::IntoGlib;
 
 use super::RoomtapeWindow;
-use super::session::Session;
+use super::session::{DEMO_PEOPLE, Session};
+use crate::cli::DemoScenario;
+use crate::media::publisher::VideoMode;
 
 /// How long the room may take until every tile is connected.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long finishing the files may take.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(40);
+/// How long a dialog may take to appear.
+const DIALOG_TIMEOUT: Duration = Duration::from_secs(10);
+/// The participant the `exclude` scenario leaves out.
+const EXCLUDED_LABEL: &str = "Bob";
 
+/// What the hook does.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    pub scenario: DemoScenario,
+    /// How long to record.
+    pub seconds: f64,
+    /// Save the window here while recording.
+    pub screenshot: Option<PathBuf>,
+}
+
+/// Whether this demo participant publishes video (unknown labels are expected to).
+fn expects_video(label: &str) -> bool {
+    DEMO_PEOPLE
+        .iter()
+        .find(|p| p.label == label || p.stream == label)
+        .is_none_or(|p| p.video == VideoMode::Live)
+}
+
+/// Every demo participant has a tile, is connected, and shows what they publish: live video,
+/// or the camera-off placeholder.
 fn all_connected(summary: &serde_json::Value) -> bool {
     let Some(tiles) = summary["tiles"].as_array() else {
         return false;
     };
-    tiles.len() >= 3
+    tiles.len() >= DEMO_PEOPLE.len()
         && tiles.iter().all(|t| {
-            matches!(t["ice"].as_str(), Some("connected" | "completed"))
-                && t["has_video"].as_bool() == Some(true)
+            let label = t["label"].as_str().unwrap_or_default();
+            let shown = if expects_video(label) {
+                t["has_video"].as_bool() == Some(true)
+            } else {
+                t["placeholder"] == "camera-off"
+            };
+            matches!(t["ice"].as_str(), Some("connected" | "completed")) && shown
         })
+}
+
+/// The visible message dialog transient for `window`, if one is presented.
+fn presented_dialog(window: &RoomtapeWindow) -> Option<adw::MessageDialog> {
+    gtk::Window::list_toplevels()
+        .into_iter()
+        .filter_map(|w| w.downcast::<adw::MessageDialog>().ok())
+        .find(|d| d.is_visible() && d.transient_for().as_ref() == Some(window.upcast_ref()))
+}
+
+/// Waits for `f` to give something, up to `timeout`.
+async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = f() {
+            return Some(found);
+        }
+        if started.elapsed() > timeout {
+            return None;
+        }
+        glib::timeout_future(Duration::from_millis(100)).await;
+    }
+}
+
+/// Switches the record toggle of `label`'s tile off the way a keyboard user would.
+async fn exclude(session: &Session, label: &str) -> serde_json::Value {
+    let Some(tile) = session.tiles().into_iter().find(|t| t.label() == label) else {
+        return serde_json::json!({ "label": label, "found": false });
+    };
+    let toggle = tile.record_toggle();
+    let was_active = toggle.is_active();
+    toggle.grab_focus();
+    let activated = WidgetExt::activate(&toggle);
+    // A button activated from the keyboard shows itself pressed for a moment, then toggles.
+    let _ = wait_for(DIALOG_TIMEOUT, || {
+        (toggle.is_active() != was_active).then_some(())
+    })
+    .await;
+    serde_json::json!({
+        "label": label,
+        "id": tile.participant_id(),
+        "found": true,
+        "activated": activated,
+        "was_active": was_active,
+        "active": toggle.is_active(),
+        "included": tile.included(),
+        "tooltip": toggle.tooltip_text().map(|t| t.to_string()),
+    })
+}
+
+/// Clicks Save… in the candidate log and answers its file dialog with `path`.
+/// Clicks Save… in the candidate log, types `name` into its file dialog and presses Save;
+/// the file goes to the folder the dialog opened in.
+async fn save_candidate_log(
+    window: &RoomtapeWindow,
+    session: &Session,
+    name: &str,
+) -> serde_json::Value {
+    window.candidate_save_button().emit_clicked();
+    let dialog = wait_for(DIALOG_TIMEOUT, || session.panel().save_dialog()).await;
+    let mut chosen = None;
+    if let Some(dialog) = &dialog {
+        dialog.set_current_name(name);
+        chosen = wait_for(DIALOG_TIMEOUT, || dialog.file().and_then(|f| f.path())).await;
+        // What the dialog's Save button does.
+        dialog.emit_by_name::<()>("response", &[&gtk::ResponseType::Accept.into_glib()]);
+        dialog.hide();
+    }
+    serde_json::json!({
+        "dialog_opened": dialog.is_some(),
+        "dialog_closed": session.panel().save_dialog().is_none(),
+        "path": chosen,
+        "visible_lines": session.panel().visible_text().lines().count(),
+    })
+}
+
+/// Record, wait, press Stop (or close the window and answer its question), wait for the
+/// files; returns what the window showed along the way.
+async fn record(
+    window: &RoomtapeWindow,
+    session: &Session,
+    plan: &Plan,
+    failed: &Cell<bool>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut report = serde_json::Map::new();
+    let _ = WidgetExt::activate_action(window, "win.record", None);
+    glib::timeout_future(Duration::try_from_secs_f64(plan.seconds).unwrap_or_default()).await;
+    report.insert("recording".into(), session.summary());
+    if let Some(path) = &plan.screenshot
+        && let Err(err) = super::screenshot::save_widget_png_soon(window, path).await
+    {
+        eprintln!("roomtape: could not save the screenshot: {err:#}");
+        failed.set(true);
+    }
+    let stop_pressed = Instant::now();
+    if plan.scenario == DemoScenario::Close {
+        // The window's close button.
+        window.close();
+        let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
+        report.insert(
+            "close_asked".into(),
+            serde_json::json!({
+                "dialog": dialog.is_some(),
+                "heading": dialog.as_ref().and_then(|d| d.heading()).map(|h| h.to_string()),
+                "responses": dialog.as_ref().map(|d| {
+                    ["cancel", "stop"]
+                        .iter()
+                        .filter(|id| d.has_response(id))
+                        .map(|id| d.response_label(id).to_string())
+                        .collect::<Vec<_>>()
+                }),
+                "window_visible": window.is_visible(),
+                "still_recording": window.is_recording(),
+            }),
+        );
+        if let Some(dialog) = dialog {
+            dialog.response("stop");
+        }
+        report.insert("after_stop".into(), session.summary());
+        let closed = wait_for(FINISH_TIMEOUT, || (!window.is_visible()).then_some(())).await;
+        report.insert("window_closed".into(), closed.is_some().into());
+        report.insert(
+            "finish_secs".into(),
+            stop_pressed.elapsed().as_secs_f64().into(),
+        );
+        report.insert(
+            "session_dir".into(),
+            serde_json::json!(session.last_session_dir()),
+        );
+        return report;
+    }
+    let _ = WidgetExt::activate_action(window, "win.record", None);
+    report.insert("after_stop".into(), session.summary());
+    let _ = wait_for(FINISH_TIMEOUT, || {
+        let now = session.summary();
+        (now["finishing"] == false && now["recording"] == false).then_some(())
+    })
+    .await;
+    report.insert(
+        "finish_secs".into(),
+        stop_pressed.elapsed().as_secs_f64().into(),
+    );
+    report.insert("finished".into(), session.summary());
+    report
 }
 
 pub(super) fn record_and_report(
     app: &adw::Application,
     window: &RoomtapeWindow,
     session: Session,
-    seconds: f64,
-    screenshot: Option<PathBuf>,
+    plan: Plan,
     failed: Rc<Cell<bool>>,
 ) {
-    let record_for = Duration::try_from_secs_f64(seconds).unwrap_or_default();
+    // The window may close before the report is out (the close scenario).
+    let hold = app.hold();
     glib::spawn_future_local(glib::clone!(
         #[weak]
         app,
@@ -50,40 +227,32 @@ pub(super) fn record_and_report(
             while !all_connected(&session.summary()) && started.elapsed() < CONNECT_TIMEOUT {
                 glib::timeout_future(Duration::from_millis(250)).await;
             }
-            let connected = session.summary();
-            let connect_secs = started.elapsed().as_secs_f64();
-
-            let _ = WidgetExt::activate_action(&window, "win.record", None);
-            glib::timeout_future(record_for).await;
-            let recording = session.summary();
-            if let Some(path) = &screenshot {
-                if let Err(err) = super::screenshot::save_widget_png_soon(&window, path).await {
-                    eprintln!("roomtape: could not save the screenshot: {err:#}");
-                    failed.set(true);
+            let mut report = serde_json::Map::new();
+            report.insert("scenario".into(), format!("{:?}", plan.scenario).into());
+            report.insert("connected".into(), session.summary());
+            report.insert(
+                "connect_secs".into(),
+                started.elapsed().as_secs_f64().into(),
+            );
+            match plan.scenario {
+                DemoScenario::Exclude => {
+                    report.insert("excluded".into(), exclude(&session, EXCLUDED_LABEL).await);
+                    report.insert("before_recording".into(), session.summary());
                 }
-            }
-            let _ = WidgetExt::activate_action(&window, "win.record", None);
-            let stop_pressed = Instant::now();
-            let after_stop = session.summary();
-            loop {
-                let now = session.summary();
-                let done = now["finishing"] == false && now["recording"] == false;
-                if done || stop_pressed.elapsed() > FINISH_TIMEOUT {
-                    break;
+                DemoScenario::SaveLog => {
+                    let saved = save_candidate_log(&window, &session, "candidates.txt").await;
+                    report.insert("saved_log".into(), saved);
+                    report.insert(
+                        "candidates_when_saved".into(),
+                        session.summary()["candidates"].clone(),
+                    );
                 }
-                glib::timeout_future(Duration::from_millis(100)).await;
+                DemoScenario::Record | DemoScenario::Close => {}
             }
-            let finished_secs = stop_pressed.elapsed().as_secs_f64();
-            let report = serde_json::json!({
-                "connect_secs": connect_secs,
-                "connected": connected,
-                "recording": recording,
-                "after_stop": after_stop,
-                "finish_secs": finished_secs,
-                "finished": session.summary(),
-            });
-            println!("{report}");
+            report.extend(record(&window, &session, &plan, &failed).await);
+            println!("{}", serde_json::Value::Object(report));
             let _ = std::io::stdout().flush();
+            drop(hold);
             app.quit();
         }
     ));

@@ -73,8 +73,8 @@ glib::wrapper! {
 
 impl SegmentRow {
     /// A row for `segment` of the participant called `label`; `file` is what Play opens
-    /// (`None` if nothing playable is on disk).
-    pub fn new(label: &str, segment: &Segment, file: Option<PathBuf>) -> Self {
+    /// (`None` if nothing playable is on disk); `thumbnail` asks for a picture of it.
+    pub fn new(label: &str, segment: &Segment, file: Option<PathBuf>, thumbnail: bool) -> Self {
         let row: Self = glib::Object::new();
         let title = if segment.index == 0 {
             label.to_owned()
@@ -94,7 +94,7 @@ impl SegmentRow {
                 .set_icon_name(Some("audio-x-generic-symbolic"));
         }
         imp.file.replace(file.clone());
-        if let Some(file) = file.filter(|_| segment.video_codec.is_some()) {
+        if let Some(file) = file.filter(|_| thumbnail && segment.video_codec.is_some()) {
             glib::spawn_future_local(glib::clone!(
                 #[weak]
                 row,

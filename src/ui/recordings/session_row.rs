@@ -84,7 +84,17 @@ impl SessionRow {
         .join(" · ");
         row.set_subtitle(&glib::markup_escape_text(&subtitle));
         let imp = row.imp();
+        let live = super::is_live(summary);
         imp.recovered_badge.set_visible(summary.recovered);
+        if live {
+            imp.recovered_badge.set_label(&gettext("Recording"));
+            imp.recovered_badge
+                .set_tooltip_text(Some(&gettext("This session is being recorded now")));
+            imp.recovered_badge.remove_css_class("warning");
+            imp.recovered_badge.add_css_class("error");
+            row.action_set_enabled("session.export", false);
+            row.action_set_enabled("session.delete", false);
+        }
         imp.dir.replace(summary.dir.clone());
 
         let mut any = false;
@@ -96,7 +106,8 @@ impl SessionRow {
             };
             for segment in &participant.segments {
                 let file = super::playable_file(&summary.dir, segment);
-                row.add_row(&SegmentRow::new(label, segment, file));
+                // Files still growing would get a new thumbnail on every rescan.
+                row.add_row(&SegmentRow::new(label, segment, file, !live));
                 any = true;
             }
         }

@@ -43,6 +43,8 @@ mod imp {
         #[template_child]
         pub(super) picture: TemplateChild<gtk::Picture>,
         #[template_child]
+        pub(super) placeholder_avatar: TemplateChild<adw::Avatar>,
+        #[template_child]
         pub(super) placeholder_icon: TemplateChild<gtk::Image>,
         #[template_child]
         pub(super) placeholder_label: TemplateChild<gtk::Label>,
@@ -84,6 +86,10 @@ mod imp {
         /// Video frames are showing.
         #[property(get)]
         pub(super) has_video: Cell<bool>,
+        /// What shows in place of the video: "camera-off", "waiting", "connecting", "left",
+        /// or empty while the video shows.
+        #[property(get)]
+        pub(super) placeholder: RefCell<String>,
         pub(super) recording_secs: Cell<Option<u64>>,
         pub(super) video_expected: Cell<bool>,
     }
@@ -169,6 +175,11 @@ impl RoomtapeTile {
             .build()
     }
 
+    /// The tile's "include in the recording" toggle (for the test hook).
+    pub fn record_toggle(&self) -> gtk::ToggleButton {
+        self.imp().record_toggle.get()
+    }
+
     /// Shows the live video from a preview sink's paintable.
     pub fn set_paintable(&self, paintable: &gdk::Paintable) {
         let imp = self.imp();
@@ -225,6 +236,16 @@ impl RoomtapeTile {
         }
     }
 
+    /// The text shown in place of the video ("Camera off", "Connecting…"), empty while the
+    /// video shows.
+    pub fn placeholder_text(&self) -> String {
+        if self.imp().has_video.get() {
+            String::new()
+        } else {
+            self.imp().placeholder_label.label().into()
+        }
+    }
+
     /// What a watchdog found, shown over the video; `None` clears it.
     pub fn set_problem(&self, problem: Option<&str>) {
         let label = &self.imp().problem_label;
@@ -250,17 +271,39 @@ impl RoomtapeTile {
 
         imp.video_stack
             .set_visible_child_name(if imp.has_video.get() { "video" } else { "off" });
-        let (icon, text) = if left {
-            ("system-log-out-symbolic", gettext("Left the room"))
+        let (kind, icon, text) = if left {
+            ("left", "system-log-out-symbolic", gettext("Left the room"))
         } else if imp.video_expected.get() {
-            ("camera-video-symbolic", gettext("Waiting for video…"))
+            (
+                "waiting",
+                "camera-video-symbolic",
+                gettext("Waiting for video…"),
+            )
         } else if matches!(ice.as_str(), "connected" | "completed") {
-            ("camera-disabled-symbolic", gettext("Camera off"))
+            (
+                "camera-off",
+                "camera-disabled-symbolic",
+                gettext("Camera off"),
+            )
         } else {
-            ("network-wired-symbolic", gettext("Connecting…"))
+            (
+                "connecting",
+                "network-wired-symbolic",
+                gettext("Connecting…"),
+            )
         };
+        // Without video a person is shown by their initials, as in a call.
+        let camera_off = kind == "camera-off";
+        imp.placeholder_avatar.set_text(Some(&label));
+        imp.placeholder_avatar.set_visible(camera_off);
+        imp.placeholder_icon.set_visible(!camera_off);
         imp.placeholder_icon.set_icon_name(Some(icon));
         imp.placeholder_label.set_label(&text);
+        let kind = if imp.has_video.get() { "" } else { kind };
+        if *imp.placeholder.borrow() != kind {
+            imp.placeholder.replace(kind.to_owned());
+            self.notify_placeholder();
+        }
 
         for class in [
             "ice-new",

@@ -401,6 +401,26 @@ mod tests {
     }
 
     #[test]
+    fn only_session_and_manifest_changes_cause_a_rescan() {
+        use gio::FileMonitorEvent as E;
+        let root = gio::File::for_path("/rec");
+        let session = gio::File::for_path("/rec/room 2024-01-01 10-00-00");
+        let manifest = session.child(crate::library::MANIFEST_FILE_NAME);
+        let tmp = session.child("session.json.tmp");
+        let media = session.child("Alice.video.mkv");
+        assert!(worth_a_rescan(true, &session, None, E::Created));
+        assert!(worth_a_rescan(true, &session, None, E::Deleted));
+        assert!(!worth_a_rescan(true, &root, None, E::AttributeChanged));
+        // The atomic manifest write: the temp file is renamed onto session.json.
+        assert!(worth_a_rescan(false, &tmp, Some(&manifest), E::Renamed));
+        assert!(worth_a_rescan(false, &manifest, None, E::Created));
+        assert!(!worth_a_rescan(false, &tmp, None, E::Changed));
+        // A recording growing.
+        assert!(!worth_a_rescan(false, &media, None, E::Changed));
+        assert!(!worth_a_rescan(false, &media, None, E::ChangesDoneHint));
+    }
+
+    #[test]
     fn segment_details_name_codecs_and_size() {
         let seg = Segment {
             duration_ns: Some(42_000_000_000),

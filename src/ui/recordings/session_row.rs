@@ -203,3 +203,27 @@ async fn delete_session(dir: &Path) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleting_a_session_removes_its_folder() {
+        let dir =
+            std::env::temp_dir().join(format!("roomtape-delete-session-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(crate::library::MANIFEST_FILE_NAME), b"{}").unwrap();
+        std::fs::write(dir.join("Alice.mkv"), b"media").unwrap();
+        glib::MainContext::default()
+            .block_on(delete_session(&dir))
+            .unwrap();
+        assert!(!dir.exists(), "{} still there", dir.display());
+        // A folder that is already gone is an error, not a panic.
+        assert!(
+            glib::MainContext::default()
+                .block_on(delete_session(&dir))
+                .is_err()
+        );
+    }
+}

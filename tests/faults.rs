@@ -17,7 +17,7 @@ use common::*;
 use faults::ws::RawSocket;
 use serde_json::{Value, json};
 
-const CONNECT: Duration = Duration::from_secs(25);
+const CONNECT: Duration = Duration::from_secs(40);
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -70,7 +70,15 @@ fn wait_flowing(
         .wait_event(CONNECT, |e| {
             e["event"] == "media_flowing" && e["kind"] == "video" && e["id"] == id_ref.as_str()
         })
-        .unwrap_or_else(|| panic!("{stream}: no video"));
+        .unwrap_or_else(|| {
+            let trail: Vec<String> = recorder
+                .events()
+                .iter()
+                .filter(|e| e["id"] == id_ref.as_str() && e["event"] != "candidate")
+                .map(Value::to_string)
+                .collect();
+            panic!("{stream}: no video; its events: {trail:#?}")
+        });
     (id, session, Instant::now())
 }
 
@@ -321,6 +329,71 @@ fn signaling_server_restart_and_a_vanished_participant() {
     );
     let carol_report = inspect(&session.join(carol_segs[0]["file"].as_str().unwrap()));
     assert!(carol_report.duration_s > 2.0, "{carol_report:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The same outage on a relay server (ids are the clients' own there, so nothing needs aliasing).
+#[test]
+fn relay_server_restart_keeps_recording() {
+    let _serial = serial();
+    let out = temp_dir("relayrestart");
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut server = serve_on("relay", port);
+    let mut recorder = record(
+        &url,
+        "outage2",
+        "false",
+        &["--output", out.to_str().unwrap()],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let mut dana = publish(&url, "outage2", "dana", "false", &small(&[]));
+    let (_, _, flow) = wait_flowing(&mut recorder, "dana", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill9();
+    server.wait_exit(Duration::from_secs(5));
+    recorder.seen.retain(|l| !l.contains("signaling_connected"));
+    std::thread::sleep(Duration::from_secs(10));
+    let _server = serve_on("relay", port);
+    recorder
+        .wait_event(Duration::from_secs(20), |e| {
+            e["event"] == "signaling_connected"
+        })
+        .expect("the recorder reconnects");
+    std::thread::sleep(Duration::from_secs(6));
+    dana.terminate();
+    let stopped = Instant::now();
+    assert!(dana.wait_exit(Duration::from_secs(20)));
+    let (sent, _) = frames_sent(&mut dana);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder exits with 0"
+    );
+    let session = session_dir(&out);
+    let segs = segments(&manifest(&session), "dana");
+    assert!(!segs.is_empty());
+    let (mut seconds, mut frames) = (0.0, 0);
+    for seg in &segs {
+        let report = inspect(&session.join(seg["file"].as_str().expect("file")));
+        seconds += report.duration_s;
+        frames += report.video_frames;
+    }
+    let wall = stopped.duration_since(flow).as_secs_f64();
+    let ratio = frames as f64 / sent.max(1) as f64;
+    eprintln!(
+        "FIGURE relay restart: {} segment(s), {seconds:.1} s recorded of {wall:.1} s wall, {frames} of {sent} frames ({ratio:.3})",
+        segs.len()
+    );
+    assert_eq!(
+        segs.len(),
+        1,
+        "the outage did not split the recording: {segs:#?}"
+    );
+    assert!(seconds >= wall - 1.5, "{seconds:.1} s of {wall:.1} s");
+    assert!(ratio >= 0.98, "{ratio:.3} of the frames recorded");
     let _ = std::fs::remove_dir_all(&out);
 }
 

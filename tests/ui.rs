@@ -184,6 +184,15 @@ fn demo_room_connects_records_and_logs_candidates() {
         }
     }
 
+    // Every button, toggle, menu button and drop-down of the room is named and reachable.
+    let a11y = &report["a11y"];
+    assert!(
+        a11y["controls"].as_u64().unwrap_or(0) >= 13,
+        "too few controls found: {a11y}"
+    );
+    assert_eq!(a11y["unlabelled"], serde_json::json!([]), "{a11y}");
+    assert_eq!(a11y["unreachable"], serde_json::json!([]), "{a11y}");
+
     // While recording, the button is Stop; right after Stop the window shows Finishing.
     assert_eq!(report["recording"]["recording"], true, "{report}");
     assert_eq!(report["after_stop"]["finishing"], true, "{report}");
@@ -394,6 +403,64 @@ fn the_candidate_log_saves_one_line_per_candidate() {
         );
     }
     let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn the_accessibility_audit_finds_unnamed_and_unreachable_controls() {
+    use gtk::prelude::*;
+    use roomtape::ui::a11y;
+
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run the UI tests under an X server"
+    );
+    gtk::init().expect("GTK starts on the X server");
+    let root = gtk::Box::new(gtk::Orientation::Vertical, 0);
+    let named = gtk::Button::from_icon_name("open-menu-symbolic");
+    a11y::label(&named, "Main Menu");
+    let with_tooltip = gtk::ToggleButton::new();
+    with_tooltip.set_icon_name("sidebar-show-right-symbolic");
+    with_tooltip.set_tooltip_text(Some("Show the panel"));
+    let with_text = gtk::Button::with_label("Save…");
+    let unnamed = gtk::Button::from_icon_name("edit-delete-symbolic");
+    let dropdown = gtk::DropDown::from_strings(&["All", "host"]);
+    let unreachable = gtk::Button::with_label("Nope");
+    unreachable.set_focusable(false);
+    let menu = gtk::MenuButton::new();
+    menu.set_icon_name("view-more-symbolic");
+    a11y::label(&menu, "More");
+    for widget in [
+        named.upcast_ref::<gtk::Widget>(),
+        with_tooltip.upcast_ref(),
+        with_text.upcast_ref(),
+        unnamed.upcast_ref(),
+        dropdown.upcast_ref(),
+        unreachable.upcast_ref(),
+        menu.upcast_ref(),
+    ] {
+        root.append(widget);
+    }
+    let audit = a11y::audit(&root);
+    assert_eq!(audit.controls, 7, "{audit:?}");
+    let unlabelled: Vec<&str> = audit.unlabelled.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(unlabelled, ["GtkButton", "GtkDropDown"], "{audit:?}");
+    assert_eq!(audit.unlabelled[0].what, "edit-delete-symbolic");
+    assert_eq!(audit.unreachable.len(), 1, "{audit:?}");
+    assert_eq!(audit.unreachable[0].what, "Nope");
+    assert_eq!(
+        a11y::accessible_label(named.upcast_ref()).as_deref(),
+        Some("Main Menu")
+    );
+    assert_eq!(a11y::accessible_label(unnamed.upcast_ref()), None);
+
+    dropdown.set_tooltip_text(Some("Candidate type"));
+    a11y::label(&unnamed, "Delete");
+    unreachable.set_focusable(true);
+    let audit = a11y::audit(&root);
+    assert!(
+        audit.unlabelled.is_empty() && audit.unreachable.is_empty(),
+        "{audit:?}"
+    );
 }
 
 #[test]

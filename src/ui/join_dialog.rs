@@ -387,6 +387,7 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
         .menu_model(&menu)
         .css_classes(["flat"])
         .build();
+    crate::ui::a11y::label(&button, &gettext("Recent Rooms"));
     dialog.widgets().room.add_suffix(&button);
 
     let recent = gio::SimpleAction::new("recent", Some(glib::VariantTy::STRING));

@@ -4,6 +4,7 @@
 //! what the operator asks for through signals (see the `window` module) that the app layer
 //! connects to the room engine.
 
+pub mod a11y;
 mod about;
 mod join_dialog;
 pub mod panel;

@@ -198,6 +198,8 @@ fn output_folder_row(window: &adw::PreferencesWindow, settings: &gio::Settings) 
         .valign(gtk::Align::Center)
         .css_classes(["flat"])
         .build();
+    crate::ui::a11y::label(&reset, &gettext("Use the Default Folder"));
+    crate::ui::a11y::label(&choose, &gettext("Choose a Folder"));
     row.add_suffix(&reset);
     row.add_suffix(&choose);
     row.set_activatable_widget(Some(&choose));

@@ -70,6 +70,10 @@ fn presented_dialog(window: &RoomtapeWindow) -> Option<adw::MessageDialog> {
         .find(|d| d.is_visible() && d.transient_for().as_ref() == Some(window.upcast_ref()))
 }
 
+fn audit_json(audit: &super::a11y::Audit) -> serde_json::Value {
+    serde_json::to_value(audit).unwrap_or_default()
+}
+
 /// Waits for `f` to give something, up to `timeout`.
 async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let started = Instant::now();
@@ -234,6 +238,8 @@ pub(super) fn record_and_report(
                 "connect_secs".into(),
                 started.elapsed().as_secs_f64().into(),
             );
+            // Every control of the room (tiles, header bar, panel) named and reachable.
+            report.insert("a11y".into(), audit_json(&super::a11y::audit(&window)));
             match plan.scenario {
                 DemoScenario::Exclude => {
                     report.insert("excluded".into(), exclude(&session, EXCLUDED_LABEL).await);

@@ -346,8 +346,7 @@ impl RoomtapeTile {
             )
         };
         imp.record_toggle.set_tooltip_text(Some(&toggle_text));
-        imp.record_toggle
-            .update_property(&[gtk::accessible::Property::Label(&toggle_text)]);
+        crate::ui::a11y::label(&*imp.record_toggle, &toggle_text);
         imp.record_toggle.set_icon_name(if included {
             "media-record-symbolic"
         } else {
@@ -368,11 +367,10 @@ impl RoomtapeTile {
         }
 
         imp.dismiss_button.set_visible(left);
-        imp.dismiss_button
-            .update_property(&[gtk::accessible::Property::Label(&gettext_f(
-                "Dismiss {}'s tile",
-                &[&label],
-            ))]);
+        crate::ui::a11y::label(
+            &*imp.dismiss_button,
+            &gettext_f("Dismiss {}'s tile", &[&label]),
+        );
         if left {
             self.add_css_class("left");
         } else {

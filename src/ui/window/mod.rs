@@ -77,6 +77,8 @@ mod imp {
         #[template_child]
         pub(super) record_content: TemplateChild<adw::ButtonContent>,
         #[template_child]
+        pub(super) menu_button: TemplateChild<gtk::MenuButton>,
+        #[template_child]
         pub(super) panel_button: TemplateChild<gtk::ToggleButton>,
         #[template_child]
         pub(super) status_revealer: TemplateChild<gtk::Revealer>,
@@ -188,6 +190,18 @@ mod imp {
                     settings.int("window-height").max(320),
                 );
             }
+            // Screen readers name icon-only controls by these; the tooltips stay for the mouse.
+            use crate::ui::a11y::label;
+            label(&*self.menu_button, &gettext("Main Menu"));
+            label(&*self.panel_button, &gettext("Connections Panel"));
+            label(
+                &*self.candidate_participant_filter,
+                &gettext("Participant whose candidates are shown"),
+            );
+            label(
+                &*self.candidate_type_filter,
+                &gettext("Candidate type shown"),
+            );
             obj.update_view();
         }
     }

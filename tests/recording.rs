@@ -312,3 +312,66 @@ fn hostile_labels_make_safe_file_names() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn stopping_ends_every_participant_at_the_same_moment() {
+    let _serial = serial();
+    let out = temp_dir("together");
+    let (_server, url) = serve("official");
+    let mut publishers: Vec<Proc> = ["p1", "p2", "p3"]
+        .iter()
+        .map(|stream| {
+            publish(
+                &url,
+                "together",
+                stream,
+                "false",
+                &["--resolution", "320x180", "--duration", "40"],
+            )
+        })
+        .collect();
+    let mut recorder = record(
+        &url,
+        "together",
+        "false",
+        &["--output", out.to_str().unwrap()],
+    );
+    for _ in 0..3 {
+        wait_video(&mut recorder, "a publisher");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        recorder.stop(Duration::from_secs(30)),
+        "recorder exits with 0"
+    );
+    let manifest = manifest(&session_dir(&out));
+    let session_ns = manifest["ended_unix_ms"].as_i64().expect("ended")
+        - manifest["started_unix_ms"].as_i64().expect("started");
+    let ends: Vec<f64> = ["p1", "p2", "p3"]
+        .iter()
+        .map(|stream| {
+            let segs = segments(&manifest, stream);
+            assert_eq!(segs.len(), 1, "{stream}: one segment");
+            let start = segs[0]["start_offset_ns"].as_u64().expect("offset") as f64 / 1e9;
+            let duration = segs[0]["duration_ns"].as_u64().expect("duration") as f64 / 1e9;
+            start + duration
+        })
+        .collect();
+    let first = ends.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = ends.iter().copied().fold(0.0, f64::max);
+    // Each file used to keep recording while the ones stopped before it were merged.
+    assert!(
+        last - first <= 0.5,
+        "the recordings end {:.2} s apart: {ends:?}",
+        last - first
+    );
+    assert!(
+        last <= session_ns as f64 / 1e3 + 0.5,
+        "no recording runs past the end of the session ({last:.2} s vs {} ms)",
+        session_ns
+    );
+    for publisher in &mut publishers {
+        publisher.terminate();
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

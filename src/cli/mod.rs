@@ -43,7 +43,13 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub demo_record_seconds: Option<f64>,
     /// Test hook: what --demo-record-seconds exercises besides Record and Stop.
-    #[arg(long, value_enum, value_name = "SCENARIO", default_value = "record", hide = true)]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SCENARIO",
+        default_value = "record",
+        hide = true
+    )]
     pub demo_scenario: DemoScenario,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -416,12 +416,23 @@ impl SessionRecorder {
             .into_iter()
             .map(|segment| self.finish_segment(segment, reason))
             .collect();
+        // Every segment stops now, together: awaited one after another, each would go on
+        // recording while the ones before it drain and merge, and the files would end seconds
+        // apart.
+        let context = glib::MainContext::ref_thread_default();
+        let running: Vec<_> = futures
+            .into_iter()
+            .map(|f| context.spawn_local(f))
+            .collect();
         let manifest = self.manifest.clone();
         let dir = self.dir.clone();
         async move {
             let mut outcomes = Vec::new();
-            for f in futures {
-                outcomes.push(f.await);
+            for handle in running {
+                match handle.await {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(err) => tracing::warn!("a segment did not finish: {err}"),
+                }
             }
             let mut manifest = manifest.borrow_mut();
             manifest.state = SessionState::Finished;

@@ -73,9 +73,9 @@ impl Problem {
             Problem::NoRtp => {
                 gettext("No media for 5 s: the connection is up but no audio or video arrives.")
             }
-            Problem::NoPong => {
-                gettext("No answer on the data channel for 30 s: the participant has vanished.")
-            }
+            Problem::NoPong => gettext(
+                "The data channel stopped answering (for 15 s with no media, 30 s otherwise): the participant has vanished.",
+            ),
             Problem::NoOffer => {
                 gettext("No offer 10 s after asking for the stream: the publisher did not answer.")
             }

@@ -113,6 +113,8 @@ fn demo_record(seconds: &str, scenario: &str) -> (serde_json::Value, PathBuf) {
     let child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
         .args(["--demo", "--demo-record-seconds", seconds])
         .args(["--demo-scenario", scenario])
+        // A GStreamer or GTK critical (say, around Stop) fails the run instead of scrolling by.
+        .env("G_DEBUG", "fatal-criticals")
         // File dialogs open in the working folder.
         .current_dir(&home)
         .env("HOME", &home)

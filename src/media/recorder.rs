@@ -716,7 +716,11 @@ fn build_track_branch(
         {
             // Everything before this EOS was rendered: with an unbuffered sink it is on disk.
             let _ = tx.send(());
-            return gst::PadProbeReturn::Drop;
+            // Handled, not Drop: the bindings take the event out of the probe info, and
+            // GStreamer before 1.24.8 then unrefs the NULL left behind for a dropped event
+            // ("gst_mini_object_unref: assertion 'mini_object != NULL' failed"). Handled
+            // means the probe disposed of it, which the bindings do.
+            return gst::PadProbeReturn::Handled;
         }
         gst::PadProbeReturn::Ok
     });

@@ -294,7 +294,23 @@ impl Panel {
                 .participant_model
                 .splice(position as u32, 1, &[label]);
         }
-        // Candidate lines already logged keep the id they were logged with; new ones use this.
+        // Lines logged before the participant said their name show it from now on, in the
+        // list and in what Copy and Save… write.
+        let mut log = self.inner.log.borrow_mut();
+        for (index, logged) in log.iter_mut().enumerate() {
+            if logged.entry.participant != id || logged.label == label {
+                continue;
+            }
+            logged.label = label.to_owned();
+            if let Some(text) = i32::try_from(index)
+                .ok()
+                .and_then(|i| self.inner.candidates.row_at_index(i))
+                .and_then(|row| row.child())
+                .and_then(|child| child.downcast::<gtk::Label>().ok())
+            {
+                text.set_label(&logged.text_line());
+            }
+        }
     }
 
     /// Records a state change (with its time) and refreshes the badge.

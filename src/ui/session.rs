@@ -807,6 +807,7 @@ impl Session {
                     "placeholder": tile.placeholder(),
                     "placeholder_text": tile.placeholder_text(),
                     "included": tile.included(),
+                    "recording_time": tile.recording_time(),
                 })
             })
             .collect();

@@ -236,6 +236,14 @@ impl RoomtapeTile {
         }
     }
 
+    /// The recording time the tile shows ("00:00:03"), `None` when it shows none.
+    pub fn recording_time(&self) -> Option<String> {
+        let imp = self.imp();
+        imp.rec_box
+            .is_visible()
+            .then(|| imp.rec_time.label().to_string())
+    }
+
     /// The text shown in place of the video ("Camera off", "Connecting…"), empty while the
     /// video shows.
     pub fn placeholder_text(&self) -> String {

@@ -114,6 +114,7 @@ impl Peer {
             .build()?;
         pipeline.add(&webrtcbin)?;
         ice.apply(&webrtcbin);
+        tune_jitterbuffers(&webrtcbin);
 
         let shared = Arc::new(Shared {
             key: key.clone(),
@@ -511,6 +512,27 @@ fn ice_state(state: gst_webrtc::WebRTCICEConnectionState) -> IceState {
 }
 
 /// Links a new webrtcbin source pad into a tee that recording and preview branches attach to.
+/// NACK stays on, but the jitter buffer asks for a retransmission only once it sees a gap:
+/// by default it also arms a timer for every packet it expects next, which on a clean
+/// network is most of a recorder's CPU time per participant.
+fn tune_jitterbuffers(webrtcbin: &gst::Element) {
+    let Some(rtpbin) = webrtcbin
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("rtpbin"))
+    else {
+        tracing::debug!("webrtcbin has no rtpbin child to tune");
+        return;
+    };
+    rtpbin.connect("new-jitterbuffer", false, |values| {
+        if let Some(jitterbuffer) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
+            && jitterbuffer.has_property("rtx-next-seqnum")
+        {
+            jitterbuffer.set_property("rtx-next-seqnum", false);
+        }
+        None
+    });
+}
+
 fn link_track(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,

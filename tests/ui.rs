@@ -195,6 +195,30 @@ fn demo_room_connects_records_and_logs_candidates() {
     assert_eq!(a11y["unlabelled"], serde_json::json!([]), "{a11y}");
     assert_eq!(a11y["unreachable"], serde_json::json!([]), "{a11y}");
 
+    // So is every control of the join dialog and the preferences window.
+    for dialog in ["join", "preferences"] {
+        let opened = &report["dialog_a11y"][dialog];
+        assert_eq!(
+            opened["opened"], true,
+            "the {dialog} dialog did not open: {report}"
+        );
+        let audit = &opened["audit"];
+        assert!(
+            audit["controls"].as_u64().unwrap_or(0) >= 2,
+            "{dialog}: {audit}"
+        );
+        assert_eq!(
+            audit["unlabelled"],
+            serde_json::json!([]),
+            "{dialog}: {audit}"
+        );
+        assert_eq!(
+            audit["unreachable"],
+            serde_json::json!([]),
+            "{dialog}: {audit}"
+        );
+    }
+
     // While recording, the button is Stop; right after Stop the window shows Finishing.
     assert_eq!(report["recording"]["recording"], true, "{report}");
     assert_eq!(report["after_stop"]["finishing"], true, "{report}");

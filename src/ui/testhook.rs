@@ -74,6 +74,25 @@ fn audit_json(audit: &super::a11y::Audit) -> serde_json::Value {
     serde_json::to_value(audit).unwrap_or_default()
 }
 
+/// Opens a dialog through `action`, audits its controls and closes it again.
+async fn audit_dialog(window: &RoomtapeWindow, action: &str) -> serde_json::Value {
+    let before = gtk::Window::list_toplevels();
+    let activated = WidgetExt::activate_action(window, action, None).is_ok();
+    let dialog = wait_for(DIALOG_TIMEOUT, || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .filter(|w| !before.contains(w))
+            .filter_map(|w| w.downcast::<gtk::Window>().ok())
+            .find(|w| w.is_visible())
+    })
+    .await;
+    let audit = dialog.as_ref().map(|d| audit_json(&super::a11y::audit(d)));
+    if let Some(dialog) = &dialog {
+        dialog.close();
+    }
+    serde_json::json!({ "activated": activated, "opened": dialog.is_some(), "audit": audit })
+}
+
 /// Waits for `f` to give something, up to `timeout`.
 async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let started = Instant::now();
@@ -253,7 +272,16 @@ pub(super) fn record_and_report(
                         session.summary()["candidates"].clone(),
                     );
                 }
-                DemoScenario::Record | DemoScenario::Close => {}
+                DemoScenario::Record => {
+                    // The dialogs' controls too: named and reachable.
+                    let join = audit_dialog(&window, "win.join").await;
+                    let preferences = audit_dialog(&window, "app.preferences").await;
+                    report.insert(
+                        "dialog_a11y".into(),
+                        serde_json::json!({ "join": join, "preferences": preferences }),
+                    );
+                }
+                DemoScenario::Close => {}
             }
             report.extend(record(&window, &session, &plan, &failed).await);
             println!("{}", serde_json::Value::Object(report));

@@ -51,6 +51,28 @@ pub struct PreviewStats {
 pub struct VideoPreview {
     pub sink: gst::Element,
     pub stats: Arc<PreviewStats>,
+    /// Drops packets before the decoder while the tile is not on screen.
+    valve: gst::Element,
+    depay: gst::Element,
+}
+
+impl VideoPreview {
+    /// Stops or resumes decoding: a tile that is not on screen costs no decoding at all.
+    /// Resuming asks for a key frame, which the decoder needs to start again.
+    pub fn set_paused(&self, paused: bool) {
+        let was_paused = self.valve.property::<bool>("drop");
+        if was_paused == paused {
+            return;
+        }
+        self.valve.set_property("drop", paused);
+        if !paused {
+            request_keyframe(&self.depay);
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.valve.property::<bool>("drop")
+    }
 }
 
 fn make(name: &str) -> anyhow::Result<gst::Element> {
@@ -130,8 +152,21 @@ pub fn attach_video(
     config: PreviewConfig,
 ) -> anyhow::Result<VideoPreview> {
     anyhow::ensure!(track.kind == MediaKind::Video, "not a video track");
+    attach_video_to_tee(pipeline, &track.tee, &track.encoding, config)
+}
+
+fn attach_video_to_tee(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    encoding: &str,
+    config: PreviewConfig,
+) -> anyhow::Result<VideoPreview> {
     let queue = leaky_queue(300)?;
-    let (depay, decoder) = depay_and_decoder(&track.encoding)?;
+    let valve = gst::ElementFactory::make("valve")
+        .property_from_str("drop-mode", "forward-sticky-events")
+        .build()
+        .map_err(|_| anyhow::anyhow!("the GStreamer element valve is missing"))?;
+    let (depay, decoder) = depay_and_decoder(encoding)?;
     // Not `drop-only`: in 1.22 it asserts on buffers without a duration, which RTP gives.
     let rate = make("videorate")?;
     let scale = make("videoscale")?;
@@ -197,9 +232,10 @@ pub fn attach_video(
     }
     attach(
         pipeline,
-        &track.tee,
+        tee,
         &[
             queue,
+            valve.clone(),
             depay.clone(),
             decoder,
             rate,
@@ -225,7 +261,12 @@ pub fn attach_video(
         request_keyframe(&depay);
         glib::ControlFlow::Continue
     });
-    Ok(VideoPreview { sink, stats })
+    Ok(VideoPreview {
+        sink,
+        stats,
+        valve,
+        depay,
+    })
 }
 
 fn request_keyframe(depay: &gst::Element) {
@@ -308,6 +349,57 @@ mod tests {
         let high = PreviewConfig::from_quality("high").unwrap();
         assert!(low.height < high.height);
         assert!(low.framerate <= high.framerate);
+    }
+
+    /// Runs the default main context for `duration` (the preview's key-frame retries and the
+    /// bus live there).
+    fn run_for(duration: std::time::Duration) {
+        let context = glib::MainContext::default();
+        let deadline = std::time::Instant::now() + duration;
+        while std::time::Instant::now() < deadline {
+            while context.iteration(false) {}
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_paused_preview_decodes_nothing_and_resumes_on_a_key_frame() {
+        gst::init().unwrap();
+        // RTP VP8 into a tee, as webrtcbin's track would give it; key frames only on request.
+        let pipeline = gst::parse::launch(
+            "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=30/1 ! \
+             vp8enc deadline=1 keyframe-max-dist=100000 ! rtpvp8pay ! tee name=t allow-not-linked=true",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let tee = pipeline.by_name("t").unwrap();
+        let config = PreviewConfig {
+            height: 90,
+            framerate: 15,
+        };
+        let preview = attach_video_to_tee(&pipeline, &tee, "VP8", config).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let decoded = || preview.stats.frames_decoded.load(Ordering::Relaxed);
+
+        run_for(std::time::Duration::from_millis(1500));
+        assert!(decoded() > 10, "the preview decodes: {}", decoded());
+
+        preview.set_paused(true);
+        assert!(preview.is_paused());
+        run_for(std::time::Duration::from_millis(300));
+        let at_pause = decoded();
+        run_for(std::time::Duration::from_millis(1000));
+        assert_eq!(decoded(), at_pause, "nothing is decoded while paused");
+
+        preview.set_paused(false);
+        run_for(std::time::Duration::from_millis(1500));
+        assert!(
+            decoded() > at_pause + 10,
+            "decoding resumes from a requested key frame: {} after {at_pause}",
+            decoded()
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 
     #[test]

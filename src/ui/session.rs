@@ -572,6 +572,7 @@ impl Session {
                     if let Some(paintable) = &paintable {
                         p.tile.set_paintable(paintable);
                     }
+                    pause_while_unmapped(&p.tile, &preview);
                     p.video = Some(preview);
                 }
             }
@@ -820,6 +821,16 @@ impl Session {
             "session_dir": self.last_session_dir(),
         })
     }
+}
+
+/// A tile that is not on screen (the Recordings page is showing, the tile was dismissed)
+/// decodes nothing: GTK unmaps it, and the preview's valve closes until it is mapped again.
+fn pause_while_unmapped(tile: &RoomtapeTile, preview: &VideoPreview) {
+    preview.set_paused(!tile.is_mapped());
+    let on_map = preview.clone();
+    tile.connect_map(move |_| on_map.set_paused(false));
+    let on_unmap = preview.clone();
+    tile.connect_unmap(move |_| on_unmap.set_paused(true));
 }
 
 #[cfg(test)]

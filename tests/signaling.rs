@@ -607,3 +607,119 @@ fn server_rejects_a_busy_port_and_binds_only_the_given_address() {
         }
     });
 }
+
+/// With a password, room names and stream ids are hashed and payloads encrypted before they
+/// reach the server: the same room name with another password is another room, and the server
+/// forwards ciphertext it cannot read, intact, to exactly one peer.
+fn password_rooms(dialect: Dialect) {
+    use roomtape::protocol::crypto::{Password, RoomCrypto, salt_for_host};
+    run(|| async move {
+        let server = SignalingServer::start(loopback(), dialect).unwrap();
+        let url = server.url();
+        let salt = salt_for_host("127.0.0.1");
+        let right = RoomCrypto::new(&Password::parse("secret"), &salt);
+        let wrong = RoomCrypto::new(&Password::parse("guess"), &salt);
+        let room = right.wire_room("alpha");
+        assert_ne!(room, "alpha", "the room name is hashed");
+        assert_ne!(
+            room,
+            wrong.wire_room("alpha"),
+            "another password, another room"
+        );
+        let stream = right.wire_stream_id("camA");
+        assert!(stream.starts_with("camA") && stream.len() > 4, "{stream}");
+        let join = |from: &str, room: &str, stream: Option<&str>| {
+            let mut join = json!({"request": "joinroom", "roomid": room});
+            if dialect == Dialect::Relay {
+                join["from"] = json!(from);
+            }
+            if let Some(stream) = stream {
+                join["streamID"] = json!(stream);
+            }
+            join
+        };
+
+        let a = Peer::connect("a", &url).await;
+        a.send(join("a", &room, Some(&stream)));
+        let b = Peer::connect("b", &url).await;
+        b.send(join("b", &room, None));
+        let c = Peer::connect("c", &url).await;
+        c.send(join("c", &wrong.wire_room("alpha"), None));
+
+        // How B learns A's address depends on the dialect; C, with the wrong password, sees
+        // nobody either way.
+        let address_a = if dialect == Dialect::Official {
+            assert_eq!(a.recv().await["request"], "listing");
+            let listing = b.recv().await;
+            assert_eq!(listing["list"][0]["streamID"], json!(stream));
+            assert_eq!(c.recv().await, json!({"request": "listing", "list": []}));
+            assert_eq!(a.recv().await["request"], "someonejoined");
+            uuid_in(&listing["list"][0])
+        } else {
+            assert_eq!(a.recv().await["from"], "b", "the relay forwards B's join");
+            "a".to_owned()
+        };
+        assert_quiet(&[&a, &b, &c]).await;
+
+        // B asks A for its stream; A answers with an encrypted offer.
+        let mut play = json!({"request": "play", "streamID": stream});
+        if dialect == Dialect::Relay {
+            play["from"] = json!("b");
+        }
+        b.send(play);
+        let asked = a.recv().await;
+        let address_b = if dialect == Dialect::Official {
+            assert_eq!(asked["request"], "offerSDP");
+            uuid_in(&asked)
+        } else {
+            assert_eq!(asked["request"], "play");
+            "b".to_owned()
+        };
+        let offer = r#"{"type":"offer","sdp":"v=0\r\n"}"#;
+        let (cipher, vector) = right.encrypt(offer).expect("encryption is on");
+        let mut frame = json!({
+            "UUID": address_b, "session": "s1", "description": cipher, "vector": vector
+        });
+        if dialect == Dialect::Relay {
+            frame["from"] = json!("a");
+        }
+        a.send(frame);
+        let got = b.recv().await;
+        // The official server rewrites UUID to the sender; relays keep it and add nothing.
+        let sender = if dialect == Dialect::Official {
+            &got["UUID"]
+        } else {
+            &got["from"]
+        };
+        assert_eq!(sender, &json!(address_a), "B can tell who sent it");
+        assert_eq!(
+            got["description"],
+            json!(cipher),
+            "ciphertext forwarded intact"
+        );
+        let clear = right
+            .decrypt(
+                got["description"].as_str().unwrap(),
+                got["vector"].as_str().unwrap(),
+            )
+            .expect("B decrypts with the room password");
+        assert_eq!(clear, offer);
+        assert!(
+            wrong
+                .decrypt(&cipher, &vector)
+                .map_or(true, |text| text != offer),
+            "the wrong password does not read it"
+        );
+        assert_quiet(&[&a, &b, &c]).await;
+    });
+}
+
+#[test]
+fn official_password_rooms_are_hashed_and_opaque() {
+    password_rooms(Dialect::Official);
+}
+
+#[test]
+fn relay_password_rooms_are_hashed_and_opaque() {
+    password_rooms(Dialect::Relay);
+}

@@ -771,8 +771,8 @@ fn add_media(
             .build()?;
         let overlay = gst::ElementFactory::make("textoverlay")
             .property("text", &config.label)
-            .property_from_str("valignment", "top")
-            .property_from_str("halignment", "left")
+            .property_from_str("valignment", "center")
+            .property_from_str("halignment", "center")
             .property("font-desc", "Sans Bold 28")
             .build()?;
         let clock = gst::ElementFactory::make("timeoverlay")

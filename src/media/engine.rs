@@ -497,28 +497,42 @@ impl Engine {
         });
     }
 
-    fn close_peer(&self, key: PeerKey, reason: LeaveReason) {
-        let Some(entry) = self.inner.peers.borrow_mut().remove(&key) else {
-            return;
-        };
+    /// Ends this peer's recording segment now; the future resolves, having reported each
+    /// finished file, once they are final.
+    fn finish_segment(
+        &self,
+        key: &PeerKey,
+        reason: LeaveReason,
+    ) -> impl std::future::Future<Output = ()> + use<> {
         let finishing = self
             .inner
             .recorder
             .borrow_mut()
             .as_mut()
-            .map(|recorder| recorder.finish_peer(&key, reason));
+            .map(|recorder| recorder.finish_peer(key, reason));
+        let engine = self.clone();
+        let participant = key.participant.clone();
+        async move {
+            let Some(finishing) = finishing else { return };
+            for outcome in finishing.await {
+                engine.emit(EngineEvent::SegmentFinished {
+                    participant: participant.clone(),
+                    file: outcome.file,
+                    ok: outcome.error.is_none(),
+                    error: outcome.error,
+                });
+            }
+        }
+    }
+
+    fn close_peer(&self, key: PeerKey, reason: LeaveReason) {
+        let Some(entry) = self.inner.peers.borrow_mut().remove(&key) else {
+            return;
+        };
+        let finishing = self.finish_segment(&key, reason);
         let engine = self.clone();
         glib::spawn_future_local(async move {
-            if let Some(finishing) = finishing {
-                for outcome in finishing.await {
-                    engine.emit(EngineEvent::SegmentFinished {
-                        participant: key.participant.clone(),
-                        file: outcome.file,
-                        ok: outcome.error.is_none(),
-                        error: outcome.error,
-                    });
-                }
-            }
+            finishing.await;
             entry.peer.shutdown();
             engine.emit(EngineEvent::PeerClosed {
                 participant: key.participant.clone(),
@@ -583,25 +597,7 @@ impl Engine {
             .collect();
         for (key, tracks) in keys {
             if excluded {
-                let finishing = self
-                    .inner
-                    .recorder
-                    .borrow_mut()
-                    .as_mut()
-                    .map(|recorder| recorder.finish_peer(&key, LeaveReason::Stopped));
-                let engine = self.clone();
-                glib::spawn_future_local(async move {
-                    if let Some(finishing) = finishing {
-                        for outcome in finishing.await {
-                            engine.emit(EngineEvent::SegmentFinished {
-                                participant: key.participant.clone(),
-                                file: outcome.file,
-                                ok: outcome.error.is_none(),
-                                error: outcome.error,
-                            });
-                        }
-                    }
-                });
+                glib::spawn_future_local(self.finish_segment(&key, LeaveReason::Stopped));
             } else {
                 for track in tracks {
                     self.attach_recording(&key, &track);

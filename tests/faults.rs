@@ -415,13 +415,9 @@ fn a_killed_recorder_leaves_every_file_playable_and_the_session_recovered() {
         .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
         .expect("connects");
     // One participant has already left (merged file) and one is mid-segment at the kill.
-    let mut early = publish(
-        &url,
-        "crash2",
-        "early",
-        "false",
-        &small(&["--duration", "4"]),
-    );
+    // Publishers leave when told, after their media flowed (a --duration could run out before
+    // the media starts on a loaded machine).
+    let mut early = publish(&url, "crash2", "early", "false", &small(&[]));
     let _late = publish(
         &url,
         "crash2",
@@ -431,6 +427,8 @@ fn a_killed_recorder_leaves_every_file_playable_and_the_session_recovered() {
     );
     let (early_id, _, _) = wait_flowing(&mut recorder, "early", &[]);
     let (_, _, late_flow) = wait_flowing(&mut recorder, "late", &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    early.terminate();
     assert!(early.wait_exit(Duration::from_secs(20)));
     let f = wait_segment_finished(&mut recorder, &early_id, Duration::from_secs(20));
     assert_eq!(f["ok"], true);
@@ -662,8 +660,10 @@ fn a_full_disk_is_reported_and_earlier_files_survive() {
     recorder
         .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
         .expect("connects");
-    let mut early = publish(&url, "full", "early", "false", &small(&["--duration", "3"]));
+    let mut early = publish(&url, "full", "early", "false", &small(&[]));
     let (early_id, _, _) = wait_flowing(&mut recorder, "early", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    early.terminate();
     assert!(early.wait_exit(Duration::from_secs(20)));
     let f = wait_segment_finished(&mut recorder, &early_id, Duration::from_secs(20));
     assert_eq!(f["ok"], true, "{f}");

@@ -397,6 +397,46 @@ fn relay_server_restart_keeps_recording() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// The operator stops while the server is down: nothing waits for signaling, every file is final.
+#[test]
+fn stopping_during_an_outage_finalises_everything() {
+    let _serial = serial();
+    let out = temp_dir("stopoutage");
+    let (server, url) = serve("official");
+    let mut recorder = record(&url, "dark", "false", &["--output", out.to_str().unwrap()]);
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let _erin = publish(&url, "dark", "erin", "false", &small(&[]));
+    let (_, _, flow) = wait_flowing(&mut recorder, "erin", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill9();
+    recorder
+        .wait_event(Duration::from_secs(15), |e| e["event"] == "signaling_lost")
+        .expect("the recorder notices the server is gone");
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = Instant::now();
+    let wall = asked.duration_since(flow).as_secs_f64();
+    assert!(
+        recorder.stop(Duration::from_secs(20)),
+        "exits with 0 while the server is down"
+    );
+    let took = asked.elapsed().as_secs_f64();
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    assert_eq!(manifest["state"], "finished");
+    let segs = segments(&manifest, "erin");
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0]["end_reason"], "stopped");
+    let report = inspect(&session.join(segs[0]["file"].as_str().expect("merged file")));
+    eprintln!(
+        "FIGURE stop in outage: stopped in {took:.1} s; erin recorded {:.1} s of {wall:.1} s",
+        report.duration_s
+    );
+    assert!(report.duration_s >= wall - 1.5, "{report:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3: the recorder is SIGKILLed
 

@@ -42,6 +42,9 @@ const ALIVE_WITHIN_MS: u64 = 7_000;
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Most media sections taken in one SDP.
 pub const MAX_SDP_MEDIA_SECTIONS: usize = 16;
+/// A participant who left is forgotten this long afterwards (unless asked for again), so a
+/// recorder that runs for days through churn keeps a bounded room.
+pub const FORGET_LEFT_AFTER_MS: u64 = 60_000;
 
 /// One peer connection: a participant and the publisher's session id for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -171,6 +174,8 @@ struct Participant {
     left: bool,
     /// When webrtcbin last refused one of this participant's offers.
     rejected_at_ms: Option<u64>,
+    /// When they were last marked as left.
+    left_at_ms: Option<u64>,
 }
 
 /// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.
@@ -219,6 +224,12 @@ impl Room {
             .filter(|p| p.session.is_some() && !p.left)
             .map(|p| (p.id.clone(), p.stream_id.clone(), p.label.clone()))
             .collect()
+    }
+
+    /// How many participants the room remembers (present, or left less than
+    /// [`FORGET_LEFT_AFTER_MS`] ago).
+    pub fn participant_count(&self) -> usize {
+        self.participants.len()
     }
 
     /// The health model of a participant's current session.
@@ -479,6 +490,9 @@ impl Room {
         // would reach the new connection (servers route `play` by stream id) and replace it.
         for q in self.participants.values_mut() {
             if q.id != id && q.stream_id == stream_id && q.session.is_none() {
+                if !q.left {
+                    q.left_at_ms = Some(now_ms);
+                }
                 q.left = true;
                 q.play_sent_ms = None;
                 q.replay_at_ms = None;
@@ -504,6 +518,7 @@ impl Room {
                         replay_at_ms: None,
                         left: false,
                         rejected_at_ms: None,
+                        left_at_ms: None,
                     },
                 );
             }
@@ -612,6 +627,7 @@ impl Room {
                     replay_at_ms: None,
                     left: false,
                     rejected_at_ms: None,
+                    left_at_ms: None,
                 },
             );
             out.push(Command::Event(RoomEvent::Discovered {
@@ -792,6 +808,7 @@ impl Room {
             return;
         };
         p.left = true;
+        p.left_at_ms = Some(now_ms);
         p.play_sent_ms = None;
         if let Some(s) = p.session.take() {
             out.push(Command::ClosePeer {
@@ -1230,6 +1247,19 @@ impl Room {
         for id in vanished {
             self.participant_left(&id, LeaveReason::Vanished, now_ms, &mut out);
         }
+        let aliases = &self.aliases;
+        self.participants.retain(|id, p| {
+            let forget = p.left
+                && p.session.is_none()
+                && p.play_sent_ms.is_none()
+                && p.replay_at_ms.is_none()
+                && p.left_at_ms
+                    .is_some_and(|at| now_ms.saturating_sub(at) >= FORGET_LEFT_AFTER_MS)
+                && p.rejected_at_ms
+                    .is_none_or(|at| now_ms.saturating_sub(at) >= REJECTED_COOLDOWN_MS)
+                && !aliases.values().any(|twin| twin == id);
+            !forget
+        });
         for id in replay {
             self.send_play(&id, now_ms, &mut out);
         }

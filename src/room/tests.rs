@@ -797,3 +797,48 @@ fn ten_thousand_hostile_frames_take_well_under_a_second() {
     eprintln!("FIGURE room: 10000 hostile frames in {elapsed:?}, {commands} commands");
     assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
 }
+
+#[test]
+fn participants_who_left_are_forgotten_and_can_come_back() {
+    let mut room = flowing();
+    let out = room.on_frame(
+        &json!({"request":"cleanup","UUID":"pub1"}).to_string(),
+        1_000,
+    );
+    assert_eq!(closes(&out), [(key("pub1", "s1"), LeaveReason::Left)]);
+    assert!(room.health("pub1").is_none());
+    room.on_tick(1_000 + machine::FORGET_LEFT_AFTER_MS - 1);
+    assert_eq!(
+        room.participant_count(),
+        1,
+        "kept for a while after leaving"
+    );
+    room.on_tick(1_000 + machine::FORGET_LEFT_AFTER_MS);
+    assert_eq!(room.participant_count(), 0, "then forgotten");
+    // A thousand short visits leave nothing behind.
+    for i in 0..1_000u64 {
+        let t = 100_000 + i * 1_000;
+        let id = format!("v{i}");
+        room.on_frame(
+            &json!({"request":"someonejoined","UUID":id,"streamID":"visitor"}).to_string(),
+            t,
+        );
+        room.on_frame(
+            &json!({"UUID":id,"session":"s","streamID":"visitor","description":{"type":"offer","sdp":SDP}}).to_string(),
+            t + 10,
+        );
+        room.on_frame(&json!({"request":"cleanup","UUID":id}).to_string(), t + 500);
+        room.on_tick(t + 600);
+    }
+    assert!(
+        room.participant_count() <= 62,
+        "{} participants remembered",
+        room.participant_count()
+    );
+    // Forgotten participants come back like new ones.
+    let out = room.on_frame(
+        &json!({"UUID":"pub1","session":"s9","streamID":"alice","description":{"type":"offer","sdp":SDP}}).to_string(),
+        2_000_000,
+    );
+    assert!(out.iter().any(|c| matches!(c, Command::CreatePeer { .. })));
+}

@@ -27,6 +27,11 @@ pub const NO_PONG_AFTER_MS: u64 = 30_000;
 pub const PING_EVERY_MS: u64 = 3_000;
 /// How long to wait for an offer after `play` before asking again.
 pub const NO_OFFER_AFTER_MS: u64 = 10_000;
+/// The media request is repeated when nothing flows this long after it (a publisher that
+/// missed it, or whose renegotiation got lost, is asked again rather than left silent).
+pub const MEDIA_REQUEST_RETRY_MS: u64 = 4_000;
+/// How many times the media request is repeated per session.
+pub const MEDIA_REQUEST_RETRIES: u32 = 3;
 /// How long to wait before asking a failed participant for its stream again.
 pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
 /// With neither RTP nor a pong for this long, a participant that was sending media is gone
@@ -149,6 +154,8 @@ struct Session {
     answer_via: Via,
     offered_at_ms: u64,
     media_requested: bool,
+    media_requested_at_ms: u64,
+    media_request_retries: u32,
     health: Health,
     checking_since_ms: Option<u64>,
     last_rtp_ms: Option<u64>,
@@ -686,6 +693,8 @@ impl Room {
             answer_via: via,
             offered_at_ms: now_ms,
             media_requested: false,
+            media_requested_at_ms: 0,
+            media_request_retries: 0,
             health: Health::default(),
             checking_since_ms: None,
             last_rtp_ms: None,
@@ -982,37 +991,8 @@ impl Room {
                 if !s.media_requested {
                     // A VDO.Ninja publisher sends nothing until asked, once per session.
                     s.media_requested = true;
-                    let request = MediaRequest {
-                        audio: self.config.want_audio,
-                        video: self.config.want_video,
-                        prefer_video_codec: self.config.prefer_video_codec.clone(),
-                        prefer_audio_codec: None,
-                    };
-                    out.push(Command::SendOnChannel {
-                        key: key.clone(),
-                        text: datachannel::encode_channel(
-                            &ChannelMessage::MediaRequest(request),
-                            &crypto,
-                        ),
-                    });
-                    if self.config.bitrate_kbps.is_some() {
-                        out.push(Command::SendOnChannel {
-                            key: key.clone(),
-                            text: datachannel::encode_channel(
-                                &ChannelMessage::Bitrate {
-                                    video_kbps: self.config.bitrate_kbps,
-                                    audio_kbps: None,
-                                },
-                                &crypto,
-                            ),
-                        });
-                    }
-                    if let Some((w, h)) = self.config.resolution {
-                        out.push(Command::SendOnChannel {
-                            key: key.clone(),
-                            text: json!({"requestResolution": {"w": w, "h": h}}).to_string(),
-                        });
-                    }
+                    s.media_requested_at_ms = now_ms;
+                    out.extend(media_request(&self.config, &crypto, key));
                 }
                 self.after_health_change(&id, now_ms, &mut out);
             }
@@ -1206,6 +1186,17 @@ impl Room {
                     }));
                 }
             };
+            if s.media_requested
+                && s.health.channel_open
+                && s.media.is_empty()
+                && s.media_request_retries < MEDIA_REQUEST_RETRIES
+                && now_ms.saturating_sub(s.media_requested_at_ms) >= MEDIA_REQUEST_RETRY_MS
+            {
+                s.media_request_retries += 1;
+                s.media_requested_at_ms = now_ms;
+                tracing::info!(peer = %key, "no media yet: asking for it again");
+                out.extend(media_request(&self.config, &self.config.crypto, &key));
+            }
             let connected = s.health.is_connected();
             if !connected
                 && s.queue.received_count() == 0
@@ -1340,4 +1331,39 @@ fn dropped(at_ms: u64, from: Option<String>, reason: String) -> Command {
         from,
         reason,
     })
+}
+
+/// What the recorder asks a publisher for once its data channel is open: audio and video (and
+/// a codec), then bitrate and resolution.
+fn media_request(config: &RoomConfig, crypto: &RoomCrypto, key: &PeerKey) -> Vec<Command> {
+    let mut out = Vec::new();
+    let request = MediaRequest {
+        audio: config.want_audio,
+        video: config.want_video,
+        prefer_video_codec: config.prefer_video_codec.clone(),
+        prefer_audio_codec: None,
+    };
+    out.push(Command::SendOnChannel {
+        key: key.clone(),
+        text: datachannel::encode_channel(&ChannelMessage::MediaRequest(request), crypto),
+    });
+    if config.bitrate_kbps.is_some() {
+        out.push(Command::SendOnChannel {
+            key: key.clone(),
+            text: datachannel::encode_channel(
+                &ChannelMessage::Bitrate {
+                    video_kbps: config.bitrate_kbps,
+                    audio_kbps: None,
+                },
+                crypto,
+            ),
+        });
+    }
+    if let Some((w, h)) = config.resolution {
+        out.push(Command::SendOnChannel {
+            key: key.clone(),
+            text: json!({"requestResolution": {"w": w, "h": h}}).to_string(),
+        });
+    }
+    out
 }

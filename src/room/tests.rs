@@ -323,6 +323,37 @@ fn channel_open_asks_for_media_once() {
 }
 
 #[test]
+fn a_media_request_that_brings_nothing_is_repeated_a_few_times() {
+    use super::machine::{MEDIA_REQUEST_RETRIES, MEDIA_REQUEST_RETRY_MS};
+    let asks = |out: &[Command]| {
+        channel_sent(out)
+            .iter()
+            .filter(|m| m.get("audio").is_some())
+            .count()
+    };
+    let mut room = connected_with_offer();
+    let k = key("pub1", "s1");
+    room.on_peer_event(&k, PeerEvent::Connection(ConnectionState::Connected), 50);
+    assert_eq!(
+        asks(&room.on_peer_event(&k, PeerEvent::ChannelOpen, 100)),
+        1
+    );
+    // Not yet: the publisher is given time to renegotiate.
+    assert_eq!(asks(&room.on_tick(100 + MEDIA_REQUEST_RETRY_MS - 1)), 0);
+    let mut now = 100;
+    for _ in 0..MEDIA_REQUEST_RETRIES {
+        now += MEDIA_REQUEST_RETRY_MS;
+        assert_eq!(asks(&room.on_tick(now)), 1, "asked again at {now}");
+    }
+    now += MEDIA_REQUEST_RETRY_MS;
+    assert_eq!(asks(&room.on_tick(now)), 0, "and then no more");
+
+    // Once something flows, the request is never repeated.
+    let mut room = flowing();
+    assert_eq!(asks(&room.on_tick(60 + 2 * MEDIA_REQUEST_RETRY_MS)), 0);
+}
+
+#[test]
 fn renegotiation_over_the_channel_is_answered_over_the_channel() {
     let mut room = connected_with_offer();
     let k = key("pub1", "s1");

@@ -641,6 +641,7 @@ fn churn_soak() {
 
 /// Runs `roomtape record` inside a private mount namespace with a tmpfs of `size` mounted on
 /// `dir` (`ro` for a read-only one). When the recorder ends, the folder is copied to `copy_to`.
+/// The recorder dies with the shell (a failed test kills the shell), so none is left behind.
 fn record_in_tmpfs(
     url: &str,
     room: &str,
@@ -656,7 +657,7 @@ fn record_in_tmpfs(
     };
     let script = format!(
         r#"mount -t tmpfs -o {options} roomtape-test "$1" || exit 97
-"$2" record --server "$3" --room "$4" --password false --stun false --json-events --output "$1" &
+setpriv --pdeathsig KILL "$2" record --server "$3" --room "$4" --password false --stun false --json-events --output "$1" &
 pid=$!
 trap 'kill -TERM $pid' TERM INT
 while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done

@@ -75,7 +75,7 @@ fn record_session(
             ],
         ));
         recorder
-            .wait_event(CONNECT, |e| {
+            .take_event(CONNECT, |e| {
                 e["event"] == "media_flowing" && e["kind"] == "video"
             })
             .unwrap_or_else(|| panic!("no video from {stream}"));
@@ -88,7 +88,7 @@ fn record_session(
     }
     for _ in publishers {
         recorder
-            .wait_event(Duration::from_secs(30), |e| {
+            .take_event(Duration::from_secs(30), |e| {
                 e["event"] == "segment_finished"
             })
             .expect("segment finalised");
@@ -392,8 +392,10 @@ fn grid_places_everyone_on_the_session_timeline() {
     let alice = segment(&fx.manifest, "alice");
     let bob = segment(&fx.manifest, "bob");
     let joined_apart = secs(bob.start_offset_ns) - secs(alice.start_offset_ns);
+    // About 3 s by design; a loaded machine can stretch it. What is checked below is that the
+    // grid places Bob where the manifest says he joined, to 0.1 s.
     assert!(
-        (2.5..5.0).contains(&joined_apart),
+        (2.5..10.0).contains(&joined_apart),
         "Bob joined {joined_apart} s after Alice"
     );
     let session_s = secs(fx.manifest.duration_ns());
@@ -780,7 +782,22 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
     let library_dir = root.join("library");
     copy_session(&fx.dir, &library_dir.join("exp2 finished"));
     crashed_copy(&library_dir);
-    unfinished_copy(&library_dir, "exp2 live");
+    let live = unfinished_copy(&library_dir, "exp2 live");
+    // A recorder writes its track files all the time: keep touching the live copy's, so that
+    // it stays live however slowly the page starts on a loaded machine.
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let toucher = {
+        let writing = writing.clone();
+        let track = live.join("bob.video-and-audio.mkv");
+        std::thread::spawn(move || {
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(file) = std::fs::File::options().append(true).open(&track) {
+                    let _ = file.set_modified(std::time::SystemTime::now());
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
     let shot = root.join("recordings.png");
     let mut app = Command::new(BIN)
         .args(["--recordings-dir", library_dir.to_str().expect("utf-8")])
@@ -848,6 +865,8 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
         thumbnails.iter().filter(|n| n.ends_with(".png")).count() >= 2,
         "thumbnails of the expanded session: {thumbnails:?}"
     );
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = toucher.join();
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -102,6 +102,22 @@ impl Proc {
         .and_then(|line| serde_json::from_str(&line).ok())
     }
 
+    /// Like [`Proc::wait_event`], but the matched line is taken out of `seen`, so that
+    /// waiting again finds the next such event rather than the same one.
+    pub fn take_event(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let line = self.wait_line(timeout, |line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|v| pred(&v))
+        })?;
+        if let Some(at) = self.seen.iter().position(|seen| *seen == line) {
+            self.seen.remove(at);
+        }
+        serde_json::from_str(&line).ok()
+    }
+
     /// Every JSON event seen so far (after draining what is buffered).
     pub fn events(&mut self) -> Vec<Value> {
         while let Ok(line) = self.lines.try_recv() {

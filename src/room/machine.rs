@@ -30,8 +30,11 @@ pub const NO_OFFER_AFTER_MS: u64 = 10_000;
 /// The media request is repeated when nothing flows this long after it (a publisher that
 /// missed it, or whose renegotiation got lost, is asked again rather than left silent).
 pub const MEDIA_REQUEST_RETRY_MS: u64 = 4_000;
-/// How many times the media request is repeated per session.
-pub const MEDIA_REQUEST_RETRIES: u32 = 3;
+/// How many times the media request is repeated per session; when still nothing flows after
+/// the last one, the session is given up and the stream asked for again with a new peer.
+pub const MEDIA_REQUEST_RETRIES: u32 = 2;
+/// How many times in a row a participant's session is restarted because no media came.
+pub const MEDIA_STALL_RESTARTS: u32 = 2;
 /// How long to wait before asking a failed participant for its stream again.
 pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
 /// With neither RTP nor a pong for this long, a participant that was sending media is gone
@@ -183,6 +186,8 @@ struct Participant {
     rejected_at_ms: Option<u64>,
     /// When they were last marked as left.
     left_at_ms: Option<u64>,
+    /// Sessions given up in a row because media never came.
+    stall_restarts: u32,
 }
 
 /// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.
@@ -525,6 +530,7 @@ impl Room {
                         replay_at_ms: None,
                         left: false,
                         rejected_at_ms: None,
+                        stall_restarts: 0,
                         left_at_ms: None,
                     },
                 );
@@ -634,6 +640,7 @@ impl Room {
                     replay_at_ms: None,
                     left: false,
                     rejected_at_ms: None,
+                    stall_restarts: 0,
                     left_at_ms: None,
                 },
             );
@@ -1149,6 +1156,7 @@ impl Room {
             return out;
         }
         let mut vanished = Vec::new();
+        let mut stalled = Vec::new();
         let mut replay = Vec::new();
         for p in self.participants.values_mut() {
             if let Some(at) = p.replay_at_ms
@@ -1189,13 +1197,24 @@ impl Room {
             if s.media_requested
                 && s.health.channel_open
                 && s.media.is_empty()
-                && s.media_request_retries < MEDIA_REQUEST_RETRIES
                 && now_ms.saturating_sub(s.media_requested_at_ms) >= MEDIA_REQUEST_RETRY_MS
             {
-                s.media_request_retries += 1;
-                s.media_requested_at_ms = now_ms;
-                tracing::info!(peer = %key, "no media yet: asking for it again");
-                out.extend(media_request(&self.config, &self.config.crypto, &key));
+                if s.media_request_retries < MEDIA_REQUEST_RETRIES {
+                    s.media_request_retries += 1;
+                    s.media_requested_at_ms = now_ms;
+                    tracing::info!(peer = %key, "no media yet: asking for it again");
+                    out.extend(media_request(&self.config, &self.config.crypto, &key));
+                } else if p.stall_restarts < MEDIA_STALL_RESTARTS {
+                    // Whatever wedged this session, a new one starts from scratch.
+                    p.stall_restarts += 1;
+                    s.media_requested_at_ms = now_ms;
+                    tracing::warn!(peer = %key, "still no media: starting the session over");
+                    stalled.push(p.id.clone());
+                    continue;
+                }
+            }
+            if !s.media.is_empty() {
+                p.stall_restarts = 0;
             }
             let connected = s.health.is_connected();
             if !connected
@@ -1237,6 +1256,9 @@ impl Room {
         }
         for id in vanished {
             self.participant_left(&id, LeaveReason::Vanished, now_ms, &mut out);
+        }
+        for id in stalled {
+            self.participant_left(&id, LeaveReason::Failed, now_ms, &mut out);
         }
         let aliases = &self.aliases;
         self.participants.retain(|id, p| {

@@ -323,7 +323,7 @@ fn channel_open_asks_for_media_once() {
 }
 
 #[test]
-fn a_media_request_that_brings_nothing_is_repeated_a_few_times() {
+fn a_media_request_that_brings_nothing_is_repeated_then_the_session_restarted() {
     use super::machine::{MEDIA_REQUEST_RETRIES, MEDIA_REQUEST_RETRY_MS};
     let asks = |out: &[Command]| {
         channel_sent(out)
@@ -345,8 +345,13 @@ fn a_media_request_that_brings_nothing_is_repeated_a_few_times() {
         now += MEDIA_REQUEST_RETRY_MS;
         assert_eq!(asks(&room.on_tick(now)), 1, "asked again at {now}");
     }
+    // Still nothing: the session is given up and the stream asked for again, with a new peer.
     now += MEDIA_REQUEST_RETRY_MS;
-    assert_eq!(asks(&room.on_tick(now)), 0, "and then no more");
+    let out = room.on_tick(now);
+    assert_eq!(asks(&out), 0, "no more asking on this session");
+    assert_eq!(closes(&out), vec![(k.clone(), LeaveReason::Failed)]);
+    let out = room.on_tick(now + 5_000);
+    assert_eq!(plays(&out).len(), 1, "asked for again: {:?}", sent(&out));
 
     // Once something flows, the request is never repeated.
     let mut room = flowing();

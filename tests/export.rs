@@ -155,13 +155,7 @@ struct Discovered {
 
 fn discover(path: &Path) -> Discovered {
     use gst_pbutils::prelude::*;
-    gst::init().expect("gst init");
-    let discoverer =
-        gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(20)).expect("discoverer");
-    let uri = glib::filename_to_uri(path, None).expect("uri");
-    let info = discoverer
-        .discover_uri(&uri)
-        .unwrap_or_else(|e| panic!("{} does not play: {e}", path.display()));
+    let info = discover_info(path);
     let name = |caps: Option<gst::Caps>| {
         caps.and_then(|c| c.structure(0).map(|s| s.name().to_string()))
             .unwrap_or_default()
@@ -542,19 +536,7 @@ fn cancelling_leaves_no_file_behind() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn export");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(child.stderr.take().expect("stderr"));
     let deadline = Instant::now() + Duration::from_secs(30);
     let partial_seen = loop {
         let line = rx
@@ -809,19 +791,7 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the app");
-    let stdout = app.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(app.stdout.take().expect("stdout"));
     let wait_report = |what: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -433,14 +433,18 @@ pub struct TargetCheck {
     pub met: bool,
 }
 
+/// The largest value (NaN when there is none).
+fn worst(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(f64::NAN, f64::max)
+}
+
 /// Judges the runs against the recorder's targets; only what the runs measured is judged.
 pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
-    let worst = |values: &mut dyn Iterator<Item = f64>| values.fold(f64::NAN, f64::max);
     let (record_only, with_previews): (Vec<&BenchResult>, Vec<&BenchResult>) =
         results.iter().partition(|r| !r.previews);
     if !record_only.is_empty() {
-        let cpu = worst(&mut record_only.iter().map(|r| r.cpu_per_participant_pct));
+        let cpu = worst(record_only.iter().map(|r| r.cpu_per_participant_pct));
         checks.push(TargetCheck {
             what: "record-only CPU per participant (worst N)",
             measured: format!("{cpu:.2} %"),
@@ -461,7 +465,7 @@ pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
         });
     }
     if !results.is_empty() {
-        let p95 = worst(&mut results.iter().map(|r| r.first_keyframe_ms_p95));
+        let p95 = worst(results.iter().map(|r| r.first_keyframe_ms_p95));
         checks.push(TargetCheck {
             what: "record to first key frame p95 (worst N)",
             measured: format!("{p95:.0} ms"),
@@ -486,7 +490,7 @@ pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
         });
     }
     if !with_previews.is_empty() {
-        let cpu = worst(&mut with_previews.iter().map(|r| r.cpu_per_participant_pct));
+        let cpu = worst(with_previews.iter().map(|r| r.cpu_per_participant_pct));
         checks.push(TargetCheck {
             what: "record + preview CPU per tile (worst N)",
             measured: format!("{cpu:.2} %"),

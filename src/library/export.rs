@@ -534,6 +534,13 @@ fn muxer_pad(mux: &gst::Element, video: bool) -> Option<gst::Pad> {
         .or_else(|| mux.static_pad("sink").filter(|p| !p.is_linked()))
 }
 
+fn file_source(path: &Path) -> Result<gst::Element, ExportError> {
+    gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .map_err(|_| ExportError::MissingElement("filesrc".to_owned()))
+}
+
 fn file_sink(partial: &Path) -> Result<gst::Element, ExportError> {
     gst::ElementFactory::make("filesink")
         .property("location", partial.to_string_lossy().as_ref())
@@ -642,10 +649,7 @@ fn build_remux(
     pipeline.add_many([&mux, &sink]).map_err(add_err)?;
     mux.link(&sink).map_err(link_err)?;
     for file in &source.files {
-        let src = gst::ElementFactory::make("filesrc")
-            .property("location", file.path.to_string_lossy().as_ref())
-            .build()
-            .map_err(|_| ExportError::MissingElement("filesrc".to_owned()))?;
+        let src = file_source(&file.path)?;
         let demux = make("matroskademux")?;
         pipeline.add_many([&src, &demux]).map_err(add_err)?;
         src.link(&demux).map_err(link_err)?;
@@ -796,10 +800,7 @@ fn build_decoded(
     for (tile, source) in sources {
         let offset = i64::try_from(source.start_ns).unwrap_or(i64::MAX);
         for file in &source.files {
-            let src = gst::ElementFactory::make("filesrc")
-                .property("location", file.path.to_string_lossy().as_ref())
-                .build()
-                .map_err(|_| ExportError::MissingElement("filesrc".to_owned()))?;
+            let src = file_source(&file.path)?;
             let decode = make("decodebin")?;
             pipeline.add_many([&src, &decode]).map_err(add_err)?;
             src.link(&decode).map_err(link_err)?;

@@ -31,6 +31,19 @@ fn signal(child: &Child, name: &str) {
         .status();
 }
 
+/// The lines of a child's output, read on a thread of their own so that waits can time out.
+pub fn lines_of(output: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// A child process that is killed when dropped.
 pub struct Proc {
     pub child: Child,
@@ -53,17 +66,9 @@ impl Proc {
             .spawn()
             .expect("spawn roomtape");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         Proc {
             child,
-            lines: rx,
+            lines: lines_of(stdout),
             seen: Vec::new(),
         }
     }
@@ -270,16 +275,21 @@ pub struct MediaReport {
     pub height: u32,
 }
 
-pub fn inspect(path: &Path) -> MediaReport {
-    use gst::prelude::*;
-    use gst_pbutils::prelude::*;
+/// GStreamer's discoverer on a file; a file it cannot read fails the test.
+pub fn discover_info(path: &Path) -> gst_pbutils::DiscovererInfo {
     gst::init().expect("gst init");
     let discoverer =
         gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(20)).expect("discoverer");
     let uri = glib::filename_to_uri(path, None).expect("uri");
-    let info = discoverer
+    discoverer
         .discover_uri(&uri)
-        .unwrap_or_else(|e| panic!("{} does not play: {e}", path.display()));
+        .unwrap_or_else(|e| panic!("{} does not play: {e}", path.display()))
+}
+
+pub fn inspect(path: &Path) -> MediaReport {
+    use gst::prelude::*;
+    use gst_pbutils::prelude::*;
+    let info = discover_info(path);
     let mut report = MediaReport {
         duration_s: info.duration().map(|d| d.seconds_f64()).unwrap_or(0.0),
         ..Default::default()

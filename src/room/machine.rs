@@ -29,7 +29,7 @@ pub const PING_EVERY_MS: u64 = 3_000;
 pub const NO_OFFER_AFTER_MS: u64 = 10_000;
 /// The media request is repeated when nothing flows this long after it (a publisher that
 /// missed it, or whose renegotiation got lost, is asked again rather than left silent).
-pub const MEDIA_REQUEST_RETRY_MS: u64 = 4_000;
+pub const MEDIA_REQUEST_RETRY_MS: u64 = 3_000;
 /// How many times the media request is repeated per session; when still nothing flows after
 /// the last one, the session is given up and the stream asked for again with a new peer.
 pub const MEDIA_REQUEST_RETRIES: u32 = 2;

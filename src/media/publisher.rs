@@ -123,8 +123,6 @@ struct Viewer {
     webrtcbin: gst::Element,
     channel: Arc<Mutex<Option<WebRTCDataChannel>>>,
     media_added: bool,
-    /// The viewer answered the renegotiation that carries the media.
-    media_answered: bool,
     channel_open: bool,
     encoders: Vec<gst::Element>,
     clip_players: Vec<super::clip::ClipPlayer>,
@@ -426,7 +424,6 @@ impl Publisher {
             channel_open: false,
             encoders: Vec::new(),
             clip_players: Vec::new(),
-            media_answered: false,
         })
     }
 
@@ -537,12 +534,6 @@ impl Publisher {
                     return;
                 };
                 if viewer.media_added {
-                    // Asked again while the media offer is unanswered: it was lost on the way
-                    // (or never made), so offer again rather than stay silent.
-                    if !viewer.media_answered {
-                        tracing::info!("media asked for again by {viewer_id}: offering again");
-                        create_offer(&viewer.webrtcbin, viewer_id, true, &self.inner.tx);
-                    }
                     return;
                 }
                 let codec = request
@@ -563,9 +554,8 @@ impl Publisher {
                 }
             }
             ChannelMessage::Description { desc, .. } if desc.kind == SdpKind::Answer => {
-                let mut viewers = self.inner.viewers.borrow_mut();
-                if let Some(viewer) = viewers.get_mut(viewer_id) {
-                    viewer.media_answered = true;
+                let viewers = self.inner.viewers.borrow();
+                if let Some(viewer) = viewers.get(viewer_id) {
                     if self.inner.config.drop_candidates {
                         set_answer(&viewer.webrtcbin, &strip_candidates(&desc.sdp));
                     } else {

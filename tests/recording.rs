@@ -85,7 +85,7 @@ fn three_participants_are_recorded_without_transcoding() {
     }
     for _ in 0..3 {
         recorder
-            .wait_event(Duration::from_secs(20), |e| {
+            .take_event(Duration::from_secs(20), |e| {
                 e["event"] == "segment_finished" && e["ok"] == true
             })
             .expect("every segment is finalised when its participant leaves");

@@ -119,6 +119,24 @@ pub struct SessionRecorder {
     manifest_retry_at: Option<Instant>,
     /// Segments ended early because writing failed.
     failed_segments: u32,
+    /// Segments whose finishing (drain, merge, manifest update) has begun and not ended.
+    finishing: Rc<std::cell::Cell<usize>>,
+}
+
+/// Counts one segment as finishing for as long as it lives.
+struct Finishing(Rc<std::cell::Cell<usize>>);
+
+impl Finishing {
+    fn start(count: &Rc<std::cell::Cell<usize>>) -> Finishing {
+        count.set(count.get() + 1);
+        Finishing(count.clone())
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 impl SessionRecorder {
@@ -160,6 +178,7 @@ impl SessionRecorder {
             manifest_dirty: false,
             manifest_retry_at: None,
             failed_segments: 0,
+            finishing: Rc::new(std::cell::Cell::new(0)),
         })
     }
 
@@ -426,6 +445,7 @@ impl SessionRecorder {
             .collect();
         let manifest = self.manifest.clone();
         let dir = self.dir.clone();
+        let finishing = self.finishing.clone();
         async move {
             let mut outcomes = Vec::new();
             for handle in running {
@@ -433,6 +453,12 @@ impl SessionRecorder {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(err) => tracing::warn!("a segment did not finish: {err}"),
                 }
+            }
+            // Someone who left just before the stop is still being merged: the session is
+            // finished only once their file is final too.
+            let deadline = Instant::now() + FINALISE_TIMEOUT * 6;
+            while finishing.get() > 0 && Instant::now() < deadline {
+                glib::timeout_future(Duration::from_millis(50)).await;
             }
             let mut manifest = manifest.borrow_mut();
             manifest.state = SessionState::Finished;
@@ -461,7 +487,9 @@ impl SessionRecorder {
             }
         };
         let _ = segment.started_wall;
+        let in_flight = Finishing::start(&self.finishing);
         async move {
+            let _in_flight = in_flight;
             let SegmentRecording {
                 participant_id,
                 stream_id,

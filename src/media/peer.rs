@@ -22,7 +22,7 @@ pub struct Track {
     pub caps: gst::Caps,
     pub tee: gst::Element,
     /// Holds the track's first packets until the engine attached its branches, so the first
-    /// key frame is not lost to the tee's fakesink.
+    /// key frame is not dropped by a tee without branches.
     pub hold: TrackHold,
 }
 
@@ -555,28 +555,27 @@ fn link_track(
         "video" => MediaKind::Video,
         other => anyhow::bail!("unexpected media {other:?}"),
     };
-    // The tee never blocks on a branch that is missing; fakesink keeps the pad linked.
+    // Without branches (or between them) the tee drops what it gets instead of failing.
     let tee = gst::ElementFactory::make("tee")
         .property("allow-not-linked", true)
         .build()?;
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .property("async", false)
-        .build()?;
-    pipeline.add_many([&tee, &sink])?;
-    tee.link(&sink)?;
+    pipeline.add(&tee)?;
     tee.sync_state_with_parent()?;
-    sink.sync_state_with_parent()?;
     let tee_sink = tee
         .static_pad("sink")
         .ok_or_else(|| anyhow::anyhow!("tee without sink pad"))?;
 
     let weak = Arc::downgrade(shared);
+    let seen = AtomicBool::new(false);
     tee_sink.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
         move |_, _| {
             if let Some(shared) = weak.upgrade() {
                 shared.rtp_activity.store(true, Ordering::Relaxed);
+                // Runs for every packet: the lock is taken for this track's first one only.
+                if seen.swap(true, Ordering::Relaxed) {
+                    return gst::PadProbeReturn::Ok;
+                }
                 let first = shared
                     .media_seen
                     .lock()
@@ -594,7 +593,7 @@ fn link_track(
         hold.release();
         return Err(err.into());
     }
-    // Should the main loop never take the track, the packets flow to the fakesink anyway.
+    // Should the main loop never take the track, the packets flow (into the void) anyway.
     let fallback = hold.clone();
     glib::timeout_add_once(std::time::Duration::from_secs(2), move || {
         fallback.release()

@@ -131,7 +131,7 @@ fn attach(
             .ok_or_else(|| anyhow::anyhow!("the tee gave no pad"))?;
         let sink_pad = first
             .static_pad("sink")
-            .ok_or_else(|| anyhow::anyhow!("queue without sink pad"))?;
+            .ok_or_else(|| anyhow::anyhow!("the preview branch has no sink pad"))?;
         tee_pad.link(&sink_pad)?;
         Ok(())
     })();
@@ -161,7 +161,9 @@ fn attach_video_to_tee(
     encoding: &str,
     config: PreviewConfig,
 ) -> anyhow::Result<VideoPreview> {
-    let queue = leaky_queue(300)?;
+    // About a second of encoded frames: the queue sits behind the depayloader, so the
+    // decoding thread wakes once per frame rather than once per RTP packet.
+    let queue = leaky_queue(30)?;
     let valve = gst::ElementFactory::make("valve")
         .property_from_str("drop-mode", "forward-sticky-events")
         .build()
@@ -233,10 +235,12 @@ fn attach_video_to_tee(
     attach(
         pipeline,
         tee,
+        // The valve comes first so that a paused preview costs the streaming thread one
+        // check per packet and wakes no other thread.
         &[
-            queue,
             valve.clone(),
             depay.clone(),
+            queue,
             decoder,
             rate,
             scale,

@@ -675,7 +675,7 @@ fn create_offer(
         };
         let Ok(Some(structure)) = reply else { return };
         let Ok(offer) = structure.get::<WebRTCSessionDescription>("offer") else {
-            tracing::warn!("webrtcbin made no offer");
+            tracing::warn!("webrtcbin made no offer: {structure}");
             return;
         };
         let sdp = offer.sdp().to_string();
@@ -753,8 +753,7 @@ fn add_media(
         appsrc_element.link(&payloader)?;
         let rtp_caps = gst::Caps::builder("application/x-rtp").build();
         link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
-        appsrc_element.sync_state_with_parent()?;
-        payloader.sync_state_with_parent()?;
+        start_downstream_first(&[&appsrc_element, &payloader])?;
         viewer.clip_players.push(player);
     } else if video {
         let src = gst::ElementFactory::make("videotestsrc")
@@ -803,9 +802,7 @@ fn add_media(
             .field("clock-rate", 90_000i32)
             .build();
         link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
-        for element in elements {
-            element.sync_state_with_parent()?;
-        }
+        start_downstream_first(&elements)?;
         viewer.encoders.push(encoder);
     }
     if audio && config.audio != AudioMode::None {
@@ -846,9 +843,18 @@ fn add_media(
             .field("clock-rate", 48_000i32)
             .build();
         link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
-        for element in elements {
-            element.sync_state_with_parent()?;
-        }
+        start_downstream_first(&elements)?;
+    }
+    Ok(())
+}
+
+/// Starts elements added to a playing pipeline, the sink end first. Started source first, a
+/// live source can push its first buffer into a neighbour that is not running yet, get
+/// FLUSHING back and stop for good: no caps ever reach webrtcbin, so it never offers the
+/// track, and the viewer waits for media that never comes (about one demo run in ten).
+fn start_downstream_first(elements: &[&gst::Element]) -> anyhow::Result<()> {
+    for element in elements.iter().rev() {
+        element.sync_state_with_parent()?;
     }
     Ok(())
 }

@@ -60,8 +60,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &n in &args.participants {
         anyhow::ensure!((1..=64).contains(&n), "participant counts must be 1 to 64");
-        eprintln!("bench: {n} participant(s), {} s…", args.seconds);
-        results.push(run_one(n, &args, &clip)?);
+        // With previews, each count is measured both ways so the previews' own cost is the
+        // difference between two runs of the same machine, minutes apart.
+        let modes: &[bool] = if args.previews {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for &previews in modes {
+            let what = if previews { " with previews" } else { "" };
+            eprintln!("bench: {n} participant(s){what}, {} s…", args.seconds);
+            results.push(run_one(n, previews, &args, &clip)?);
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -143,7 +153,12 @@ fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-fn run_one(n: u32, args: &BenchArgs, clip: &Arc<EncodedClip>) -> anyhow::Result<BenchResult> {
+fn run_one(
+    n: u32,
+    previews: bool,
+    args: &BenchArgs,
+    clip: &Arc<EncodedClip>,
+) -> anyhow::Result<BenchResult> {
     let server = SignalingServer::start("127.0.0.1:0".parse()?, Dialect::Official)?;
     let url = server.url();
     let output = std::env::temp_dir().join(format!("roomtape-bench-{}-{n}", std::process::id()));
@@ -164,7 +179,7 @@ fn run_one(n: u32, args: &BenchArgs, clip: &Arc<EncodedClip>) -> anyhow::Result<
         "--output",
     ]);
     command.arg(&output);
-    if args.previews {
+    if previews {
         command.args(["--decode-previews", "480x270"]);
     }
     let mut child = command
@@ -265,7 +280,7 @@ fn run_one(n: u32, args: &BenchArgs, clip: &Arc<EncodedClip>) -> anyhow::Result<
         participants: n,
         seconds: wall,
         resolution: args.resolution.clone(),
-        previews: args.previews,
+        previews,
         cpu_per_participant_pct: cpu_total_pct / f64::from(n),
         cpu_total_pct,
         rss_peak_mb: rss_peak as f64 / 1024.0,
@@ -379,8 +394,9 @@ fn clock_ticks_per_second() -> f64 {
 
 fn print_table(results: &[BenchResult]) {
     println!(
-        "{:>4} {:>9} {:>9} {:>8} {:>8} {:>8} {:>14} {:>12} {:>16} {:>8}",
+        "{:>4} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>14} {:>12} {:>16} {:>8}",
         "N",
+        "previews",
         "cpu/part%",
         "cpu tot%",
         "rss MB",
@@ -393,8 +409,9 @@ fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         println!(
-            "{:>4} {:>9.2} {:>9.1} {:>8.1} {:>8.1} {:>8} {:>14} {:>12} {:>16} {:>8.2}",
+            "{:>4} {:>8} {:>9.2} {:>9.1} {:>8.1} {:>8.1} {:>8} {:>14} {:>12} {:>16} {:>8.2}",
             r.participants,
+            if r.previews { "yes" } else { "no" },
             r.cpu_per_participant_pct,
             r.cpu_total_pct,
             r.rss_peak_mb,
@@ -451,6 +468,21 @@ pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
             target: "<= 2 %",
             met: cpu <= 2.0,
         });
+        // What each participant beyond the first costs, fixed costs left out.
+        let smallest = record_only.iter().min_by_key(|r| r.participants);
+        let largest = record_only.iter().max_by_key(|r| r.participants);
+        if let (Some(a), Some(b)) = (smallest, largest)
+            && b.participants > a.participants
+        {
+            let slope =
+                (b.cpu_total_pct - a.cpu_total_pct) / f64::from(b.participants - a.participants);
+            checks.push(TargetCheck {
+                what: "record-only CPU per added participant",
+                measured: format!("{slope:.2} %"),
+                target: "<= 2 %",
+                met: slope <= 2.0,
+            });
+        }
     }
     if let Some(largest) = results
         .iter()
@@ -497,6 +529,23 @@ pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
             target: "<= 8 %",
             met: cpu <= 8.0,
         });
+        let own_costs = with_previews.iter().filter_map(|with| {
+            record_only
+                .iter()
+                .find(|without| without.participants == with.participants)
+                .map(|without| {
+                    (with.cpu_total_pct - without.cpu_total_pct) / f64::from(with.participants)
+                })
+        });
+        let cpu = worst(own_costs);
+        if !cpu.is_nan() {
+            checks.push(TargetCheck {
+                what: "preview alone CPU per tile (worst N)",
+                measured: format!("{cpu:.2} %"),
+                target: "<= 8 %",
+                met: cpu <= 8.0,
+            });
+        }
     }
     checks
 }
@@ -552,12 +601,41 @@ mod tests {
         let rss = checks.iter().find(|c| c.what.starts_with("RSS")).unwrap();
         assert_eq!(rss.measured, "4.0 MB", "(105 - 45) / 15");
         assert!(checks.iter().all(|c| !c.what.contains("preview")));
+        let added = checks
+            .iter()
+            .find(|c| c.what.contains("added participant") && c.what.contains("CPU"))
+            .unwrap();
+        assert_eq!(added.measured, "2.57 %", "(40 - 1.5) / 15");
         let with_previews = check_targets(&[result(4, 9.0, 60.0, true)]);
         let preview = with_previews
             .iter()
             .find(|c| c.what.contains("preview"))
             .unwrap();
         assert!(!preview.met);
+        assert!(
+            with_previews.iter().all(|c| !c.what.contains("alone")),
+            "no record-only run to subtract"
+        );
+    }
+
+    #[test]
+    fn the_previews_own_cost_is_the_difference_of_paired_runs() {
+        let runs = [
+            result(1, 4.0, 45.0, false),
+            result(1, 11.0, 60.0, true),
+            result(4, 3.0, 52.0, false),
+            result(4, 10.5, 100.0, true),
+        ];
+        let checks = check_targets(&runs);
+        let alone = checks.iter().find(|c| c.what.contains("alone")).unwrap();
+        assert_eq!(alone.measured, "7.50 %", "the worse of 7.0 and 7.5");
+        assert!(alone.met);
+        let combined = checks
+            .iter()
+            .find(|c| c.what.starts_with("record + preview"))
+            .unwrap();
+        assert_eq!(combined.measured, "11.00 %");
+        assert!(!combined.met);
     }
 
     #[test]

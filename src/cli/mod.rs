@@ -256,7 +256,8 @@ pub struct BenchArgs {
     /// Video size of the synthetic participants.
     #[arg(long, default_value = "1280x720")]
     pub resolution: String,
-    /// Also decode every participant for a preview tile.
+    /// Measure each count twice: recording only, then with every participant also decoded
+    /// for a preview tile.
     #[arg(long)]
     pub previews: bool,
     /// Print JSON instead of a table.

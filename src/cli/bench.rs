@@ -504,16 +504,20 @@ pub fn check_targets(results: &[BenchResult]) -> Vec<TargetCheck> {
             target: "<= 300 ms",
             met: p95 <= 300.0,
         });
-        // The slope between the smallest and largest run, or the one run's own figure.
-        let smallest = results.iter().min_by_key(|r| r.participants);
-        let largest = results.iter().max_by_key(|r| r.participants);
-        let per_added = match (smallest, largest) {
-            (Some(a), Some(b)) if b.participants > a.participants => {
-                (b.rss_peak_mb - a.rss_peak_mb) / f64::from(b.participants - a.participants)
+        // Per mode, the slope between the smallest and largest run, or the one run's own
+        // figure; the worse mode counts.
+        let rss_slope = |runs: &[&BenchResult]| {
+            let smallest = runs.iter().min_by_key(|r| r.participants);
+            let largest = runs.iter().max_by_key(|r| r.participants);
+            match (smallest, largest) {
+                (Some(a), Some(b)) if b.participants > a.participants => {
+                    (b.rss_peak_mb - a.rss_peak_mb) / f64::from(b.participants - a.participants)
+                }
+                (_, Some(b)) => b.rss_per_participant_mb,
+                _ => f64::NAN,
             }
-            (_, Some(b)) => b.rss_per_participant_mb,
-            _ => f64::NAN,
         };
+        let per_added = worst([rss_slope(&record_only), rss_slope(&with_previews)].into_iter());
         checks.push(TargetCheck {
             what: "RSS per added participant",
             measured: format!("{per_added:.1} MB"),
@@ -636,6 +640,11 @@ mod tests {
             .unwrap();
         assert_eq!(combined.measured, "11.00 %");
         assert!(!combined.met);
+        let rss = checks.iter().find(|c| c.what.starts_with("RSS")).unwrap();
+        assert_eq!(
+            rss.measured, "13.3 MB",
+            "(100 - 60) / 3 with previews, not across modes"
+        );
     }
 
     #[test]

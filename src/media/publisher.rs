@@ -751,8 +751,7 @@ fn add_media(
         let appsrc_element: gst::Element = appsrc.upcast();
         viewer.pipeline.add_many([&appsrc_element, &payloader])?;
         appsrc_element.link(&payloader)?;
-        let rtp_caps = gst::Caps::builder("application/x-rtp").build();
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
         start_downstream_first(&[&appsrc_element, &payloader])?;
         viewer.clip_players.push(player);
     } else if video {
@@ -779,7 +778,7 @@ fn add_media(
             .property_from_str("halignment", "right")
             .build()?;
         let convert = gst::ElementFactory::make("videoconvert").build()?;
-        let (encoder, payloader, encoding) = video_encoder(codec, config)?;
+        let (encoder, payloader) = video_encoder(codec, config)?;
         let queue = gst::ElementFactory::make("queue").build()?;
         let elements = [
             &src, &filter, &overlay, &clock, &convert, &queue, &encoder, &payloader,
@@ -795,13 +794,7 @@ fn add_media(
                 gst::PadProbeReturn::Ok
             });
         }
-        let rtp_caps = gst::Caps::builder("application/x-rtp")
-            .field("media", "video")
-            .field("encoding-name", encoding)
-            .field("payload", if encoding == "H264" { 102i32 } else { 96i32 })
-            .field("clock-rate", 90_000i32)
-            .build();
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
         start_downstream_first(&elements)?;
         viewer.encoders.push(encoder);
     }
@@ -836,13 +829,7 @@ fn add_media(
                 gst::PadProbeReturn::Ok
             });
         }
-        let rtp_caps = gst::Caps::builder("application/x-rtp")
-            .field("media", "audio")
-            .field("encoding-name", "OPUS")
-            .field("payload", 111i32)
-            .field("clock-rate", 48_000i32)
-            .build();
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, &rtp_caps)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
         start_downstream_first(&elements)?;
     }
     Ok(())
@@ -862,7 +849,7 @@ fn start_downstream_first(elements: &[&gst::Element]) -> anyhow::Result<()> {
 fn video_encoder(
     codec: &str,
     config: &PublisherConfig,
-) -> anyhow::Result<(gst::Element, gst::Element, &'static str)> {
+) -> anyhow::Result<(gst::Element, gst::Element)> {
     let kbps = config.bitrate_kbps;
     Ok(match codec {
         "h264" => (
@@ -876,7 +863,6 @@ fn video_encoder(
                 .property("config-interval", -1i32)
                 .property_from_str("aggregate-mode", "zero-latency")
                 .build()?,
-            "H264",
         ),
         "vp9" => (
             gst::ElementFactory::make("vp9enc")
@@ -886,7 +872,6 @@ fn video_encoder(
                 .property("target-bitrate", (kbps * 1000) as i32)
                 .build()?,
             gst::ElementFactory::make("rtpvp9pay").build()?,
-            "VP9",
         ),
         _ => (
             gst::ElementFactory::make("vp8enc")
@@ -896,23 +881,17 @@ fn video_encoder(
                 .property("target-bitrate", (kbps * 1000) as i32)
                 .build()?,
             gst::ElementFactory::make("rtpvp8pay").build()?,
-            "VP8",
         ),
     })
 }
 
-fn link_to_webrtcbin(
-    payloader: &gst::Element,
-    webrtcbin: &gst::Element,
-    caps: &gst::Caps,
-) -> anyhow::Result<()> {
+fn link_to_webrtcbin(payloader: &gst::Element, webrtcbin: &gst::Element) -> anyhow::Result<()> {
     let src = payloader
         .static_pad("src")
         .ok_or_else(|| anyhow::anyhow!("payloader without pad"))?;
     let sink = webrtcbin
         .request_pad_simple("sink_%u")
         .ok_or_else(|| anyhow::anyhow!("webrtcbin gave no sink pad"))?;
-    let _ = caps;
     src.link(&sink)?;
     if let Some(transceiver) =
         sink.property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")

@@ -143,6 +143,12 @@ pub enum PreviewEvent {
         session: String,
         preview: super::preview::VideoPreview,
     },
+    /// A participant session's audio level meter, to pause while its tile is not on screen.
+    AudioMeter {
+        participant: String,
+        session: String,
+        pause: super::preview::PauseHandle,
+    },
     /// The loudest channel's peak level in dB, about ten times a second.
     Level { participant: String, peak_db: f64 },
     /// Receive statistics, once a second.
@@ -565,6 +571,13 @@ impl Engine {
                         participant: participant.clone(),
                         peak_db,
                     });
+                })
+                .map(|pause| {
+                    self.emit(EngineEvent::Preview(PreviewEvent::AudioMeter {
+                        participant: key.participant.clone(),
+                        session: key.session.clone(),
+                        pause,
+                    }));
                 })
             }
         };

@@ -46,33 +46,58 @@ pub struct PreviewStats {
     pub caps_fps_milli: AtomicU32,
 }
 
+/// Stops and resumes a preview branch at its head, so that a tile that is not on screen costs
+/// no decoding at all. Holds the elements weakly: a handle outliving its participant's
+/// pipeline keeps nothing alive and does nothing.
+#[derive(Debug, Clone)]
+pub struct PauseHandle {
+    valve: glib::WeakRef<gst::Element>,
+    /// Video only: where to ask for the key frame a decoder needs to start again.
+    keyframe_from: Option<glib::WeakRef<gst::Element>>,
+}
+
+impl PauseHandle {
+    fn new(valve: &gst::Element, keyframe_from: Option<&gst::Element>) -> PauseHandle {
+        PauseHandle {
+            valve: valve.downgrade(),
+            keyframe_from: keyframe_from.map(|element| element.downgrade()),
+        }
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        let Some(valve) = self.valve.upgrade() else {
+            return;
+        };
+        if valve.property::<bool>("drop") == paused {
+            return;
+        }
+        valve.set_property("drop", paused);
+        if !paused && let Some(depay) = self.keyframe_from.as_ref().and_then(|w| w.upgrade()) {
+            request_keyframe(&depay);
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.valve
+            .upgrade()
+            .is_some_and(|valve| valve.property::<bool>("drop"))
+    }
+}
+
 /// A video preview: the sink (read its `paintable` on the main thread) and its counters.
 #[derive(Debug, Clone)]
 pub struct VideoPreview {
     pub sink: gst::Element,
     pub stats: Arc<PreviewStats>,
-    /// Drops packets before the decoder while the tile is not on screen.
-    valve: gst::Element,
-    depay: gst::Element,
+    /// Drops packets before the depayloader while the tile is not on screen.
+    pub pause: PauseHandle,
 }
 
-impl VideoPreview {
-    /// Stops or resumes decoding: a tile that is not on screen costs no decoding at all.
-    /// Resuming asks for a key frame, which the decoder needs to start again.
-    pub fn set_paused(&self, paused: bool) {
-        let was_paused = self.valve.property::<bool>("drop");
-        if was_paused == paused {
-            return;
-        }
-        self.valve.set_property("drop", paused);
-        if !paused {
-            request_keyframe(&self.depay);
-        }
-    }
-
-    pub fn is_paused(&self) -> bool {
-        self.valve.property::<bool>("drop")
-    }
+fn make_valve() -> anyhow::Result<gst::Element> {
+    gst::ElementFactory::make("valve")
+        .property_from_str("drop-mode", "forward-sticky-events")
+        .build()
+        .map_err(|_| anyhow::anyhow!("the GStreamer element valve is missing"))
 }
 
 fn make(name: &str) -> anyhow::Result<gst::Element> {
@@ -164,10 +189,7 @@ fn attach_video_to_tee(
     // About a second of encoded frames: the queue sits behind the depayloader, so the
     // decoding thread wakes once per frame rather than once per RTP packet.
     let queue = leaky_queue(30)?;
-    let valve = gst::ElementFactory::make("valve")
-        .property_from_str("drop-mode", "forward-sticky-events")
-        .build()
-        .map_err(|_| anyhow::anyhow!("the GStreamer element valve is missing"))?;
+    let valve = make_valve()?;
     let (depay, decoder) = depay_and_decoder(encoding)?;
     // Not `drop-only`: in 1.22 it asserts on buffers without a duration, which RTP gives.
     let rate = make("videorate")?;
@@ -268,8 +290,7 @@ fn attach_video_to_tee(
     Ok(VideoPreview {
         sink,
         stats,
-        valve,
-        depay,
+        pause: PauseHandle::new(&valve, Some(&depay)),
     })
 }
 
@@ -281,15 +302,26 @@ fn request_keyframe(depay: &gst::Element) {
 }
 
 /// Attaches an audio level meter to an audio track. `on_level` gets the loudest channel's peak
-/// in dB (−∞‥0) about ten times a second, on a streaming thread.
+/// in dB (−∞‥0) about ten times a second, on a streaming thread. The handle pauses the meter
+/// (no decoding) while its tile is not on screen.
 pub fn attach_audio(
     pipeline: &gst::Pipeline,
     track: &Track,
     on_level: impl Fn(f64) + Send + Sync + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<PauseHandle> {
     anyhow::ensure!(track.kind == MediaKind::Audio, "not an audio track");
+    attach_audio_to_tee(pipeline, &track.tee, &track.encoding, on_level)
+}
+
+fn attach_audio_to_tee(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    encoding: &str,
+    on_level: impl Fn(f64) + Send + Sync + 'static,
+) -> anyhow::Result<PauseHandle> {
+    let valve = make_valve()?;
     let queue = leaky_queue(100)?;
-    let (depay, decoder) = depay_and_decoder(&track.encoding)?;
+    let (depay, decoder) = depay_and_decoder(encoding)?;
     let convert = make("audioconvert")?;
     let level = gst::ElementFactory::make("level")
         .property("interval", 100 * gst::ClockTime::MSECOND.nseconds())
@@ -320,9 +352,10 @@ pub fn attach_audio(
     }
     attach(
         pipeline,
-        &track.tee,
-        &[queue, depay, decoder, convert, level, sink],
-    )
+        tee,
+        &[valve.clone(), queue, depay, decoder, convert, level, sink],
+    )?;
+    Ok(PauseHandle::new(&valve, None))
 }
 
 /// The loudest channel's `peak` (dB) from a `level` message.
@@ -389,14 +422,14 @@ mod tests {
         run_for(std::time::Duration::from_millis(1500));
         assert!(decoded() > 10, "the preview decodes: {}", decoded());
 
-        preview.set_paused(true);
-        assert!(preview.is_paused());
+        preview.pause.set_paused(true);
+        assert!(preview.pause.is_paused());
         run_for(std::time::Duration::from_millis(300));
         let at_pause = decoded();
         run_for(std::time::Duration::from_millis(1000));
         assert_eq!(decoded(), at_pause, "nothing is decoded while paused");
 
-        preview.set_paused(false);
+        preview.pause.set_paused(false);
         run_for(std::time::Duration::from_millis(1500));
         assert!(
             decoded() > at_pause + 10,
@@ -404,6 +437,55 @@ mod tests {
             decoded()
         );
         pipeline.set_state(gst::State::Null).unwrap();
+    }
+
+    #[test]
+    fn a_paused_level_meter_decodes_nothing_and_resumes() {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "audiotestsrc is-live=true ! opusenc ! rtpopuspay ! tee name=t allow-not-linked=true",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let tee = pipeline.by_name("t").unwrap();
+        let readings = Arc::new(AtomicU64::new(0));
+        let counter = readings.clone();
+        let pause = attach_audio_to_tee(&pipeline, &tee, "OPUS", move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let count = || readings.load(Ordering::Relaxed);
+
+        run_for(std::time::Duration::from_millis(1000));
+        assert!(
+            count() >= 5,
+            "the meter reads ten times a second: {}",
+            count()
+        );
+
+        pause.set_paused(true);
+        assert!(pause.is_paused());
+        run_for(std::time::Duration::from_millis(300));
+        let at_pause = count();
+        run_for(std::time::Duration::from_millis(800));
+        assert_eq!(count(), at_pause, "no readings while paused");
+
+        pause.set_paused(false);
+        run_for(std::time::Duration::from_millis(1000));
+        assert!(
+            count() >= at_pause + 5,
+            "readings resume: {} after {at_pause}",
+            count()
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        drop(pipeline);
+        pause.set_paused(true);
+        assert!(
+            !pause.is_paused(),
+            "a handle outliving its pipeline does nothing"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use gtk::{gdk, gio, glib};
 use crate::i18n::{gettext, gettext_f};
 use crate::media::engine::{Engine, EngineConfig, EngineEvent, PreviewEvent};
 use crate::media::ice::IceConfig;
-use crate::media::preview::{PreviewConfig, VideoPreview};
+use crate::media::preview::{PauseHandle, PreviewConfig, VideoPreview};
 use crate::media::publisher::{AudioMode, Publisher, PublisherConfig, VideoMode};
 use crate::media::recorder::RecordOptions;
 use crate::protocol::crypto::Password;
@@ -572,8 +572,16 @@ impl Session {
                     if let Some(paintable) = &paintable {
                         p.tile.set_paintable(paintable);
                     }
-                    pause_while_unmapped(&p.tile, &preview);
+                    pause_while_unmapped(&p.tile, &preview.pause);
                     p.video = Some(preview);
+                }
+            }
+            EngineEvent::Preview(PreviewEvent::AudioMeter {
+                participant, pause, ..
+            }) => {
+                self.ensure_participant(&participant, &participant.clone(), None);
+                if let Some(p) = self.inner.participants.borrow().get(&participant) {
+                    pause_while_unmapped(&p.tile, &pause);
                 }
             }
             EngineEvent::Preview(PreviewEvent::Level {
@@ -824,12 +832,13 @@ impl Session {
 }
 
 /// A tile that is not on screen (the Recordings page is showing, the tile was dismissed)
-/// decodes nothing: GTK unmaps it, and the preview's valve closes until it is mapped again.
-fn pause_while_unmapped(tile: &RoomtapeTile, preview: &VideoPreview) {
-    preview.set_paused(!tile.is_mapped());
-    let on_map = preview.clone();
+/// decodes nothing, neither its picture nor its level meter: GTK unmaps it, and the preview's
+/// valve closes until it is mapped again.
+fn pause_while_unmapped(tile: &RoomtapeTile, pause: &PauseHandle) {
+    pause.set_paused(!tile.is_mapped());
+    let on_map = pause.clone();
     tile.connect_map(move |_| on_map.set_paused(false));
-    let on_unmap = preview.clone();
+    let on_unmap = pause.clone();
     tile.connect_unmap(move |_| on_unmap.set_paused(true));
 }
 

@@ -329,6 +329,10 @@ impl Engine {
                 };
                 if known {
                     self.attach_recording(&key, &track);
+                    // The recording does not wait for a preview decoder to start (some take
+                    // tens of milliseconds); a preview that misses the first key frame asks
+                    // for one of its own.
+                    track.hold.release();
                     self.attach_preview(&key, &track);
                     self.emit(EngineEvent::Track {
                         participant: key.participant.clone(),

@@ -21,7 +21,7 @@ pub struct Track {
     pub encoding: String,
     pub caps: gst::Caps,
     pub tee: gst::Element,
-    /// Holds the track's first packets until the engine attached its branches, so the first
+    /// Holds the track's first packets until the engine attached its recording branch, so the first
     /// key frame is not dropped by a tee without branches.
     pub hold: TrackHold,
 }

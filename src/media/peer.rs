@@ -21,13 +21,13 @@ pub struct Track {
     pub encoding: String,
     pub caps: gst::Caps,
     pub tee: gst::Element,
-    /// Holds the track's first packets until the engine attached its recording branch, so the first
-    /// key frame is not dropped by a tee without branches.
+    /// Holds the track's first packets until the engine attached its recording branch, so
+    /// the first key frame is not dropped by a tee without branches.
     pub hold: TrackHold,
 }
 
-/// A blocking probe on a new track's pad, removed once the main loop has attached what it
-/// needs (recording, preview). Clones share the probe; releasing twice is harmless.
+/// A blocking probe on a new track's pad, removed once the main loop has attached the
+/// recording branch. Clones share the probe; releasing twice is harmless.
 #[derive(Debug, Clone)]
 pub struct TrackHold {
     pad: gst::Pad,

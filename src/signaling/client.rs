@@ -161,6 +161,7 @@ impl SignalingClient {
         url: &str,
     ) -> Result<(SignalingClient, async_channel::Receiver<ClientEvent>), ClientError> {
         let (url, host) = normalize_url(url)?;
+        super::init_types();
         let session = soup::Session::new();
         session.set_user_agent(concat!("Roomtape/", env!("CARGO_PKG_VERSION")));
         let (events, events_rx) = async_channel::unbounded();

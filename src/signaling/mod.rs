@@ -16,6 +16,24 @@
 pub mod client;
 pub mod server;
 
+use gio::prelude::StaticType;
+
+/// Registers, on one thread at a time, the GLib types that libsoup and GIO set up lazily.
+///
+/// GLib 2.74 can deadlock when two threads initialise such types for the first time at once:
+/// one thread building a `SoupSession` class waits for `GInetSocketAddress`, which another
+/// thread is registering and which waits for the first thread's class lock (seen as a hung
+/// test with a server and a client starting in parallel). Clients and servers call this first.
+pub(crate) fn init_types() {
+    static TYPES: std::sync::Once = std::sync::Once::new();
+    TYPES.call_once(|| {
+        let _ = gio::InetSocketAddress::static_type();
+        let _ = gio::InetAddress::static_type();
+        let _ = soup::Session::new();
+        let _ = soup::Server::builder().build();
+    });
+}
+
 pub use client::{ClientError, ClientEvent, MAX_INCOMING_FRAME_BYTES, SignalingClient};
 pub use server::{
     Dialect, MAX_SERVER_FRAME_BYTES, ParseDialectError, ServerError, SignalingServer, run_serve,

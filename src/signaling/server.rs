@@ -148,6 +148,7 @@ impl SignalingServer {
     /// Binds exactly `listen` (port 0 picks a free port) and starts serving WebSocket clients on
     /// every path. Must be called on the thread that owns the thread-default main context.
     pub fn start(listen: SocketAddr, dialect: Dialect) -> Result<SignalingServer, ServerError> {
+        super::init_types();
         let server = soup::Server::builder()
             .server_header(concat!("Roomtape/", env!("CARGO_PKG_VERSION")))
             .build();

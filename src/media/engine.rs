@@ -13,7 +13,7 @@ use rand::Rng;
 use super::ice::IceConfig;
 use super::peer::{Peer, PeerMessage, Track};
 use super::preview::PreviewConfig;
-use super::recorder::{RecordOptions, SessionRecorder};
+use super::recorder::{RecordOptions, SegmentOutcome, SessionRecorder};
 use super::stats::LinkStats;
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
 use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
@@ -493,10 +493,22 @@ impl Engine {
             .as_mut()
             .and_then(|recorder| recorder.fail_peer(key, text));
         let Some(failing) = failing else { return };
+        glib::spawn_future_local(self.report_finished(&key.participant, failing));
+    }
+
+    /// Reports each file of a finishing segment once it is final.
+    fn report_finished<F>(
+        &self,
+        participant: &str,
+        finishing: F,
+    ) -> impl std::future::Future<Output = ()> + use<F>
+    where
+        F: std::future::Future<Output = Vec<SegmentOutcome>> + 'static,
+    {
         let engine = self.clone();
-        let participant = key.participant.clone();
-        glib::spawn_future_local(async move {
-            for outcome in failing.await {
+        let participant = participant.to_owned();
+        async move {
+            for outcome in finishing.await {
                 engine.emit(EngineEvent::SegmentFinished {
                     participant: participant.clone(),
                     file: outcome.file,
@@ -504,7 +516,7 @@ impl Engine {
                     error: outcome.error,
                 });
             }
-        });
+        }
     }
 
     /// Ends this peer's recording segment now; the future resolves, having reported each
@@ -519,18 +531,11 @@ impl Engine {
             .recorder
             .borrow_mut()
             .as_mut()
-            .map(|recorder| recorder.finish_peer(key, reason));
-        let engine = self.clone();
-        let participant = key.participant.clone();
+            .map(|recorder| recorder.finish_peer(key, reason))
+            .map(|finishing| self.report_finished(&key.participant, finishing));
         async move {
-            let Some(finishing) = finishing else { return };
-            for outcome in finishing.await {
-                engine.emit(EngineEvent::SegmentFinished {
-                    participant: participant.clone(),
-                    file: outcome.file,
-                    ok: outcome.error.is_none(),
-                    error: outcome.error,
-                });
+            if let Some(reporting) = finishing {
+                reporting.await;
             }
         }
     }

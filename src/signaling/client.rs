@@ -284,6 +284,14 @@ impl Inner {
         let (sender, receiver) = futures_channel::oneshot::channel();
         let weak = Rc::downgrade(self);
         let gave_up = Rc::clone(&abandoned);
+        // The binding turns "no subprotocols" into an empty list rather than NULL, and libsoup
+        // then sends `Sec-WebSocket-Protocol:` with no value, which strict servers (Node's `ws`,
+        // Python's `websockets`) refuse. The header is taken out just before the request goes.
+        message.connect_starting(|message| {
+            if let Some(headers) = message.request_headers() {
+                headers.remove("Sec-WebSocket-Protocol");
+            }
+        });
         self.session.websocket_connect_async(
             &message,
             None,

@@ -378,3 +378,95 @@ fn stopping_ends_every_participant_at_the_same_moment() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A publisher that changes its video size every 2 s (as browsers do while their bandwidth
+/// estimate moves) is recorded into one file per codec, every size present and every frame
+/// decodable.
+#[test]
+fn resolution_changes_stay_in_one_playable_file_for_every_codec() {
+    let _serial = serial();
+    for codec in ["vp8", "h264", "vp9"] {
+        let out = temp_dir(&format!("resize-{codec}"));
+        let (_server, url) = serve("official");
+        let mut recorder = record(
+            &url,
+            "resize",
+            "false",
+            &["--output", out.to_str().unwrap(), "--duration", "12"],
+        );
+        recorder
+            .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+            .expect("connects");
+        let _publisher = publish(
+            &url,
+            "resize",
+            "alice",
+            "false",
+            &["--codec", codec, "--resize-every", "2", "--duration", "16"],
+        );
+        assert!(
+            recorder.wait_exit(Duration::from_secs(40)),
+            "{codec}: the recorder finishes cleanly: {:#?}",
+            recorder.seen
+        );
+        let session = session_dir(&out);
+        let manifest = manifest(&session);
+        let segs = segments(&manifest, "alice");
+        assert_eq!(segs.len(), 1, "{codec}: one segment: {manifest:#}");
+        let file = session.join(segs[0]["file"].as_str().expect("a file"));
+        let report = inspect(&file);
+        assert!(
+            report.duration_s >= 9.0,
+            "{codec}: the file covers the recording: {report:?}"
+        );
+        assert_eq!(report.first_video_is_key, Some(true), "{codec}");
+        let decoded = decode_video(&file);
+        eprintln!(
+            "FIGURE resize {codec}: {:.1} s, {} frames demuxed, {} decoded, sizes {:?}",
+            report.duration_s, report.video_frames, decoded.decoded_frames, decoded.sizes
+        );
+        assert_eq!(decoded.error, None, "{codec}: decodes without error");
+        assert!(
+            decoded.distinct_sizes() >= 3,
+            "{codec}: every size the publisher sent is in the file: {decoded:?}"
+        );
+        assert_eq!(
+            decoded.decoded_frames, report.video_frames,
+            "{codec}: every recorded frame decodes"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn av1_is_refused_with_a_reason_where_gstreamer_cannot_carry_it() {
+    gst::init().expect("gst init");
+    if gst::ElementFactory::find("rtpav1pay").is_some() {
+        eprintln!("this GStreamer has rtpav1pay; the refusal does not apply");
+        return;
+    }
+    let output = std::process::Command::new(BIN)
+        .args([
+            "publish",
+            "--server",
+            "ws://127.0.0.1:9",
+            "--room",
+            "r",
+            "--stream",
+            "a",
+            "--password",
+            "false",
+            "--codec",
+            "av1",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "AV1 is not silently replaced");
+    assert!(
+        stderr.contains("rtpav1pay"),
+        "the reason names what is missing: {stderr}"
+    );
+}

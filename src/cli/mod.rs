@@ -203,6 +203,10 @@ pub struct PublishArgs {
     /// Neither send nor accept ICE candidates (to test what viewers show when none arrive).
     #[arg(long, hide = true)]
     pub drop_candidates: bool,
+    /// Change the video size every SECONDS (full, half, three quarters), as a browser adapting
+    /// its bitrate does.
+    #[arg(long, value_name = "SECONDS")]
+    pub resize_every: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -78,6 +78,13 @@ fn config_from_args(args: &PublishArgs) -> anyhow::Result<PublisherConfig> {
     config.width = width;
     config.height = height;
     config.drop_candidates = args.drop_candidates;
+    if let Some(seconds) = args.resize_every {
+        anyhow::ensure!(
+            seconds.is_finite() && seconds >= 0.5,
+            "--resize-every needs at least 0.5 seconds"
+        );
+        config.resize_every = Some(Duration::from_secs_f64(seconds));
+    }
     Ok(config)
 }
 

@@ -142,8 +142,9 @@ fn print_event(event: &EngineEvent, json_events: bool) {
             file,
             ok,
             error,
+            failure,
         } => Some(if json_events {
-            json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error}).to_string()
+            json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error, "failure": failure}).to_string()
         } else if *ok {
             format!("Saved {}", file.display())
         } else {

@@ -117,6 +117,8 @@ pub enum EngineEvent {
         file: PathBuf,
         ok: bool,
         error: Option<String>,
+        /// What kind of failure ended it early, if one did.
+        failure: Option<super::failure::FailureKind>,
     },
     /// The first key frame of a participant's track is on disk.
     FirstKeyframe {
@@ -163,7 +165,14 @@ struct PeerEntry {
     stream_id: String,
     label: Option<String>,
     tracks: Vec<Track>,
+    /// When this peer's recording last went on in a new part after a failure.
+    branch_restarts: Vec<Instant>,
 }
+
+/// A participant whose recording keeps failing gets at most this many new parts…
+const BRANCH_RESTARTS_PER_WINDOW: usize = 3;
+/// …within this long.
+const BRANCH_RESTART_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Inner {
     config: EngineConfig,
@@ -342,9 +351,9 @@ impl Engine {
                 }
                 track.hold.release();
             }
-            PeerMessage::Error(text) => {
-                tracing::warn!(peer = %key, "{text}");
-                self.on_recording_error(&key, &text);
+            PeerMessage::Error(error) => {
+                tracing::warn!(peer = %key, "{}", error.text);
+                self.on_recording_error(&key, &error);
             }
         }
     }
@@ -468,6 +477,7 @@ impl Engine {
                         stream_id,
                         label: None,
                         tracks: Vec::new(),
+                        branch_restarts: Vec::new(),
                     },
                 );
             }
@@ -483,17 +493,42 @@ impl Engine {
         }
     }
 
-    /// A recording branch could not write (full disk): its segment ends now, with an error that
-    /// names the folder; the peer and everyone else carry on.
-    fn on_recording_error(&self, key: &PeerKey, text: &str) {
+    /// A recording branch failed (a full disk, a stream change the file cannot take): its
+    /// segment ends now, with an error that says why; the peer, its preview and everyone else
+    /// carry on. When recording again can work, the participant goes on in a new part at once
+    /// (video from the next key frame), a few times a minute at most.
+    fn on_recording_error(&self, key: &PeerKey, error: &super::failure::PipelineError) {
         let failing = self
             .inner
             .recorder
             .borrow_mut()
             .as_mut()
-            .and_then(|recorder| recorder.fail_peer(key, text));
+            .and_then(|recorder| recorder.fail_peer(key, error));
         let Some(failing) = failing else { return };
         glib::spawn_future_local(self.report_finished(&key.participant, failing));
+        if !error.kind.worth_a_new_part() {
+            return;
+        }
+        let tracks = {
+            let mut peers = self.inner.peers.borrow_mut();
+            let Some(entry) = peers.get_mut(key) else {
+                return;
+            };
+            let now = Instant::now();
+            entry
+                .branch_restarts
+                .retain(|at| now.duration_since(*at) < BRANCH_RESTART_WINDOW);
+            if entry.branch_restarts.len() >= BRANCH_RESTARTS_PER_WINDOW {
+                tracing::warn!(peer = %key, "recording failed again: not starting another part");
+                return;
+            }
+            entry.branch_restarts.push(now);
+            entry.tracks.clone()
+        };
+        tracing::info!(peer = %key, "recording goes on in a new part");
+        for track in &tracks {
+            self.attach_recording(key, track);
+        }
     }
 
     /// Reports each file of a finishing segment once it is final.
@@ -514,6 +549,7 @@ impl Engine {
                     file: outcome.file,
                     ok: outcome.error.is_none(),
                     error: outcome.error,
+                    failure: outcome.failure,
                 });
             }
         }
@@ -707,6 +743,7 @@ impl Engine {
                 file: outcome.file,
                 ok: outcome.error.is_none(),
                 error: outcome.error,
+                failure: outcome.failure,
             });
         }
         self.emit(EngineEvent::RecordingFinished { dir, all_ok });

@@ -3,8 +3,10 @@
 //! GStreamer threads never touch room state or widgets: they translate what happens into
 //! typed events sent over `async-channel`, drained on the GLib main loop.
 
+pub mod branch_guard;
 pub mod clip;
 pub mod engine;
+pub mod failure;
 pub mod ice;
 pub mod inspect;
 pub mod peer;

@@ -60,7 +60,7 @@ impl TrackHold {
 pub enum PeerMessage {
     Room(PeerEvent),
     Track(Track),
-    Error(String),
+    Error(super::failure::PipelineError),
 }
 
 type Events = async_channel::Sender<(PeerKey, PeerMessage)>;
@@ -133,13 +133,15 @@ impl Peer {
                 if let gst::MessageView::Error(err) = message.view()
                     && let Some(shared) = shared.upgrade()
                 {
-                    let text = format!(
-                        "{} ({})",
-                        err.error(),
-                        err.debug().map(|d| d.to_string()).unwrap_or_default()
+                    let error = super::failure::PipelineError::from_message(err);
+                    tracing::warn!(
+                        peer = %shared.key,
+                        kind = error.kind.as_str(),
+                        "pipeline error from {}: {}",
+                        error.source,
+                        error.text
                     );
-                    tracing::warn!(peer = %shared.key, "pipeline error: {text}");
-                    shared.send(PeerMessage::Error(text));
+                    shared.send(PeerMessage::Error(error));
                 }
                 gst::glib::ControlFlow::Continue
             })
@@ -397,7 +399,9 @@ fn connect_signals(pipeline: &gst::Pipeline, webrtcbin: &gst::Element, shared: &
         }
         if let Err(err) = link_track(&pipeline, pad, &shared) {
             tracing::warn!(peer = %shared.key, "could not take a track: {err}");
-            shared.send(PeerMessage::Error(format!("could not take a track: {err}")));
+            shared.send(PeerMessage::Error(super::failure::PipelineError::other(
+                format!("could not take a track: {err}"),
+            )));
         }
     });
 }

@@ -64,6 +64,9 @@ pub struct PublisherConfig {
     pub drop_candidates: bool,
     /// Send this pre-encoded clip in a loop instead of encoding live (cheap; benchmarks).
     pub clip: Option<Arc<super::clip::EncodedClip>>,
+    /// Switch the video between full, half and three-quarter size this often, as a browser
+    /// adapting to its bandwidth estimate does.
+    pub resize_every: Option<std::time::Duration>,
 }
 
 impl PublisherConfig {
@@ -85,6 +88,7 @@ impl PublisherConfig {
             ice: IceConfig::default(),
             drop_candidates: false,
             clip: None,
+            resize_every: None,
         }
     }
 }
@@ -778,10 +782,17 @@ fn add_media(
             .property_from_str("halignment", "right")
             .build()?;
         let convert = gst::ElementFactory::make("videoconvert").build()?;
+        let scale = gst::ElementFactory::make("videoscale").build()?;
+        let size = gst::ElementFactory::make("capsfilter")
+            .property("caps", &caps)
+            .build()?;
+        if let Some(every) = config.resize_every {
+            cycle_sizes(&size, config, every);
+        }
         let (encoder, payloader) = video_encoder(codec, config)?;
         let queue = gst::ElementFactory::make("queue").build()?;
         let elements = [
-            &src, &filter, &overlay, &clock, &convert, &queue, &encoder, &payloader,
+            &src, &filter, &overlay, &clock, &convert, &scale, &size, &queue, &encoder, &payloader,
         ];
         viewer.pipeline.add_many(elements)?;
         gst::Element::link_many(elements)?;
@@ -835,6 +846,40 @@ fn add_media(
     Ok(())
 }
 
+/// The sizes a resizing publisher goes through: full, half, three quarters (even numbers, as
+/// encoders want them).
+pub fn resize_cycle(width: u32, height: u32) -> [(u32, u32); 3] {
+    let even = |n: u32| (n / 2 * 2).max(2);
+    [
+        (even(width), even(height)),
+        (even(width / 2), even(height / 2)),
+        (even(width * 3 / 4), even(height * 3 / 4)),
+    ]
+}
+
+/// Changes the encoder's input size every `every`, until the element is gone.
+fn cycle_sizes(size: &gst::Element, config: &PublisherConfig, every: std::time::Duration) {
+    let sizes = resize_cycle(config.width, config.height);
+    let framerate = config.framerate as i32;
+    let weak = size.downgrade();
+    let mut step = 0usize;
+    glib::timeout_add(every, move || {
+        let Some(size) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        step += 1;
+        let (width, height) = sizes[step % sizes.len()];
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", width as i32)
+            .field("height", height as i32)
+            .field("framerate", gst::Fraction::new(framerate, 1))
+            .build();
+        tracing::info!("publisher: video now {width}x{height}");
+        size.set_property("caps", &caps);
+        glib::ControlFlow::Continue
+    });
+}
+
 /// Starts elements added to a playing pipeline, the sink end first. Started source first, a
 /// live source can push its first buffer into a neighbour that is not running yet, get
 /// FLUSHING back and stop for good: no caps ever reach webrtcbin, so it never offers the
@@ -873,6 +918,22 @@ fn video_encoder(
                 .build()?,
             gst::ElementFactory::make("rtpvp9pay").build()?,
         ),
+        "av1" => {
+            // GStreamer 1.22 has an AV1 encoder but no RTP payloader for it (rtpav1pay is in
+            // the Rust plugins, from 1.24 on).
+            anyhow::ensure!(
+                gst::ElementFactory::find("rtpav1pay").is_some(),
+                "AV1 cannot be sent: GStreamer's rtpav1pay (gst-plugins-rs) is not installed"
+            );
+            (
+                gst::ElementFactory::make("av1enc")
+                    .property_from_str("end-usage", "cbr")
+                    .property("cpu-used", 8i32)
+                    .property("target-bitrate", kbps)
+                    .build()?,
+                gst::ElementFactory::make("rtpav1pay").build()?,
+            )
+        }
         _ => (
             gst::ElementFactory::make("vp8enc")
                 .property("deadline", 1i64)

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gst::prelude::*;
 
+use super::branch_guard::BranchGuard;
+use super::failure::{FailureKind, PipelineError};
 use super::peer::Track;
 use crate::library::manifest::{EndReason, SessionManifest, SessionState};
 use crate::library::naming;
@@ -53,6 +55,8 @@ pub struct SegmentOutcome {
     pub participant: String,
     pub file: PathBuf,
     pub error: Option<String>,
+    /// Set when writing failed while recording.
+    pub failure: Option<FailureKind>,
 }
 
 /// Shared between a track branch's streaming thread and the main loop.
@@ -71,6 +75,8 @@ struct TrackRecording {
     file: PathBuf,
     tee: gst::Element,
     tee_pad: gst::Pad,
+    /// First in the branch: a failure inside the branch stays inside it.
+    guard: BranchGuard,
     elements: Vec<gst::Element>,
     eos: Option<futures_channel::oneshot::Receiver<()>>,
     stats: Arc<TrackStats>,
@@ -103,7 +109,7 @@ struct SegmentRecording {
     running_time_base: Option<gst::ClockTime>,
     last_keyframe_request: Option<Instant>,
     /// Set when writing failed: the segment ends with this error whatever the merge says.
-    failure: Option<String>,
+    failure: Option<(FailureKind, String)>,
 }
 
 /// A session folder being recorded into.
@@ -391,29 +397,28 @@ impl SessionRecorder {
     }
 
     /// A pipeline error of this peer: when it comes from one of its recording branches (a full
-    /// disk, a vanished folder), that segment ends now, with an error that names the folder.
-    /// Returns `None` when the error is not about this peer's recording.
+    /// disk, a caps change the file cannot take), that segment ends now, with an error that
+    /// says what happened. Everything the branch wrote before stays. Returns `None` when the
+    /// error is not about this peer's recording.
     pub fn fail_peer(
         &mut self,
         key: &PeerKey,
-        error_text: &str,
+        error: &PipelineError,
     ) -> Option<impl Future<Output = Vec<SegmentOutcome>> + use<>> {
         let segment = self.segments.get(key)?;
-        // Branch elements are named `:recN-…` in the element path GStreamer puts in the error.
-        let ours = segment
-            .tracks
-            .iter()
-            .any(|t| error_text.contains(&format!(":{}-", t.tag)));
+        // Branch elements are named `recN-…`; GStreamer names the element in the error's source
+        // path and, for some errors, in its debug text.
+        let ours = segment.tracks.iter().any(|t| {
+            let marker = format!(":{}-", t.tag);
+            error.source.contains(&marker) || error.text.contains(&marker)
+        });
         if !ours {
             return None;
         }
         let mut segment = self.segments.remove(key)?;
-        let reason = format!(
-            "cannot write to the recording folder {}: {error_text}",
-            self.dir.display()
-        );
-        tracing::error!(peer = %key, "{reason}");
-        segment.failure = Some(reason);
+        let reason = describe_failure(error, &self.dir);
+        tracing::error!(peer = %key, kind = error.kind.as_str(), "{reason}");
+        segment.failure = Some((error.kind, reason));
         self.failed_segments += 1;
         let finishing = self.finish_segment(segment, LeaveReason::Failed);
         Some(async move { vec![finishing.await] })
@@ -504,6 +509,11 @@ impl SessionRecorder {
             let mut finished_tracks = Vec::new();
             for mut track in tracks {
                 stop_branch(&track);
+                // A failed branch cannot drain (its muxer or sink is in error): what it wrote
+                // is on disk already, unbuffered.
+                if track.guard.has_failed() {
+                    track.eos = None;
+                }
                 if let Some(eos) = track.eos.take() {
                     let timed_out = glib::future_with_timeout(FINALISE_TIMEOUT, eos)
                         .await
@@ -559,7 +569,8 @@ impl SessionRecorder {
                 Err(err) => Some(err),
             };
             // A write failure is the reason, even when the merge managed afterwards.
-            let error = failure.or(error);
+            let failure_kind = failure.as_ref().map(|(kind, _)| *kind);
+            let error = failure.map(|(_, reason)| reason).or(error);
             update.error = error.clone();
             {
                 let mut manifest = manifest.borrow_mut();
@@ -573,6 +584,7 @@ impl SessionRecorder {
                 participant: participant_id,
                 file: final_path,
                 error,
+                failure: failure_kind,
             }
         }
     }
@@ -627,7 +639,12 @@ fn depay_and_parser(encoding: &str) -> anyhow::Result<(gst::Element, Option<gst:
     let depay = gst::ElementFactory::make(depay).build()?;
     let parser = match parser {
         Some(name) if gst::ElementFactory::find(name).is_some() => {
-            Some(gst::ElementFactory::make(name).build()?)
+            let parser = gst::ElementFactory::make(name).build()?;
+            if name == "h264parse" {
+                // Parameter sets in front of every key frame: see `in_band_framing`.
+                parser.set_property("config-interval", -1i32);
+            }
+            Some(parser)
         }
         _ => None,
     };
@@ -655,6 +672,8 @@ fn build_track_branch(
         .property("max-size-bytes", 0u32)
         .build()?;
     let (depay, parser) = depay_and_parser(&track.encoding)?;
+    let guard = BranchGuard::new(&format!("{tag}-guard"));
+    let framing = in_band_framing(&track.encoding, &tag)?;
     let mux = gst::ElementFactory::make("matroskamux")
         .name(format!("{tag}-mux"))
         .property("streamable", false)
@@ -669,9 +688,12 @@ fn build_track_branch(
     // The queue sits behind the parser: it then wakes its thread once per frame rather than
     // once per RTP packet (about eight times fewer for 720p video), while still keeping disk
     // writes off the jitter buffer's thread.
-    let mut elements = vec![depay.clone()];
+    let mut elements = vec![guard.clone().upcast::<gst::Element>(), depay.clone()];
     if let Some(parser) = &parser {
         elements.push(parser.clone());
+    }
+    if let Some(framing) = &framing {
+        elements.push(framing.clone());
     }
     elements.push(queue.clone());
     elements.push(mux.clone());
@@ -730,6 +752,9 @@ fn build_track_branch(
         );
     }
     let _ = stats.keyframe_wait_started_ns.load(Ordering::Relaxed);
+    if let Some(queue_src) = queue.static_pad("src") {
+        keep_size_changes_in_band(&queue_src, &tag);
+    }
 
     let (eos_tx, eos_rx) = futures_channel::oneshot::channel::<()>();
     let eos_tx = Mutex::new(Some(eos_tx));
@@ -753,9 +778,9 @@ fn build_track_branch(
         gst::PadProbeReturn::Ok
     });
 
-    let branch_sink = depay
+    let branch_sink = guard
         .static_pad("sink")
-        .ok_or_else(|| anyhow::anyhow!("depayloader without pad"))?;
+        .ok_or_else(|| anyhow::anyhow!("branch guard without pad"))?;
     // Both tracks of a segment share one time base, so the merged file is in sync and starts
     // near zero.
     if let Some(base) = running_time_base {
@@ -778,6 +803,7 @@ fn build_track_branch(
         file: file.to_owned(),
         tee: track.tee.clone(),
         tee_pad,
+        guard,
         elements,
         eos: Some(eos_rx),
         stats,
@@ -789,6 +815,87 @@ fn build_track_branch(
         first_keyframe_at,
         reported: false,
     })
+}
+
+/// For H.264, the parser puts the parameter sets in front of every key frame (`avc3`): a
+/// browser that changes resolution sends a new SPS, and with it in-band the file carries the
+/// change without a new header. Other codecs carry their frame size in the bitstream already.
+fn in_band_framing(encoding: &str, tag: &str) -> anyhow::Result<Option<gst::Element>> {
+    if encoding != "H264" {
+        return Ok(None);
+    }
+    let caps = gst::Caps::builder("video/x-h264")
+        .field("stream-format", "avc3")
+        .field("alignment", "au")
+        .build();
+    Ok(Some(
+        gst::ElementFactory::make("capsfilter")
+            .name(format!("{tag}-framing"))
+            .property("caps", &caps)
+            .build()?,
+    ))
+}
+
+/// Whether a file written with `current` caps can take a stream that now has `new` caps
+/// without a new header: same codec and the same framing, where only what the bitstream
+/// itself carries changed (frame size, profile and level, parameter sets, frame rate).
+pub fn carries_in_band(current: &gst::CapsRef, new: &gst::CapsRef) -> bool {
+    let (Some(current), Some(new)) = (current.structure(0), new.structure(0)) else {
+        return false;
+    };
+    current.name() == new.name()
+        && ["stream-format", "alignment"]
+            .iter()
+            .all(|&field| current.get::<&str>(field).ok() == new.get::<&str>(field).ok())
+}
+
+/// Browsers change resolution as their bandwidth estimate moves (Chrome within seconds of
+/// starting); each change is new caps, and matroskamux 1.22 refuses any caps change on a file it
+/// has started. A change the bitstream carries in-band is kept from the muxer, which goes on
+/// writing the same track; any other change reaches it, fails the branch, and the segment goes
+/// on in a new part.
+fn keep_size_changes_in_band(pad: &gst::Pad, tag: &str) {
+    let tag = tag.to_owned();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let gst::EventView::Caps(caps) = event.view() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(current) = pad.peer().and_then(|peer| peer.current_caps()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let new = caps.caps();
+        if current.as_ref() == new || !carries_in_band(&current, new) {
+            return gst::PadProbeReturn::Ok;
+        }
+        tracing::info!("{tag}: the stream changed in-band, to {new}");
+        // Handled rather than Drop: see the EOS probe in `build_track_branch`.
+        gst::PadProbeReturn::Handled
+    });
+}
+
+/// The sentence an operator reads when a recording branch failed.
+fn describe_failure(error: &PipelineError, dir: &Path) -> String {
+    let dir = dir.display();
+    let detail = &error.text;
+    match error.kind {
+        FailureKind::DiskFull => {
+            format!("the disk is full: no space left in the recording folder {dir} ({detail})")
+        }
+        FailureKind::Permission => {
+            format!("no permission to write to the recording folder {dir} ({detail})")
+        }
+        FailureKind::Write => format!("cannot write to the recording folder {dir}: {detail}"),
+        FailureKind::Format => format!(
+            "the recording file could not take a change in the stream; what was recorded is kept in {dir} ({detail})"
+        ),
+        FailureKind::MissingElement => format!(
+            "a GStreamer element the recording needs is missing ({detail}); install the GStreamer plugin sets"
+        ),
+        FailureKind::Other => format!("recording into {dir} failed: {detail}"),
+    }
 }
 
 /// Unlinks the branch from its tee and pushes EOS through it.

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod peers;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_roomtape");
 
 static HEAVY: Mutex<()> = Mutex::new(());
@@ -66,9 +68,14 @@ impl Proc {
             .spawn()
             .expect("spawn roomtape");
         let stdout = child.stdout.take().expect("stdout");
+        Proc::from_child(child, lines_of(stdout))
+    }
+
+    /// A child started elsewhere, with its stdout already being read.
+    pub fn from_child(child: Child, lines: mpsc::Receiver<String>) -> Proc {
         Proc {
             child,
-            lines: lines_of(stdout),
+            lines,
             seen: Vec::new(),
         }
     }
@@ -360,5 +367,108 @@ pub fn inspect(path: &Path) -> MediaReport {
     report.video_frames = c.0;
     report.audio_frames = c.1;
     report.first_video_is_key = c.2;
+    report
+}
+
+/// What decoding a file's video track frame by frame found.
+#[derive(Debug, Default)]
+pub struct DecodeReport {
+    /// Decoded frames per picture size, in the order the sizes first appeared.
+    pub sizes: Vec<((i32, i32), u64)>,
+    pub decoded_frames: u64,
+    /// Whether the decoder or demuxer reported an error.
+    pub error: Option<String>,
+}
+
+impl DecodeReport {
+    pub fn distinct_sizes(&self) -> usize {
+        self.sizes.len()
+    }
+}
+
+/// Decodes the video track of a Matroska file with GStreamer's own decoders (decodebin), and
+/// counts frames per decoded picture size.
+pub fn decode_video(path: &Path) -> DecodeReport {
+    use gst::prelude::*;
+    gst::init().expect("gst init");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .unwrap();
+    let demux = gst::ElementFactory::make("matroskademux").build().unwrap();
+    pipeline.add_many([&src, &demux]).unwrap();
+    src.link(&demux).unwrap();
+    let report = std::sync::Arc::new(Mutex::new(DecodeReport::default()));
+    let pipeline_weak = pipeline.downgrade();
+    let for_pads = report.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = pipeline_weak.upgrade() else {
+            return;
+        };
+        let queue = gst::ElementFactory::make("queue").build().unwrap();
+        pipeline.add(&queue).unwrap();
+        queue.sync_state_with_parent().unwrap();
+        if !pad.name().starts_with("video") {
+            let sink = gst::ElementFactory::make("fakesink")
+                .property("sync", false)
+                .build()
+                .unwrap();
+            pipeline.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            queue.link(&sink).unwrap();
+            pad.link(&queue.static_pad("sink").unwrap()).unwrap();
+            return;
+        }
+        let decode = gst::ElementFactory::make("decodebin").build().unwrap();
+        pipeline.add(&decode).unwrap();
+        decode.sync_state_with_parent().unwrap();
+        queue.link(&decode).unwrap();
+        let pipeline_weak = pipeline.downgrade();
+        let report = for_pads.clone();
+        decode.connect_pad_added(move |_, decoded| {
+            let Some(pipeline) = pipeline_weak.upgrade() else {
+                return;
+            };
+            let sink = gst::ElementFactory::make("fakesink")
+                .property("sync", false)
+                .build()
+                .unwrap();
+            pipeline.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            let report = report.clone();
+            decoded.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+                let size = pad.current_caps().and_then(|caps| {
+                    let s = caps.structure(0)?;
+                    Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?))
+                });
+                if let Some(size) = size {
+                    let mut r = report.lock().unwrap();
+                    r.decoded_frames += 1;
+                    match r.sizes.iter_mut().find(|(known, _)| *known == size) {
+                        Some((_, n)) => *n += 1,
+                        None => r.sizes.push((size, 1)),
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+            decoded.link(&sink.static_pad("sink").unwrap()).unwrap();
+        });
+        pad.link(&queue.static_pad("sink").unwrap()).unwrap();
+    });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let message = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(120),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    let error = match message.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(err)) => Some(format!("{} ({:?})", err.error(), err.debug())),
+        Some(_) => None,
+        None => Some("decoding timed out".to_owned()),
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    let mut report = std::mem::take(&mut *report.lock().unwrap());
+    report.error = error;
     report
 }

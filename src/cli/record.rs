@@ -170,6 +170,16 @@ fn print_event(event: &EngineEvent, json_events: bool) {
         EngineEvent::FirstKeyframe { participant, kind, after_ms } => json_events.then(|| {
             json!({"event": "first_keyframe", "id": participant, "kind": kind, "after_ms": after_ms}).to_string()
         }),
+        EngineEvent::TrackRefused {
+            participant,
+            kind,
+            encoding,
+            reason,
+        } => Some(if json_events {
+            json!({"event": "track_refused", "id": participant, "kind": kind, "encoding": encoding, "reason": reason}).to_string()
+        } else {
+            format!("{participant}: {reason}")
+        }),
         EngineEvent::Track { .. } | EngineEvent::PeerClosed { .. } | EngineEvent::Preview(_) => {
             None
         }

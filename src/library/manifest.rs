@@ -46,8 +46,11 @@ pub enum SessionState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
-    /// The participant left the room or their connection went away.
+    /// The participant left the room.
     Left,
+    /// The participant's connection was lost (it failed, or they went silent: a closed
+    /// laptop, a killed browser).
+    Lost,
     /// The operator stopped the recording.
     Stopped,
     /// The recording pipeline for this participant failed; see [`Segment::error`].

@@ -120,6 +120,14 @@ pub enum EngineEvent {
         /// What kind of failure ended it early, if one did.
         failure: Option<super::failure::FailureKind>,
     },
+    /// A participant sends a track in a codec this machine cannot record; their other tracks
+    /// are recorded.
+    TrackRefused {
+        participant: String,
+        kind: crate::room::MediaKind,
+        encoding: String,
+        reason: String,
+    },
     /// The first key frame of a participant's track is on disk.
     FirstKeyframe {
         participant: String,
@@ -244,6 +252,7 @@ impl Engine {
             preview_tx,
         });
         let engine = Engine { inner };
+        engine.check_turn_servers();
 
         let weak = Rc::downgrade(&engine.inner);
         glib::spawn_future_local(async move {
@@ -336,7 +345,16 @@ impl Engine {
                     }
                     None => false,
                 };
-                if known {
+                if known && let Some(reason) = super::recorder::unrecordable_reason(&track.encoding)
+                {
+                    tracing::warn!(peer = %key, "{reason}");
+                    self.emit(EngineEvent::TrackRefused {
+                        participant: key.participant.clone(),
+                        kind: track.kind,
+                        encoding: track.encoding.clone(),
+                        reason,
+                    });
+                } else if known {
                     self.attach_recording(&key, &track);
                     // The recording does not wait for a preview decoder to start (some take
                     // tens of milliseconds); a preview that misses the first key frame asks
@@ -356,6 +374,52 @@ impl Engine {
                 self.on_recording_error(&key, &error);
             }
         }
+    }
+
+    /// Asks each TURN server for an allocation with our credentials, off the main loop: a
+    /// refusal is otherwise invisible (libnice just gathers no relay candidate).
+    fn check_turn_servers(&self) {
+        let urls = self.inner.config.ice.turn.clone();
+        if urls.is_empty() {
+            return;
+        }
+        let (tx, rx) = async_channel::bounded(urls.len());
+        for url in urls {
+            let tx = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("turn-check".into())
+                .spawn(move || {
+                    let verdict = super::turn_check::check(&url, Duration::from_secs(2));
+                    let _ = tx.send_blocking((super::ice::redact_turn_url(&url), verdict));
+                });
+            if let Err(err) = spawned {
+                tracing::warn!("could not check the TURN server: {err}");
+            }
+        }
+        let weak = Rc::downgrade(&self.inner);
+        glib::spawn_future_local(async move {
+            while let Ok((server, verdict)) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                use super::turn_check::TurnVerdict;
+                match verdict {
+                    TurnVerdict::Accepted => {
+                        tracing::info!("TURN server {server} accepts our credentials")
+                    }
+                    TurnVerdict::CredentialsRefused { code, reason } => {
+                        tracing::warn!(
+                            "TURN server {server} refused our credentials ({code} {reason})"
+                        );
+                        inner.room.borrow_mut().on_turn_refused();
+                    }
+                    TurnVerdict::NoAnswer => {
+                        tracing::warn!("TURN server {server} does not answer")
+                    }
+                    TurnVerdict::Unchecked(why) => {
+                        tracing::info!("TURN server {server} not checked: {why}")
+                    }
+                }
+            }
+        });
     }
 
     fn on_tick(&self, tick: u64) {

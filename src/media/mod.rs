@@ -14,6 +14,7 @@ pub mod preview;
 pub mod publisher;
 pub mod recorder;
 pub mod stats;
+pub mod turn_check;
 
 /// Initialises GStreamer once and checks the elements Roomtape cannot work without.
 pub fn init() -> anyhow::Result<()> {

@@ -485,11 +485,11 @@ impl SessionRecorder {
         let final_name = naming::unique_in(&self.reserved_names, &segment.stem, "mkv");
         self.reserved_names.insert(final_name.clone());
         let end_reason = match reason {
+            _ if segment.failure.is_some() => EndReason::Failed,
             LeaveReason::Left | LeaveReason::Replaced => EndReason::Left,
             LeaveReason::Stopped => EndReason::Stopped,
-            LeaveReason::Failed | LeaveReason::Vanished | LeaveReason::Rejected => {
-                EndReason::Failed
-            }
+            LeaveReason::Failed | LeaveReason::Vanished => EndReason::Lost,
+            LeaveReason::Rejected => EndReason::Failed,
         };
         let _ = segment.started_wall;
         let in_flight = Finishing::start(&self.finishing);
@@ -627,14 +627,40 @@ fn apply_update(
 }
 
 /// Creates the encoding-specific depayloader and parser.
-fn depay_and_parser(encoding: &str) -> anyhow::Result<(gst::Element, Option<gst::Element>)> {
-    let (depay, parser) = match encoding {
+/// The depayloader and parser that record an RTP encoding, `None` for one Roomtape does not
+/// record.
+fn elements_for(encoding: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match encoding {
         "VP8" => ("rtpvp8depay", None),
         "VP9" => ("rtpvp9depay", Some("vp9parse")),
         "H264" => ("rtph264depay", Some("h264parse")),
         "AV1" => ("rtpav1depay", Some("av1parse")),
         "OPUS" => ("rtpopusdepay", Some("opusparse")),
-        other => anyhow::bail!("no recorder for {other} yet"),
+        _ => return None,
+    })
+}
+
+/// Why a track in this RTP encoding cannot be recorded on this machine, or `None` when it can.
+pub fn unrecordable_reason(encoding: &str) -> Option<String> {
+    let Some((depay, _)) = elements_for(encoding) else {
+        return Some(format!("{encoding} is not a codec Roomtape records"));
+    };
+    if gst::ElementFactory::find(depay).is_some() {
+        return None;
+    }
+    let source = match depay {
+        // Upstream moved it to the Rust plugins; Debian 12's GStreamer 1.22 does not ship it.
+        "rtpav1depay" => "gst-plugins-rs (GStreamer 1.24 or later)",
+        _ => "the GStreamer plugin sets good and bad",
+    };
+    Some(format!(
+        "{encoding} cannot be recorded here: GStreamer's {depay} is not installed (it comes with {source})"
+    ))
+}
+
+fn depay_and_parser(encoding: &str) -> anyhow::Result<(gst::Element, Option<gst::Element>)> {
+    let Some((depay, parser)) = elements_for(encoding) else {
+        anyhow::bail!("no recorder for {encoding}");
     };
     let depay = gst::ElementFactory::make(depay).build()?;
     let parser = match parser {

@@ -57,6 +57,8 @@ pub enum Problem {
     NoPong,
     /// `play` was sent but no offer came back.
     NoOffer,
+    /// The TURN server refused our credentials, and the session is not connected.
+    TurnRefused,
 }
 
 impl Problem {
@@ -71,10 +73,13 @@ impl Problem {
                 "ICE is still checking after 10 s: no candidate pair works. A firewall may block UDP; try a TURN server.",
             ),
             Problem::NoRtp => {
-                gettext("No media for 5 s: the connection is up but no audio or video arrives.")
+                gettext("No media for 3 s: the connection is up but no audio or video arrives.")
             }
             Problem::NoPong => gettext(
-                "The data channel stopped answering (for 15 s with no media, 30 s otherwise): the participant has vanished.",
+                "The connection was lost: no media and no answer on the data channel for 8 s.",
+            ),
+            Problem::TurnRefused => gettext(
+                "The TURN server refused the credentials: check the user name and password of the TURN URL.",
             ),
             Problem::NoOffer => {
                 gettext("No offer 10 s after asking for the stream: the publisher did not answer.")

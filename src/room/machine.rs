@@ -19,12 +19,17 @@ use crate::protocol::message::{
 pub const NO_CANDIDATES_AFTER_MS: u64 = 10_000;
 /// How long ICE may keep checking.
 pub const ICE_STUCK_AFTER_MS: u64 = 10_000;
-/// How long a connected participant may send no RTP.
-pub const NO_RTP_AFTER_MS: u64 = 5_000;
+/// How long a connected participant may send no RTP before it is shown as stalled. Browsers
+/// keep sending while muted (silence or DTX frames, black frames for a disabled camera), so
+/// this much silence means the media path itself stopped.
+pub const NO_RTP_AFTER_MS: u64 = 3_000;
 /// How long the data channel may leave pings unanswered before the participant is gone.
 pub const NO_PONG_AFTER_MS: u64 = 30_000;
 /// How often to ping on the data channel.
-pub const PING_EVERY_MS: u64 = 3_000;
+pub const PING_EVERY_MS: u64 = 2_000;
+/// How long a session may stay unconnected after its offer before a TURN server that refused
+/// our credentials is named as the reason.
+pub const TURN_REFUSED_AFTER_MS: u64 = 2_000;
 /// How long to wait for an offer after `play` before asking again.
 pub const NO_OFFER_AFTER_MS: u64 = 10_000;
 /// The media request is repeated when nothing flows this long after it (a publisher that
@@ -39,7 +44,9 @@ pub const MEDIA_STALL_RESTARTS: u32 = 2;
 pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
 /// With neither RTP nor a pong for this long, a participant that was sending media is gone
 /// (sooner than [`NO_PONG_AFTER_MS`], which alone covers participants that send no media).
-pub const NO_SIGN_OF_LIFE_AFTER_MS: u64 = 15_000;
+/// GStreamer 1.22 has no ICE consent freshness, so a publisher whose process died is noticed
+/// only this way: four pings in a row unanswered while its media has stopped.
+pub const NO_SIGN_OF_LIFE_AFTER_MS: u64 = 8_000;
 /// After a participant's offer was refused by webrtcbin, its further offers are ignored this long,
 /// so a hostile peer cannot make the recorder build a webrtcbin per frame.
 pub const REJECTED_COOLDOWN_MS: u64 = 10_000;
@@ -198,6 +205,8 @@ pub struct Room {
     participants: BTreeMap<String, Participant>,
     connected: bool,
     stopped: bool,
+    /// A TURN server refused our credentials (checked outside the room).
+    turn_refused: bool,
     /// Set once a `listing` arrived: only the official server sends one, and it rewrites
     /// `UUID` to the sender, while relays use `UUID` for the target and `from` for the sender.
     official_dialect: bool,
@@ -215,6 +224,7 @@ impl Room {
             participants: BTreeMap::new(),
             connected: false,
             stopped: false,
+            turn_refused: false,
             official_dialect: false,
             aliases: BTreeMap::new(),
         }
@@ -1149,6 +1159,11 @@ impl Room {
         }
     }
 
+    /// A TURN server refused our credentials: sessions that do not connect are told why.
+    pub fn on_turn_refused(&mut self) {
+        self.turn_refused = true;
+    }
+
     /// Time passes: pings, watchdogs, re-asking for streams.
     pub fn on_tick(&mut self, now_ms: u64) -> Vec<Command> {
         let mut out = Vec::new();
@@ -1169,12 +1184,16 @@ impl Room {
                 && p.session.is_none()
                 && now_ms.saturating_sub(sent) >= NO_OFFER_AFTER_MS
             {
-                out.push(Command::Event(RoomEvent::Watchdog {
-                    at_ms: now_ms,
-                    id: p.id.clone(),
-                    problem: Problem::NoOffer,
-                    explanation: Problem::NoOffer.explanation(),
-                }));
+                // Someone who left is asked again quietly: the reason they left is what the
+                // operator should keep seeing, not that their gone browser does not answer.
+                if !p.left {
+                    out.push(Command::Event(RoomEvent::Watchdog {
+                        at_ms: now_ms,
+                        id: p.id.clone(),
+                        problem: Problem::NoOffer,
+                        explanation: Problem::NoOffer.explanation(),
+                    }));
+                }
                 replay.push(p.id.clone());
             }
             let Some(s) = p.session.as_mut() else {
@@ -1222,6 +1241,12 @@ impl Room {
                 && now_ms.saturating_sub(s.offered_at_ms) >= NO_CANDIDATES_AFTER_MS
             {
                 raise(Problem::NoRemoteCandidates, s, &mut out);
+            }
+            if self.turn_refused
+                && !connected
+                && now_ms.saturating_sub(s.offered_at_ms) >= TURN_REFUSED_AFTER_MS
+            {
+                raise(Problem::TurnRefused, s, &mut out);
             }
             if let Some(since) = s.checking_since_ms
                 && !connected

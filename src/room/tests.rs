@@ -878,3 +878,57 @@ fn participants_who_left_are_forgotten_and_can_come_back() {
     );
     assert!(out.iter().any(|c| matches!(c, Command::CreatePeer { .. })));
 }
+
+/// A publisher whose process dies sends nothing more: no RTP, no pong. It is stalled after
+/// NO_RTP_AFTER_MS, gone within 10 s, and then asked for again without a misleading
+/// "no offer" explanation while its browser stays gone.
+#[test]
+fn a_dead_publisher_is_stalled_then_gone_within_ten_seconds_and_asked_again_quietly() {
+    let mut room = flowing();
+    let k = key("pub1", "s1");
+    // Alive until 1 s: media, and every ping answered.
+    let mut t = 100;
+    while t <= 1_000 {
+        room.on_peer_event(&k, PeerEvent::RtpActivity, t);
+        for frame in channel_sent(&room.on_tick(t)) {
+            if let Some(ping) = frame.get("ping") {
+                let pong = json!({ "pong": ping }).to_string();
+                room.on_peer_event(&k, PeerEvent::ChannelMessage(pong), t);
+            }
+        }
+        t += 250;
+    }
+    let died_at = 1_000;
+    let mut stalled_at = None;
+    let mut gone_at = None;
+    let mut no_offer_raised = false;
+    while t <= died_at + 30_000 {
+        let out = room.on_tick(t);
+        for event in events(&out) {
+            match event {
+                RoomEvent::Watchdog {
+                    problem: Problem::NoRtp,
+                    ..
+                } => stalled_at = stalled_at.or(Some(t)),
+                RoomEvent::Watchdog {
+                    problem: Problem::NoOffer,
+                    ..
+                } => no_offer_raised = true,
+                _ => {}
+            }
+        }
+        if closes(&out) == [(k.clone(), LeaveReason::Vanished)] {
+            gone_at = gone_at.or(Some(t));
+        }
+        t += 250;
+    }
+    let stalled_after = stalled_at.expect("shown as stalled") - died_at;
+    let gone_after = gone_at.expect("shown as gone") - died_at;
+    assert!(stalled_after <= 5_000, "stalled after {stalled_after} ms");
+    assert!(gone_after <= 10_000, "gone after {gone_after} ms");
+    assert!(stalled_after < gone_after);
+    assert!(
+        !no_offer_raised,
+        "a participant who is gone is asked again quietly"
+    );
+}

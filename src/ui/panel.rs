@@ -27,6 +27,8 @@ pub fn ice_state_text(state: &str) -> String {
         "failed" => gettext("failed"),
         "disconnected" => gettext("disconnected"),
         "closed" => gettext("closed"),
+        // Translators: the connection looks up, but no media has arrived for a few seconds.
+        "stalled" => gettext("stalled"),
         other => other.to_owned(),
     }
 }

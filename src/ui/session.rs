@@ -519,7 +519,18 @@ impl Session {
         let Some(participant) = participants.get(id) else {
             return;
         };
-        let state = participant.health.ice_state().as_str();
+        // Media that stopped on a connection that still looks up is the first sign of a
+        // publisher that is gone: the badge stops being green before the room gives up on it.
+        let stalled = participant.health.is_connected()
+            && participant
+                .problems
+                .iter()
+                .any(|(problem, _)| matches!(problem, Problem::NoRtp | Problem::NoPong));
+        let state = if stalled {
+            "stalled"
+        } else {
+            participant.health.ice_state().as_str()
+        };
         let pair = participant.health.selected_pair.as_ref();
         participant
             .tile
@@ -557,6 +568,18 @@ impl Session {
         let Some(window) = self.window() else { return };
         match event {
             EngineEvent::Room(event) => self.on_room_event(&window, event, server),
+            EngineEvent::TrackRefused {
+                participant,
+                encoding,
+                ..
+            } => {
+                let label = self.label_of(&participant);
+                window.show_toast(&gettext_f(
+                    // Translators: {} are a participant's name and a codec (AV1).
+                    "{} sends {}, which this computer cannot record; their other tracks are recorded",
+                    &[&label, &encoding],
+                ));
+            }
             EngineEvent::Preview(PreviewEvent::Video {
                 participant,
                 preview,
@@ -694,9 +717,11 @@ impl Session {
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     if p.tile.left() {
                         p.health = Health::default();
+                        p.problems.clear();
                     }
                     p.tile.set_left(false);
                 }
+                self.show_problems(&id);
                 self.show_health(&id, at_ms);
             }
             RoomEvent::Label { id, label, at_ms } => {
@@ -712,10 +737,17 @@ impl Session {
                 if reason == LeaveReason::Replaced {
                     return;
                 }
+                let label = self.label_of(&id);
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     p.tile.set_left(true);
                     p.tile.set_ice("closed", None);
                     p.problems.clear();
+                    if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
+                        p.problems.push((
+                            Problem::NoPong,
+                            gettext_f("{}’s connection was lost", &[&label]),
+                        ));
+                    }
                 }
                 self.show_problems(&id);
                 self.inner.panel.set_state(&id, "closed", None, at_ms);
@@ -749,19 +781,23 @@ impl Session {
                 id,
                 problem,
                 explanation,
-                ..
+                at_ms,
             } => {
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     p.problems.retain(|(known, _)| *known != problem);
                     p.problems.push((problem, explanation));
                 }
                 self.show_problems(&id);
+                self.show_health(&id, at_ms);
             }
-            RoomEvent::WatchdogCleared { id, problem, .. } => {
+            RoomEvent::WatchdogCleared {
+                id, problem, at_ms, ..
+            } => {
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     p.problems.retain(|(known, _)| *known != problem);
                 }
                 self.show_problems(&id);
+                self.show_health(&id, at_ms);
             }
             RoomEvent::Dropped { reason, .. } => {
                 let lower = reason.to_ascii_lowercase();

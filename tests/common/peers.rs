@@ -40,6 +40,8 @@ impl Relay {
         let mut child = Command::new("python3")
             .arg(format!("{PEERS_DIR}/relay.py"))
             .args(["--port", "0", "--dialect", dialect, "--strict-handshake"])
+            // Every frame in the log, for a run that needs looking into.
+            .args(std::env::var_os("ROOMTAPE_RELAY_VERBOSE").map(|_| "--verbose"))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -162,7 +164,8 @@ impl Browser {
 
     /// Opens `url` in a new tab; returns the tab's id.
     pub fn open(&self, url: &str) -> String {
-        let body = self.devtools("PUT", &format!("/json/new?{url}"));
+        // DevTools takes the whole query, unescaped, as the address to open.
+        let body = self.devtools("PUT", &format!("/json/new?{}", percent_encode(url)));
         let tab: Value = serde_json::from_str(&body).expect("DevTools answers with JSON");
         tab["id"].as_str().expect("a tab id").to_owned()
     }
@@ -192,12 +195,30 @@ impl Browser {
             self.devtools_port
         )
         .expect("DevTools request");
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default()
+        // Chromium keeps the connection open whatever the request says: read exactly the
+        // body its Content-Length announces.
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    return body.to_owned();
+                }
+            }
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return String::new(),
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
     }
 }
 

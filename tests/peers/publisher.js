@@ -18,6 +18,10 @@
 //   codec         VP8 | H264 | VP9 | AV1 (default: the browser's choice, or the viewer's
 //                 `preferVideoCodec`)
 //   resize_every  seconds; cycle scaleResolutionDownBy 1 → 2 → 1.5 → 1 … on the video sender
+//   fmtp          with `codec`: keep only the profiles whose fmtp line has every `;`-separated
+//                 part of this (e.g. `packetization-mode=0`)
+//   opus          comma list of `stereo`, `dtx`: added to the offer's Opus fmtp line, as a page
+//                 that wants stereo or discontinuous transmission munges its SDP
 //   audio, video  publish the fake microphone / camera (default true)
 //   selftest=1    only check hashing and encryption against the protocol doc's worked example
 //
@@ -63,6 +67,8 @@ const cfg = {
   dialect: (params.get('dialect') || 'relay').toLowerCase(),
   codec: params.get('codec') ? params.get('codec').toUpperCase() : null,
   resizeEvery: parseFloat(params.get('resize_every')) || 0,
+  fmtp: params.get('fmtp') || null,
+  opus: (params.get('opus') || '').split(',').map((o) => o.trim().toLowerCase()).filter(Boolean),
   audio: boolParam('audio', true),
   video: boolParam('video', true),
   selftest: boolParam('selftest', false),
@@ -480,7 +486,10 @@ async function applyAnswer(v, desc, via) {
     return;
   }
   await v.pc.setRemoteDescription({ type: 'answer', sdp: desc.sdp });
-  report('answer_applied', { viewer: v.id, session: v.session, via });
+  report('answer_applied', {
+    viewer: v.id, session: v.session, via, codecs: offeredCodecs(v.pc.remoteDescription.sdp),
+    opusFmtp: fmtpOf(v.pc.remoteDescription.sdp, 'opus'),
+  });
   const early = v.remoteCandidates.splice(0);
   if (early.length) await addRemoteCandidates(v, early, 'queued');
   if (v.renegotiating) {
@@ -535,7 +544,9 @@ function videoCodecNames() {
 // ride along; the others are left out so the viewer cannot pick another codec.
 function codecPreference(kindCaps, name) {
   const codecs = kindCaps ? kindCaps.codecs : [];
-  const wanted = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/' + name.toLowerCase());
+  const fmtpParts = cfg.fmtp ? cfg.fmtp.split(';').map((p) => p.trim()).filter(Boolean) : [];
+  const wanted = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/' + name.toLowerCase())
+    .filter((c) => fmtpParts.every((part) => (c.sdpFmtpLine || '').split(';').includes(part)));
   if (!wanted.length) return null;
   const helpers = codecs.filter((c) => /\/(rtx|red|ulpfec|flexfec-03)$/i.test(c.mimeType));
   return [...wanted, ...helpers];
@@ -591,6 +602,7 @@ async function addMedia(v, request) {
   // Renegotiate over the channel, as the web client does once it is open.
   v.renegotiating = true;
   const offer = await v.pc.createOffer();
+  offer.sdp = mungeOpus(offer.sdp);
   await v.pc.setLocalDescription(offer);
   const msg = { UUID: v.id, streamID: me.wireStream, session: v.session, isScene: false };
   await putPayload(msg, 'description', { type: 'offer', sdp: v.pc.localDescription.sdp });
@@ -598,7 +610,32 @@ async function addMedia(v, request) {
   report('offer_sent', {
     viewer: v.id, session: v.session, via: 'channel', reason: 'media request',
     mlines: mediaKinds(v.pc.localDescription.sdp),
+    codecs: offeredCodecs(v.pc.localDescription.sdp),
   });
+}
+
+// The encoding names of every rtpmap in an SDP, lower case, without repeats.
+function offeredCodecs(sdp) {
+  const names = [...sdp.matchAll(/^a=rtpmap:\d+ ([^/\r\n]+)/gm)].map((m) => m[1].toLowerCase());
+  return [...new Set(names)];
+}
+
+// The fmtp line of the first payload type of `codec` in an SDP, or null.
+function fmtpOf(sdp, codec) {
+  const pt = (sdp.match(new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'mi')) || [])[1];
+  if (!pt) return null;
+  return (sdp.match(new RegExp(`^a=fmtp:${pt} ([^\r\n]*)`, 'm')) || [])[1] || null;
+}
+
+// Adds the `opus` parameter's wishes to the Opus fmtp line.
+function mungeOpus(sdp) {
+  if (!cfg.opus.length) return sdp;
+  const pt = (sdp.match(/^a=rtpmap:(\d+) opus\/48000/mi) || [])[1];
+  if (!pt) return sdp;
+  const extra = [];
+  if (cfg.opus.includes('stereo')) extra.push('stereo=1', 'sprop-stereo=1');
+  if (cfg.opus.includes('dtx')) extra.push('usedtx=1');
+  return sdp.replace(new RegExp(`^(a=fmtp:${pt} [^\r\n]*)`, 'm'), `$1;${extra.join(';')}`);
 }
 
 async function reportMediaSent(v) {

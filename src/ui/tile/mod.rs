@@ -321,6 +321,7 @@ impl RoomtapeTile {
             "ice-failed",
             "ice-disconnected",
             "ice-closed",
+            "ice-stalled",
         ] {
             imp.ice_badge.remove_css_class(class);
         }

@@ -305,7 +305,7 @@ fn signaling_server_restart_and_a_vanished_participant() {
         2,
         "bob: a segment before and after vanishing"
     );
-    assert_eq!(bob_segs[0]["end_reason"], "failed");
+    assert_eq!(bob_segs[0]["end_reason"], "lost");
     let first = inspect(&session.join(bob_segs[0]["file"].as_str().unwrap()));
     eprintln!(
         "FIGURE vanished: bob recorded {:.1} s of {bob_recorded_s:.1} s up to the kill",
@@ -754,6 +754,10 @@ fn a_full_disk_is_reported_and_earlier_files_survive() {
     assert!(
         message.to_lowercase().contains("space"),
         "the error says why: {message}"
+    );
+    assert_eq!(
+        error["failure"], "disk_full",
+        "classified by its code: {error}"
     );
     let _ = (late_id, other_id);
     late.terminate();

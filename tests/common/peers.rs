@@ -177,6 +177,9 @@ impl Browser {
 
     /// Kills every Chromium process at once, as a crash or a pulled plug does: no goodbye.
     pub fn kill(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();

@@ -1265,3 +1265,268 @@ fn turn_credentials_never_reach_the_logs_and_the_recorder_never_publishes() {
         "the recorder joined with a stream id: {joined}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8: hostile rooms: one participant must never cost another their recording
+
+/// Joins `room` as a raw client and returns it with the first frame matching `pred`.
+fn raw_join(url: &str, join: Value, pred: impl Fn(&str) -> bool) -> (RawSocket, Option<String>) {
+    let socket = RawSocket::connect(url).expect("raw client connects");
+    let mut socket = socket;
+    socket.send(&join.to_string()).expect("join");
+    let frame = socket.wait_text(Duration::from_secs(5), pred);
+    (socket, frame)
+}
+
+/// Checks that `stream` has one segment, without error, covering the session from its start.
+fn assert_recorded_whole(session: &Path, stream: &str, what: &str) {
+    let manifest = manifest(session);
+    let segs = segments(&manifest, stream);
+    assert_eq!(
+        segs.len(),
+        1,
+        "{what}: one segment for {stream}: {manifest:#}"
+    );
+    let session_s = (manifest["ended_unix_ms"].as_f64().unwrap()
+        - manifest["started_unix_ms"].as_f64().unwrap())
+        / 1000.0;
+    let span_s = session_s - segs[0]["start_offset_ns"].as_f64().unwrap() / 1e9;
+    let report = inspect(&session.join(segs[0]["file"].as_str().unwrap()));
+    eprintln!(
+        "FIGURE {what}: {stream} recorded {:.1} s of {span_s:.1} s, ended {}",
+        report.duration_s, segs[0]["end_reason"]
+    );
+    assert_eq!(segs[0]["end_reason"], "stopped", "{what}");
+    assert!(
+        report.duration_s >= span_s - 1.5,
+        "{what}: {stream} is recorded to the end ({} of {span_s} s)",
+        report.duration_s
+    );
+}
+
+/// Official dialect: Mallory tells the recorder that her id publishes the victim's stream
+/// (`videoaddedtoroom` addressed to the recorder; the server rewrites `UUID` to her) and
+/// disconnects. Relay dialect: a forged `listing` naming her for the victim's stream, then
+/// `bye`. Neither may end the victim's recording.
+#[test]
+fn a_participant_cannot_end_another_participants_recording() {
+    let _serial = serial();
+    for dialect in ["official", "relay"] {
+        let out = temp_dir(&format!("alias-{dialect}"));
+        let (_server, url) = serve(dialect);
+        let room = "stage";
+        // Mallory is in the room first, so she sees the recorder arrive.
+        let mallory_join = if dialect == "official" {
+            json!({"request": "joinroom", "roomid": room})
+        } else {
+            json!({"request": "joinroom", "roomid": room, "from": "mallory"})
+        };
+        let (mut mallory, _) = raw_join(&url, mallory_join, |_| false);
+        let mut recorder = record(
+            &url,
+            room,
+            "false",
+            &["--output", out.to_str().unwrap(), "--duration", "16"],
+        );
+        let recorder_id = mallory
+            .wait_text(CONNECT, |t| {
+                t.contains("someonejoined") || t.contains("joinroom")
+            })
+            .and_then(|t| {
+                let v: Value = serde_json::from_str(&t).ok()?;
+                v["UUID"].as_str().or(v["from"].as_str()).map(str::to_owned)
+            })
+            .expect("mallory learns the recorder's id");
+        let _victim = publish(&url, room, "victim", "false", &small(&["--duration", "30"]));
+        wait_flowing(&mut recorder, "victim", &[]);
+        std::thread::sleep(Duration::from_secs(2));
+        if dialect == "official" {
+            mallory
+                .send(
+                    &json!({"request": "videoaddedtoroom", "UUID": recorder_id, "streamID": "victim"})
+                        .to_string(),
+                )
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            drop(mallory);
+        } else {
+            mallory
+                .send(
+                    &json!({"request": "listing", "list": [{"UUID": "mallory", "streamID": "victim"}], "from": "mallory"})
+                        .to_string(),
+                )
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            mallory
+                .send(&json!({"bye": true, "UUID": recorder_id, "from": "mallory"}).to_string())
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            drop(mallory);
+        }
+        assert!(
+            recorder.wait_exit(Duration::from_secs(40)),
+            "{dialect}: {:#?}",
+            recorder.seen
+        );
+        assert!(
+            !recorder
+                .events()
+                .iter()
+                .any(|e| e["event"] == "left" && e["reason"] != "stopped"),
+            "{dialect}: nobody left but at the stop: {:#?}",
+            recorder.seen
+        );
+        assert_recorded_whole(&session_dir(&out), "victim", &format!("alias {dialect}"));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// Relay dialect: the relay restarts and Mallory registers the recorder's id before the
+/// recorder is back ("uuid already in use"). The recorder joins under a new id, so a
+/// participant who arrives afterwards is still recorded.
+#[test]
+fn a_squatted_id_after_a_relay_restart_is_replaced() {
+    let _serial = serial();
+    let out = temp_dir("squat");
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut server = serve_on("relay", port);
+    let room = "squat";
+    let (mallory, _) = raw_join(
+        &url,
+        json!({"request": "joinroom", "roomid": room, "from": "mallory"}),
+        |_| false,
+    );
+    let mut recorder = record(&url, room, "false", &["--output", out.to_str().unwrap()]);
+    let recorder_id = mallory
+        .wait_text(CONNECT, |t| t.contains("joinroom"))
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["from"].as_str().map(str::to_owned))
+        .expect("mallory learns the recorder's id");
+    drop(mallory);
+    server.kill9();
+    let _ = server.child.wait();
+    let _server = serve_on("relay", port);
+    // Mallory is faster than the recorder's reconnect.
+    let (_squatter, _) = raw_join(
+        &url,
+        json!({"request": "joinroom", "roomid": room, "from": recorder_id}),
+        |_| false,
+    );
+    let reconnected = recorder
+        .wait_event(CONNECT, |e| {
+            e["event"] == "server_message" && e["message"] == "uuid already in use"
+        })
+        .is_some();
+    assert!(reconnected, "the squatting is seen: {:#?}", recorder.seen);
+    let _late = publish(&url, room, "late", "false", &small(&[]));
+    wait_flowing(&mut recorder, "late", &[]);
+    recorder.terminate();
+    assert!(recorder.wait_exit(Duration::from_secs(30)));
+    let manifest = manifest(&session_dir(&out));
+    assert_eq!(segments(&manifest, "late").len(), 1, "{manifest:#}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Relay dialect: Mallory forwards 1,200 listings of 200 made-up members each (60 a second for
+/// 20 s). The recorder must not flood the server with `play`s (and be thrown out); the good
+/// participant is recorded whole.
+#[test]
+fn fake_listings_do_not_get_the_recorder_thrown_out() {
+    let _serial = serial();
+    let out = temp_dir("listings");
+    let (_server, url) = serve("relay");
+    let room = "crowd";
+    let mut recorder = record(
+        &url,
+        room,
+        "false",
+        &["--output", out.to_str().unwrap(), "--duration", "26"],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let _good = publish(&url, room, "good", "false", &small(&["--duration", "40"]));
+    wait_flowing(&mut recorder, "good", &[]);
+    let (mut mallory, _) = raw_join(
+        &url,
+        json!({"request": "joinroom", "roomid": room, "from": "mallory"}),
+        |_| false,
+    );
+    let started = Instant::now();
+    for round in 0..1_200 {
+        let list: Vec<Value> = (0..200)
+            .map(|i| json!({"UUID": format!("fake{round}x{i}"), "streamID": format!("s{round}x{i}")}))
+            .collect();
+        if mallory
+            .send(&json!({"request": "listing", "list": list, "from": "mallory"}).to_string())
+            .is_err()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    eprintln!(
+        "FIGURE listings: 1,200 listings sent in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        recorder.wait_exit(Duration::from_secs(60)),
+        "{:#?}",
+        recorder.seen
+    );
+    let lost = recorder
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "signaling_lost")
+        .count();
+    // The one at the end is the recorder leaving.
+    assert!(lost <= 1, "the recorder was thrown out {lost} times");
+    assert_recorded_whole(&session_dir(&out), "good", "fake listings");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The recorder process is stopped for 12 s (SIGSTOP), longer than the silence after which a
+/// participant is given up. On resuming it pings first: the participant, alive all along,
+/// keeps its one segment.
+#[test]
+fn a_paused_recorder_does_not_give_up_live_participants() {
+    let _serial = serial();
+    let out = temp_dir("paused");
+    let (_server, url) = serve("official");
+    let mut recorder = record(
+        &url,
+        "paused",
+        "false",
+        &["--output", out.to_str().unwrap(), "--duration", "30"],
+    );
+    let _alice = publish(
+        &url,
+        "paused",
+        "alice",
+        "false",
+        &small(&["--duration", "45"]),
+    );
+    wait_flowing(&mut recorder, "alice", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = recorder.child.id().to_string();
+    let _ = Command::new("kill").args(["-STOP", &pid]).status();
+    std::thread::sleep(Duration::from_secs(12));
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    assert!(
+        recorder.wait_exit(Duration::from_secs(60)),
+        "{:#?}",
+        recorder.seen
+    );
+    let vanished: Vec<Value> = recorder
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "left" && e["reason"] == "vanished")
+        .collect();
+    assert!(
+        vanished.is_empty(),
+        "given up after the pause: {vanished:#?}"
+    );
+    assert_recorded_whole(&session_dir(&out), "alice", "paused recorder");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -63,6 +63,8 @@ fn config_from_args(args: &PublishArgs) -> anyhow::Result<PublisherConfig> {
         .unwrap_or(Password::Default);
     config.salt = args.room.salt.clone();
     config.codec = args.codec.wire_name().to_owned();
+    // Refused before joining, not when a viewer first asks for media.
+    crate::media::publisher::sendable(&config.codec)?;
     config.video = if args.no_video {
         VideoMode::Off
     } else {

@@ -31,15 +31,19 @@ mod imp {
             }
             match self.srcpad.push(buffer) {
                 Ok(success) => Ok(success),
-                // Flushing and not-negotiated-yet are the pipeline's business, not a failure
-                // of the branch: pass them on as they are.
+                // Flushing is the pipeline's business, not a failure of the branch: pass it on.
                 Err(gst::FlowError::Flushing) => Err(gst::FlowError::Flushing),
+                // The branch was ended on purpose (its EOS went through).
+                Err(gst::FlowError::Eos) => Ok(gst::FlowSuccess::Ok),
                 Err(err) => {
                     if !self.failed.swap(true, Ordering::Relaxed) {
-                        gst::warning!(
-                            gst::CAT_DEFAULT,
-                            obj = self.obj(),
-                            "recording branch failed ({err:?}); it takes no more data"
+                        // Not every element behind us posts an error for the flow it returns
+                        // (a depayloader or parser may not): say it on the bus ourselves, so the
+                        // segment ends and recording goes on in a new part.
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Failed,
+                            ["recording branch failed ({err:?}); it takes no more data"]
                         );
                     }
                     Ok(gst::FlowSuccess::Ok)

@@ -193,6 +193,8 @@ struct Inner {
     peer_tx: async_channel::Sender<(PeerKey, PeerMessage)>,
     tick_source: RefCell<Option<glib::SourceId>>,
     stopped: std::cell::Cell<bool>,
+    /// When the last tick ran (ms since start), to notice that this process was paused.
+    last_tick_ms: std::cell::Cell<u64>,
     /// Participants the operator left out of the recording.
     excluded: RefCell<std::collections::HashSet<String>>,
     /// Preview events from streaming threads, drained on the main context.
@@ -248,6 +250,7 @@ impl Engine {
             peer_tx,
             tick_source: RefCell::new(None),
             stopped: std::cell::Cell::new(false),
+            last_tick_ms: std::cell::Cell::new(0),
             excluded: RefCell::new(std::collections::HashSet::new()),
             preview_tx,
         });
@@ -338,15 +341,18 @@ impl Engine {
                 self.execute(commands);
             }
             PeerMessage::Track(track) => {
+                let refused = super::recorder::unrecordable_reason(&track.encoding);
                 let known = match self.inner.peers.borrow_mut().get_mut(&key) {
                     Some(entry) => {
-                        entry.tracks.push(track.clone());
+                        // A track that cannot be recorded is never offered to a recording.
+                        if refused.is_none() {
+                            entry.tracks.push(track.clone());
+                        }
                         true
                     }
                     None => false,
                 };
-                if known && let Some(reason) = super::recorder::unrecordable_reason(&track.encoding)
-                {
+                if known && let Some(reason) = refused {
                     tracing::warn!(peer = %key, "{reason}");
                     self.emit(EngineEvent::TrackRefused {
                         participant: key.participant.clone(),
@@ -409,7 +415,8 @@ impl Engine {
                         tracing::warn!(
                             "TURN server {server} refused our credentials ({code} {reason})"
                         );
-                        inner.room.borrow_mut().on_turn_refused();
+                        let relay_only = inner.config.ice.relay_only;
+                        inner.room.borrow_mut().on_turn_refused(relay_only);
                     }
                     TurnVerdict::NoAnswer => {
                         tracing::warn!("TURN server {server} does not answer")
@@ -424,6 +431,14 @@ impl Engine {
 
     fn on_tick(&self, tick: u64) {
         let now = self.now_ms();
+        let previous = self.inner.last_tick_ms.replace(now);
+        if now.saturating_sub(previous) >= crate::room::machine::TIME_JUMP_MS && previous > 0 {
+            tracing::info!(
+                "no tick for {} ms: this process was paused; watchdogs start over",
+                now - previous
+            );
+            self.inner.room.borrow_mut().on_resumed(now);
+        }
         let active: Vec<PeerKey> = self
             .inner
             .peers

@@ -880,6 +880,20 @@ fn cycle_sizes(size: &gst::Element, config: &PublisherConfig, every: std::time::
     });
 }
 
+/// Whether this machine's GStreamer can send `codec` (a wire name: vp8, vp9, h264, av1).
+pub fn sendable(codec: &str) -> anyhow::Result<()> {
+    if codec == "av1" {
+        // GStreamer 1.22 has an AV1 encoder but no RTP payloader for it (rtpav1pay is in the
+        // Rust plugins, from 1.24 on).
+        super::init()?;
+        anyhow::ensure!(
+            gst::ElementFactory::find("rtpav1pay").is_some(),
+            "AV1 cannot be sent: GStreamer's rtpav1pay (gst-plugins-rs) is not installed"
+        );
+    }
+    Ok(())
+}
+
 /// Starts elements added to a playing pipeline, the sink end first. Started source first, a
 /// live source can push its first buffer into a neighbour that is not running yet, get
 /// FLUSHING back and stop for good: no caps ever reach webrtcbin, so it never offers the
@@ -919,12 +933,7 @@ fn video_encoder(
             gst::ElementFactory::make("rtpvp9pay").build()?,
         ),
         "av1" => {
-            // GStreamer 1.22 has an AV1 encoder but no RTP payloader for it (rtpav1pay is in
-            // the Rust plugins, from 1.24 on).
-            anyhow::ensure!(
-                gst::ElementFactory::find("rtpav1pay").is_some(),
-                "AV1 cannot be sent: GStreamer's rtpav1pay (gst-plugins-rs) is not installed"
-            );
+            sendable(codec)?;
             (
                 gst::ElementFactory::make("av1enc")
                     .property_from_str("end-usage", "cbr")

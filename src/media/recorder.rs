@@ -525,11 +525,14 @@ impl SessionRecorder {
                         );
                     }
                 }
+                // The tee pad goes first: a tee ignores what a released pad returns, so a push
+                // still in flight into a failed branch cannot come back as FLUSHING and pause
+                // the participant's track.
+                track.tee.release_request_pad(&track.tee_pad);
                 for element in &track.elements {
                     let _ = element.set_state(gst::State::Null);
                 }
                 let _ = pipeline.remove_many(track.elements.iter());
-                track.tee.release_request_pad(&track.tee_pad);
                 finished_tracks.push(track);
             }
             let final_path = dir.join(&final_name);
@@ -869,7 +872,9 @@ pub fn carries_in_band(current: &gst::CapsRef, new: &gst::CapsRef) -> bool {
     let (Some(current), Some(new)) = (current.structure(0), new.structure(0)) else {
         return false;
     };
-    current.name() == new.name()
+    // Audio caps carry what the file header must say (channels, rate, stream headers).
+    current.name().starts_with("video/")
+        && current.name() == new.name()
         && ["stream-format", "alignment"]
             .iter()
             .all(|&field| current.get::<&str>(field).ok() == new.get::<&str>(field).ok())

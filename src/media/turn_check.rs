@@ -55,8 +55,19 @@ pub fn check(url: &str, timeout: Duration) -> TurnVerdict {
     let Some((user, password)) = credentials.split_once(':') else {
         return TurnVerdict::Unchecked("no password".into());
     };
+    if host.contains("transport=tcp") {
+        return TurnVerdict::Unchecked("TURN over TCP is not checked".into());
+    }
     let host = host.split(['?', '/']).next().unwrap_or(host);
-    let target = match host.to_socket_addrs().map(|mut a| a.next()) {
+    // The default TURN port when the URL names none (a bare or bracketed IPv6 has colons).
+    let host = if host.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
+    }) {
+        host.to_owned()
+    } else {
+        format!("{host}:3478")
+    };
+    let target = match host.as_str().to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(target)) => target,
         _ => return TurnVerdict::Unchecked(format!("{host} does not resolve")),
     };

@@ -76,7 +76,7 @@ impl Problem {
                 gettext("No media for 3 s: the connection is up but no audio or video arrives.")
             }
             Problem::NoPong => gettext(
-                "The connection was lost: no media and no answer on the data channel for 8 s.",
+                "The connection was lost: the participant stopped answering on the data channel.",
             ),
             Problem::TurnRefused => gettext(
                 "The TURN server refused the credentials: check the user name and password of the TURN URL.",

@@ -45,14 +45,30 @@ pub const REPLAY_AFTER_FAILURE_MS: u64 = 3_000;
 /// With neither RTP nor a pong for this long, a participant that was sending media is gone
 /// (sooner than [`NO_PONG_AFTER_MS`], which alone covers participants that send no media).
 /// GStreamer 1.22 has no ICE consent freshness, so a publisher whose process died is noticed
-/// only this way: four pings in a row unanswered while its media has stopped.
-pub const NO_SIGN_OF_LIFE_AFTER_MS: u64 = 8_000;
+/// only this way: three pings in a row unanswered while its media has stopped.
+pub const NO_SIGN_OF_LIFE_AFTER_MS: u64 = 7_000;
 /// After a participant's offer was refused by webrtcbin, its further offers are ignored this long,
 /// so a hostile peer cannot make the recorder build a webrtcbin per frame.
 pub const REJECTED_COOLDOWN_MS: u64 = 10_000;
 /// A participant that sent RTP or answered a ping this recently is alive: a new id announcing
 /// the same stream (the server restarted and handed out new ids) is the same publisher.
 const ALIVE_WITHIN_MS: u64 = 7_000;
+/// Ticks this far apart mean this process was not running (SIGSTOP, a suspended laptop, a
+/// debugger): the silence was ours, so every watchdog starts over and everyone is pinged
+/// before anyone is given up ([`Room::on_resumed`]).
+pub const TIME_JUMP_MS: u64 = 2_000;
+/// `play` requests sent per second at most (a burst of [`PLAY_BURST`]): a room full of fake
+/// members must not make the recorder flood the server and be thrown out.
+pub const PLAYS_PER_SECOND: u64 = 5;
+pub const PLAY_BURST: u64 = 20;
+/// Most participants that never answered (no session yet) kept at once; more are refused.
+pub const MAX_PENDING_PARTICIPANTS: usize = 64;
+/// Members taken from one listing.
+pub const MAX_LISTING_MEMBERS: usize = 100;
+/// A participant that never answered this many `play`s in a row is forgotten.
+pub const UNANSWERED_PLAYS_BEFORE_FORGETTING: u32 = 3;
+/// Shortest time between two identity changes after "uuid already in use".
+pub const IDENTITY_CHANGE_EVERY_MS: u64 = 10_000;
 /// Largest SDP taken (the same bound the peer enforces after parsing).
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Most media sections taken in one SDP.
@@ -195,6 +211,8 @@ struct Participant {
     left_at_ms: Option<u64>,
     /// Sessions given up in a row because media never came.
     stall_restarts: u32,
+    /// `play`s in a row that brought no offer (reset by a session).
+    unanswered_plays: u32,
 }
 
 /// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.
@@ -205,14 +223,19 @@ pub struct Room {
     participants: BTreeMap<String, Participant>,
     connected: bool,
     stopped: bool,
-    /// A TURN server refused our credentials (checked outside the room).
-    turn_refused: bool,
+    /// A TURN server refused our credentials (checked outside the room): `Some(relay_only)`.
+    turn_refused: Option<bool>,
     /// Set once a `listing` arrived: only the official server sends one, and it rewrites
     /// `UUID` to the sender, while relays use `UUID` for the target and `from` for the sender.
     official_dialect: bool,
     /// New server-assigned ids of publishers whose peer (under their old id) is still alive:
     /// after a server restart every client gets a new id, but the media never stopped.
     aliases: BTreeMap<String, String>,
+    /// Tokens for `play` requests (thousandths, refilled at [`PLAYS_PER_SECOND`]).
+    play_tokens_milli: u64,
+    play_tokens_at_ms: u64,
+    /// When the recorder last took a new id because the server said its id was taken.
+    identity_changed_at_ms: Option<u64>,
 }
 
 impl Room {
@@ -224,9 +247,12 @@ impl Room {
             participants: BTreeMap::new(),
             connected: false,
             stopped: false,
-            turn_refused: false,
+            turn_refused: None,
             official_dialect: false,
             aliases: BTreeMap::new(),
+            play_tokens_milli: PLAY_BURST * 1000,
+            play_tokens_at_ms: 0,
+            identity_changed_at_ms: None,
         }
     }
 
@@ -268,6 +294,12 @@ impl Room {
         let mut out = vec![Command::Event(RoomEvent::SignalingConnected {
             at_ms: now_ms,
         })];
+        self.join(now_ms, &mut out);
+        out
+    }
+
+    /// Joins the room under our id and asks again for everyone not connected.
+    fn join(&mut self, now_ms: u64, out: &mut Vec<Command>) {
         // Never a streamID here: the recorder must not look like a publisher.
         out.push(Command::Send(message::encode_request(
             &ServerRequest::JoinRoom {
@@ -283,9 +315,29 @@ impl Room {
             .map(|p| p.id.clone())
             .collect();
         for id in missing {
-            self.send_play(&id, now_ms, &mut out);
+            self.send_play(&id, now_ms, out);
         }
-        out
+    }
+
+    /// A relay refused our id (after a restart, someone else registered it first): take a new
+    /// one and join again, so that later participants still reach us. Peers already connected
+    /// keep going over their data channels. At most once per [`IDENTITY_CHANGE_EVERY_MS`],
+    /// since anyone in a relay room can forge such an error.
+    fn take_new_identity(&mut self, now_ms: u64, out: &mut Vec<Command>) {
+        if self
+            .identity_changed_at_ms
+            .is_some_and(|at| now_ms.saturating_sub(at) < IDENTITY_CHANGE_EVERY_MS)
+        {
+            return;
+        }
+        self.identity_changed_at_ms = Some(now_ms);
+        let old = std::mem::replace(&mut self.config.own_id, new_identity());
+        tracing::warn!(
+            old = %old,
+            new = %self.config.own_id,
+            "the server says our id is taken: joining again under a new one"
+        );
+        self.join(now_ms, out);
     }
 
     /// The socket dropped. Peers keep going: media does not need the server.
@@ -390,10 +442,16 @@ impl Room {
                     self.participant_left(&sender, LeaveReason::Left, now_ms, out);
                 }
             }
-            Body::ServerError { message } => out.push(Command::Event(RoomEvent::ServerMessage {
-                at_ms: now_ms,
-                message,
-            })),
+            Body::ServerError { message } => {
+                let id_taken = message.eq_ignore_ascii_case("uuid already in use");
+                out.push(Command::Event(RoomEvent::ServerMessage {
+                    at_ms: now_ms,
+                    message,
+                }));
+                if id_taken && self.connected {
+                    self.take_new_identity(now_ms, out);
+                }
+            }
             Body::Unknown => {
                 // Relays announce a closed socket as {"type":"disconnect","uuid":..}; only the
                 // server itself (no sender) may say that.
@@ -420,7 +478,17 @@ impl Room {
     ) {
         match request {
             ServerRequest::Listing { members, .. } | ServerRequest::Transferred { members, .. } => {
-                for member in members {
+                if members.len() > MAX_LISTING_MEMBERS {
+                    out.push(dropped(
+                        now_ms,
+                        sender.clone(),
+                        format!(
+                            "listing of {} members: only the first {MAX_LISTING_MEMBERS} are taken",
+                            members.len()
+                        ),
+                    ));
+                }
+                for member in members.into_iter().take(MAX_LISTING_MEMBERS) {
                     if let Some(stream) = member.stream_id {
                         self.discover(&member.uuid, &stream, now_ms, out);
                     }
@@ -528,6 +596,21 @@ impl Room {
                 p.wire_stream_id = wire_stream.to_owned();
             }
             None => {
+                let pending = self
+                    .participants
+                    .values()
+                    .filter(|q| !q.left && q.session.is_none())
+                    .count();
+                if pending >= MAX_PENDING_PARTICIPANTS {
+                    out.push(dropped(
+                        now_ms,
+                        Some(id.to_owned()),
+                        format!(
+                            "{pending} participants have not answered yet: a new one is not asked for"
+                        ),
+                    ));
+                    return;
+                }
                 self.participants.insert(
                     id.to_owned(),
                     Participant {
@@ -541,6 +624,7 @@ impl Room {
                         left: false,
                         rejected_at_ms: None,
                         stall_restarts: 0,
+                        unanswered_plays: 0,
                         left_at_ms: None,
                     },
                 );
@@ -555,14 +639,24 @@ impl Room {
     }
 
     fn send_play(&mut self, id: &str, now_ms: u64, out: &mut Vec<Command>) {
+        let refill = now_ms.saturating_sub(self.play_tokens_at_ms) * PLAYS_PER_SECOND;
+        self.play_tokens_milli = (self.play_tokens_milli + refill).min(PLAY_BURST * 1000);
+        self.play_tokens_at_ms = now_ms;
         let Some(p) = self.participants.get_mut(id) else {
             return;
         };
+        if self.connected && self.play_tokens_milli < 1000 {
+            // Over the rate: ask a little later (the tick picks it up).
+            p.play_sent_ms = None;
+            p.replay_at_ms = Some(now_ms + 1000 / PLAYS_PER_SECOND);
+            return;
+        }
         p.play_sent_ms = Some(now_ms);
         p.replay_at_ms = None;
         if !self.connected {
             return;
         }
+        self.play_tokens_milli -= 1000;
         out.push(Command::Send(message::encode_request(
             &ServerRequest::Play {
                 stream_id: p.wire_stream_id.clone(),
@@ -651,6 +745,7 @@ impl Room {
                     left: false,
                     rejected_at_ms: None,
                     stall_restarts: 0,
+                    unanswered_plays: 0,
                     left_at_ms: None,
                 },
             );
@@ -704,6 +799,7 @@ impl Room {
         p.left = false;
         p.play_sent_ms = None;
         p.replay_at_ms = None;
+        p.unanswered_plays = 0;
         p.session = Some(Session {
             id: session.clone(),
             queue: CandidateQueue::new(),
@@ -825,9 +921,13 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Command>,
     ) {
-        // A leave notice for the new id of a publisher whose peer runs under its old id.
+        // A leave notice for a second id announced for a stream whose peer is alive. Whoever
+        // announced that id (a restarted server, or anyone in the room forging a notice) does
+        // not speak for the peer: only the peer itself (its channel, its own session, its own
+        // silence) can end it. The alias is forgotten; a publisher that really went away with
+        // a server restart is caught by the watchdogs within seconds.
         if let Some(twin) = self.aliases.remove(id) {
-            self.participant_left(&twin, reason, now_ms, out);
+            tracing::info!(alias = id, peer = %twin, "an alias left; its peer carries on");
             return;
         }
         let Some(p) = self.participants.get_mut(id) else {
@@ -1072,7 +1172,11 @@ impl Room {
             }
             IceState::Connected | IceState::Completed => {
                 s.checking_since_ms = None;
-                for problem in [Problem::IceStuck, Problem::NoRemoteCandidates] {
+                for problem in [
+                    Problem::IceStuck,
+                    Problem::NoRemoteCandidates,
+                    Problem::TurnRefused,
+                ] {
                     if s.problems.remove(&problem) {
                         out.push(Command::Event(RoomEvent::WatchdogCleared {
                             at_ms: now_ms,
@@ -1159,9 +1263,34 @@ impl Room {
         }
     }
 
-    /// A TURN server refused our credentials: sessions that do not connect are told why.
-    pub fn on_turn_refused(&mut self) {
-        self.turn_refused = true;
+    /// This process did not run for a while (the driver saw its ticks stop for at least
+    /// [`TIME_JUMP_MS`]): every silence is measured from now, and a ping goes out at once.
+    pub fn on_resumed(&mut self, now_ms: u64) {
+        tracing::info!("the clock jumped: watchdogs start over");
+        for p in self.participants.values_mut() {
+            if p.play_sent_ms.is_some() {
+                p.play_sent_ms = Some(now_ms);
+            }
+            let Some(s) = p.session.as_mut() else {
+                continue;
+            };
+            s.offered_at_ms = now_ms;
+            s.media_requested_at_ms = now_ms;
+            s.last_pong_ms = now_ms;
+            s.last_ping_ms = 0;
+            if s.last_rtp_ms.is_some() {
+                s.last_rtp_ms = Some(now_ms);
+            }
+            if s.checking_since_ms.is_some() {
+                s.checking_since_ms = Some(now_ms);
+            }
+        }
+    }
+
+    /// A TURN server refused our credentials: sessions that do not connect are told why (at
+    /// once with `relay_only`, where nothing else can work; otherwise once ICE is stuck).
+    pub fn on_turn_refused(&mut self, relay_only: bool) {
+        self.turn_refused = Some(relay_only);
     }
 
     /// Time passes: pings, watchdogs, re-asking for streams.
@@ -1184,6 +1313,17 @@ impl Room {
                 && p.session.is_none()
                 && now_ms.saturating_sub(sent) >= NO_OFFER_AFTER_MS
             {
+                p.unanswered_plays += 1;
+                if p.unanswered_plays >= UNANSWERED_PLAYS_BEFORE_FORGETTING
+                    && p.left_at_ms.is_none()
+                {
+                    // Never answered at all (a fake member, a stale listing): forget them,
+                    // so that made-up names cannot keep the recorder asking.
+                    p.play_sent_ms = None;
+                    p.left = true;
+                    p.left_at_ms = Some(now_ms);
+                    continue;
+                }
                 // Someone who left is asked again quietly: the reason they left is what the
                 // operator should keep seeing, not that their gone browser does not answer.
                 if !p.left {
@@ -1242,9 +1382,14 @@ impl Room {
             {
                 raise(Problem::NoRemoteCandidates, s, &mut out);
             }
-            if self.turn_refused
+            if let Some(relay_only) = self.turn_refused
                 && !connected
-                && now_ms.saturating_sub(s.offered_at_ms) >= TURN_REFUSED_AFTER_MS
+                && now_ms.saturating_sub(s.offered_at_ms)
+                    >= if relay_only {
+                        TURN_REFUSED_AFTER_MS
+                    } else {
+                        ICE_STUCK_AFTER_MS
+                    }
             {
                 raise(Problem::TurnRefused, s, &mut out);
             }
@@ -1413,4 +1558,14 @@ fn media_request(config: &RoomConfig, crypto: &RoomCrypto, key: &PeerKey) -> Vec
         });
     }
     out
+}
+
+/// A fresh client id, as the web client makes them (20 characters).
+fn new_identity() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

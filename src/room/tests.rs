@@ -699,12 +699,43 @@ fn a_restarted_server_does_not_make_a_second_peer_for_a_live_stream() {
     );
     assert!(plays(&out).is_empty(), "no second request: {out:?}");
     assert!(closes(&out).is_empty());
-    // When they leave, the server names the new id: the old peer closes.
+    // A leave notice for the new id is not the peer's word: the peer goes on until it says
+    // goodbye itself or goes silent.
     let out = room.on_frame(
         &json!({"request":"cleanup","UUID":"pub9"}).to_string(),
         3_000,
     );
-    assert_eq!(closes(&out), [(key("pub1", "s1"), LeaveReason::Left)]);
+    assert!(closes(&out).is_empty(), "{out:?}");
+}
+
+/// Anyone in the room can announce an id for someone else's stream and then leave; that must
+/// never end the other participant's recording (official dialect: the server rewrites `UUID`
+/// to the sender, relay dialect: a forged listing).
+#[test]
+fn a_third_party_cannot_end_another_participants_session() {
+    let mut room = flowing();
+    let k = key("pub1", "s1");
+    room.on_peer_event(&k, PeerEvent::RtpActivity, 1_000);
+    for (t, claim, leave) in [
+        (
+            1_100,
+            json!({"request":"videoaddedtoroom","UUID":"mallory","streamID":"alice"}),
+            json!({"request":"cleanup","UUID":"mallory"}),
+        ),
+        (
+            1_300,
+            json!({"request":"listing","list":[{"UUID":"mallory2","streamID":"alice"}]}),
+            json!({"bye":true,"UUID":"mallory2"}),
+        ),
+    ] {
+        let out = room.on_frame(&claim.to_string(), t);
+        assert!(plays(&out).is_empty(), "{out:?}");
+        let out = room.on_frame(&leave.to_string(), t + 50);
+        assert!(closes(&out).is_empty(), "{leave}: {out:?}");
+    }
+    // The real peer's own goodbye still ends it.
+    let out = room.on_frame(&json!({"bye":true,"UUID":"pub1"}).to_string(), 2_000);
+    assert_eq!(closes(&out), [(k, LeaveReason::Left)]);
 }
 
 #[test]
@@ -931,4 +962,109 @@ fn a_dead_publisher_is_stalled_then_gone_within_ten_seconds_and_asked_again_quie
         !no_offer_raised,
         "a participant who is gone is asked again quietly"
     );
+}
+
+/// After a relay restart someone else may register our id first ("uuid already in use"): we
+/// join again under a new id, once per IDENTITY_CHANGE_EVERY_MS at most.
+#[test]
+fn a_taken_id_is_replaced_and_the_room_joined_again() {
+    let mut room = room();
+    let first = sent(&room.on_connected(0));
+    let old_id = first[0]["from"]
+        .as_str()
+        .expect("joinroom carries from")
+        .to_owned();
+    let out = room.on_frame(&json!({"error":"uuid already in use"}).to_string(), 100);
+    let joins: Vec<Value> = sent(&out)
+        .into_iter()
+        .filter(|f| f["request"] == "joinroom")
+        .collect();
+    assert_eq!(joins.len(), 1, "{out:?}");
+    let new_id = joins[0]["from"].as_str().expect("from").to_owned();
+    assert_ne!(new_id, old_id);
+    assert_eq!(new_id.len(), 20);
+    // A second (perhaps forged) refusal right away changes nothing.
+    let out = room.on_frame(&json!({"error":"uuid already in use"}).to_string(), 200);
+    assert!(sent(&out).is_empty(), "{out:?}");
+    let later = room.on_frame(
+        &json!({"error":"uuid already in use"}).to_string(),
+        200 + machine::IDENTITY_CHANGE_EVERY_MS,
+    );
+    assert_eq!(sent(&later).len(), 1);
+}
+
+/// Thousands of listings of made-up members neither flood the server with `play` requests nor
+/// grow the room without bound.
+#[test]
+fn fake_listings_cannot_make_the_recorder_flood_the_server() {
+    let mut room = room();
+    room.on_connected(0);
+    let mut plays = 0usize;
+    let mut t = 0;
+    for round in 0..3_000u64 {
+        t = 10 + round * 10; // 3,000 listings in 30 s
+        let list: Vec<Value> = (0..200)
+            .map(|i| json!({"UUID": format!("fake{round}-{i}"), "streamID": format!("s{round}-{i}")}))
+            .collect();
+        let out = room.on_frame(&json!({"request":"listing","list":list}).to_string(), t);
+        plays += sent(&out).iter().filter(|f| f["request"] == "play").count();
+        if round % 25 == 0 {
+            plays += sent(&room.on_tick(t))
+                .iter()
+                .filter(|f| f["request"] == "play")
+                .count();
+        }
+    }
+    let seconds = t / 1000 + 1;
+    let bound = (machine::PLAY_BURST + machine::PLAYS_PER_SECOND * seconds) as usize;
+    assert!(
+        plays <= bound,
+        "{plays} play requests in {seconds} s (bound {bound})"
+    );
+    assert!(plays > 0);
+    // A real publisher that offers on its own is still taken.
+    let out = room.on_frame(
+        &json!({"UUID":"real","session":"r1","streamID":"bob","description":{"type":"offer","sdp":SDP}}).to_string(),
+        t + 10,
+    );
+    assert!(
+        out.iter().any(|c| matches!(c, Command::CreatePeer { .. })),
+        "{out:?}"
+    );
+}
+
+/// A process stopped for 45 s (SIGSTOP) comes back to a 45 s gap: that is not 45 s of
+/// silence from the participants. They are pinged first and only given up if they then stay
+/// silent.
+#[test]
+fn a_time_jump_is_not_silence() {
+    let mut room = flowing();
+    let k = key("pub1", "s1");
+    let mut t = 100;
+    while t <= 1_000 {
+        room.on_peer_event(&k, PeerEvent::RtpActivity, t);
+        room.on_tick(t);
+        t += 250;
+    }
+    let resumed = 46_000;
+    room.on_resumed(resumed);
+    let out = room.on_tick(resumed);
+    assert!(closes(&out).is_empty(), "not given up on resuming: {out:?}");
+    assert!(
+        channel_sent(&out).iter().any(|m| m.get("ping").is_some()),
+        "pinged at once: {out:?}"
+    );
+    // They answer and media flows again: they stay.
+    let pong = json!({"pong": resumed}).to_string();
+    room.on_peer_event(&k, PeerEvent::ChannelMessage(pong), resumed + 50);
+    for t in (resumed + 250..resumed + 20_000).step_by(250) {
+        room.on_peer_event(&k, PeerEvent::RtpActivity, t);
+        for frame in channel_sent(&room.on_tick(t)) {
+            if let Some(ping) = frame.get("ping") {
+                let pong = json!({ "pong": ping }).to_string();
+                room.on_peer_event(&k, PeerEvent::ChannelMessage(pong), t);
+            }
+        }
+        assert!(closes(&room.on_tick(t)).is_empty(), "closed at {t}");
+    }
 }

@@ -394,6 +394,14 @@ fn coturn_relays_a_chromium_publisher_and_wrong_credentials_are_named() {
         "{:#?}",
         recorder.seen
     );
+    assert!(
+        !recorder
+            .events()
+            .iter()
+            .any(|e| e["problem"] == "turn_refused"),
+        "good credentials are never called refused: {:#?}",
+        recorder.seen
+    );
     let session = session_dir(&out);
     let entry = participant(&manifest(&session), "gina");
     let file = session.join(entry["segments"][0]["file"].as_str().expect("a file"));

@@ -37,6 +37,7 @@ fn room(crypto: RoomCrypto) -> Room {
         prefer_video_codec: None,
         bitrate_kbps: Some(2500),
         resolution: None,
+        max_peers: 48,
     })
 }
 

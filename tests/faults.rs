@@ -1530,3 +1530,128 @@ fn a_paused_recorder_does_not_give_up_live_participants() {
     assert_recorded_whole(&session_dir(&out), "alice", "paused recorder");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Eighty made-up participants, each answering the recorder's request with a plausible offer,
+/// under an open-file limit of 1,024 that cannot be raised. The recorder takes no more peers
+/// than fit (each refused one gets a `dropped` event), never runs out of file handles, and
+/// the good participant is recorded whole.
+#[test]
+fn eighty_fake_participants_cannot_exhaust_the_recorder() {
+    use roomtape::protocol::message::{SdpKind, SessionDescription, encode_description};
+    let _serial = serial();
+    let out = temp_dir("eighty");
+    let (_server, url) = serve("official");
+    let room = "crowded";
+    let crypto = hostile_crypto("false");
+    let mut recorder = Proc::spawn_program(
+        "prlimit",
+        &[
+            "--nofile=1024:1024",
+            BIN,
+            "record",
+            "--server",
+            &url,
+            "--room",
+            room,
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--output",
+            out.to_str().unwrap(),
+            "--duration",
+            "40",
+        ],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let _good = publish(&url, room, "good", "false", &small(&["--duration", "60"]));
+    wait_flowing(&mut recorder, "good", &[]);
+    let pid = recorder.child.id();
+    let fakes: Vec<std::thread::JoinHandle<()>> = (0..80)
+        .map(|n| {
+            let url = url.clone();
+            let crypto = crypto.clone();
+            std::thread::spawn(move || {
+                let Ok(mut fake) = RawSocket::connect(&url) else {
+                    return;
+                };
+                let stream = format!("fake{n}");
+                let join = json!({"request": "joinroom", "roomid": room, "streamID": stream});
+                if fake.send(&join.to_string()).is_err() {
+                    return;
+                }
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let mut session = 0;
+                while Instant::now() < deadline {
+                    let Some(request) =
+                        fake.wait_text(Duration::from_secs(1), |t| t.contains("offerSDP"))
+                    else {
+                        continue;
+                    };
+                    let Ok(request) = serde_json::from_str::<Value>(&request) else {
+                        continue;
+                    };
+                    let Some(target) = request["UUID"].as_str() else {
+                        continue;
+                    };
+                    session += 1;
+                    let offer = encode_description(
+                        &SessionDescription {
+                            kind: SdpKind::Offer,
+                            sdp: PLAUSIBLE_OFFER.replace('\n', "\r\n"),
+                        },
+                        Some(target),
+                        Some(&format!("f{n}s{session}")),
+                        Some(&stream),
+                        None,
+                        None,
+                        &crypto,
+                    );
+                    let _ = fake.send(&offer);
+                }
+            })
+        })
+        .collect();
+    let mut most = proc_stats(pid);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let now = proc_stats(pid);
+        if now.fds > most.fds {
+            most = now;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for fake in fakes {
+        let _ = fake.join();
+    }
+    assert!(
+        recorder.wait_exit(Duration::from_secs(60)),
+        "the recorder survives and finishes: {:?}",
+        recorder.seen.iter().rev().take(20).collect::<Vec<_>>()
+    );
+    let events = recorder.events();
+    let peers = events.iter().filter(|e| e["event"] == "joined").count();
+    let refused = events
+        .iter()
+        .filter(|e| {
+            e["event"] == "dropped"
+                && e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("offer refused"))
+        })
+        .count();
+    eprintln!(
+        "FIGURE eighty fakes: {peers} peers built, {refused} offers refused, at most {} file handles and {} threads",
+        most.fds, most.threads
+    );
+    assert!(
+        most.fds < 1000,
+        "file handles stay under the limit: {most:?}"
+    );
+    assert!(refused > 0, "the refusals are reported");
+    assert_recorded_whole(&session_dir(&out), "good", "eighty fakes");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         prefer_video_codec: None,
         bitrate_kbps: Some(2500),
         resolution: None,
+        max_peers: 48,
     });
     let mut now = 0;
     let mut live: Option<PeerKey> = None;

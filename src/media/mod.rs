@@ -9,6 +9,7 @@ pub mod engine;
 pub mod failure;
 pub mod ice;
 pub mod inspect;
+pub mod limits;
 pub mod peer;
 pub mod preview;
 pub mod publisher;

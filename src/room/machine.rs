@@ -63,6 +63,8 @@ pub const PLAYS_PER_SECOND: u64 = 5;
 pub const PLAY_BURST: u64 = 20;
 /// Most participants that never answered (no session yet) kept at once; more are refused.
 pub const MAX_PENDING_PARTICIPANTS: usize = 64;
+/// How long a participant refused for a full room waits before it is asked again.
+pub const REPLAY_WHEN_FULL_MS: u64 = 15_000;
 /// Members taken from one listing.
 pub const MAX_LISTING_MEMBERS: usize = 100;
 /// A participant that never answered this many `play`s in a row is forgotten.
@@ -163,6 +165,9 @@ pub struct RoomConfig {
     pub prefer_video_codec: Option<String>,
     pub bitrate_kbps: Option<u32>,
     pub resolution: Option<(u32, u32)>,
+    /// Most peer connections at once; offers beyond it are refused with a `dropped` event
+    /// (each peer costs file handles and threads: see `media::limits`).
+    pub max_peers: usize,
 }
 
 impl RoomConfig {
@@ -755,9 +760,26 @@ impl Room {
                 stream_id,
             }));
         }
+        let peers = self
+            .participants
+            .values()
+            .filter(|q| q.session.is_some())
+            .count();
         let Some(p) = self.participants.get_mut(sender) else {
             return;
         };
+        if p.session.is_none() && peers >= self.config.max_peers {
+            out.push(dropped(
+                now_ms,
+                Some(sender.into()),
+                format!(
+                    "offer refused: {peers} peers already, the most this recorder takes at once"
+                ),
+            ));
+            // Asked again later, when someone may have left.
+            p.replay_at_ms = Some(now_ms + REPLAY_WHEN_FULL_MS);
+            return;
+        }
         if let Some(wire) = wire_stream
             && p.wire_stream_id != wire
         {

@@ -23,6 +23,7 @@ fn room_with(crypto: RoomCrypto, wanted: &[&str]) -> Room {
         prefer_video_codec: Some("h264".into()),
         bitrate_kbps: Some(2500),
         resolution: None,
+        max_peers: 48,
     })
 }
 

@@ -401,6 +401,8 @@ impl Shared {
 /// signals; call it from `main`. The banner goes to stdout and is flushed so scripts can wait
 /// for it.
 pub fn run_serve(listen: SocketAddr, dialect: Dialect) -> anyhow::Result<()> {
+    let handles = crate::media::limits::raise_open_file_limit();
+    tracing::debug!("serve may open {handles} files");
     let context = glib::MainContext::default();
     context
         .with_thread_default(|| serve_until_signal(&context, listen, dialect))

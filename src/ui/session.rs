@@ -739,6 +739,10 @@ impl Session {
                 }
                 let label = self.label_of(&id);
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    p.tile.set_connection_lost(matches!(
+                        reason,
+                        LeaveReason::Vanished | LeaveReason::Failed
+                    ));
                     p.tile.set_left(true);
                     p.tile.set_ice("closed", None);
                     p.problems.clear();

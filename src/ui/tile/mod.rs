@@ -80,6 +80,8 @@ mod imp {
         /// They left the room: the tile is greyed and can be dismissed.
         #[property(get)]
         pub(super) left: Cell<bool>,
+        /// Whether leaving was a lost connection rather than a goodbye.
+        pub(super) connection_lost: Cell<bool>,
         /// Include them when the room is recorded (the tile's record toggle).
         #[property(get, set = Self::set_included, explicit_notify, default = true)]
         pub(super) included: Cell<bool>,
@@ -217,6 +219,13 @@ impl RoomtapeTile {
         self.update_view();
     }
 
+    /// Left because the connection was lost (no goodbye): the placeholder says so.
+    pub fn set_connection_lost(&self, lost: bool) {
+        if self.imp().connection_lost.replace(lost) != lost {
+            self.update_view();
+        }
+    }
+
     pub fn set_left(&self, left: bool) {
         if self.imp().left.replace(left) != left {
             self.notify_left();
@@ -279,7 +288,13 @@ impl RoomtapeTile {
 
         imp.video_stack
             .set_visible_child_name(if imp.has_video.get() { "video" } else { "off" });
-        let (kind, icon, text) = if left {
+        let (kind, icon, text) = if left && imp.connection_lost.get() {
+            (
+                "left",
+                "network-offline-symbolic",
+                gettext("Connection lost"),
+            )
+        } else if left {
             ("left", "system-log-out-symbolic", gettext("Left the room"))
         } else if imp.video_expected.get() {
             (

@@ -1655,3 +1655,85 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
     assert_recorded_whole(&session_dir(&out), "good", "eighty fakes");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The recorder dies at the worst moment of a segment's end: its tracks are joined into one
+/// file but the manifest does not say so yet. The manifest must name only files that exist,
+/// and an export must still include that participant.
+#[test]
+fn a_crash_right_after_a_merge_loses_nobody() {
+    let _serial = serial();
+    let out = temp_dir("crash-merge");
+    let (_server, url) = serve("official");
+    let mut child = Command::new(BIN)
+        .args([
+            "record",
+            "--server",
+            &url,
+            "--room",
+            "merge",
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .env(roomtape::media::recorder::FAULT_ABORT_AFTER_MERGE, "1")
+        .env("RUST_LOG", "roomtape=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("recorder runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut recorder = Proc::from_child(child, lines_of(stdout));
+    let mut alice = publish(&url, "merge", "alice", "false", &small(&[]));
+    wait_flowing(&mut recorder, "alice", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    alice.terminate();
+    let _ = alice.wait_exit(Duration::from_secs(10));
+    let exited = recorder.wait_exit(Duration::from_secs(30));
+    assert!(!exited, "the recorder aborted as told");
+    let status = recorder.child.try_wait().expect("status").expect("exited");
+    assert!(!status.success());
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    let named = manifest_files(&manifest);
+    eprintln!(
+        "FIGURE crash after merge: manifest names {named:?}, on disk {:?}",
+        media_files(&session)
+    );
+    assert!(!named.is_empty(), "{manifest:#}");
+    for name in &named {
+        assert!(
+            session.join(name).exists(),
+            "the manifest names {name}, which must exist: {manifest:#}"
+        );
+    }
+    let export_dir = out.join("export");
+    let output = Command::new(BIN)
+        .args([
+            "export",
+            session.to_str().unwrap(),
+            "--format",
+            "mkv",
+            "--output",
+        ])
+        .arg(&export_dir)
+        .output()
+        .expect("export runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let exported: Vec<String> = std::fs::read_dir(&export_dir)
+        .expect("export folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert!(
+        exported.iter().any(|f| f.starts_with("alice")),
+        "alice is exported: {exported:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

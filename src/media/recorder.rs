@@ -548,6 +548,22 @@ impl SessionRecorder {
                     )
                 })
                 .collect();
+            // The manifest names the joined file before it exists: a crash during the merge
+            // leaves the track files, still listed; a crash after it leaves the joined file,
+            // found by that name. Track files are removed only once the manifest no longer
+            // lists them, so it never names a file that is gone.
+            {
+                let mut manifest = manifest.borrow_mut();
+                let planned = SegmentUpdate {
+                    file: Some(final_name.clone()),
+                    ..Default::default()
+                };
+                apply_update(&mut manifest, &stream_id, segment_index, planned);
+                if let Err(err) = manifest.write_atomic(&dir) {
+                    tracing::warn!("cannot update the manifest in {}: {err}", dir.display());
+                }
+            }
+            let track_paths: Vec<PathBuf> = inputs.iter().map(|(_, p, _, _)| p.clone()).collect();
             let (tx, rx) = futures_channel::oneshot::channel();
             let final_for_thread = final_path.clone();
             std::thread::spawn(move || {
@@ -555,7 +571,11 @@ impl SessionRecorder {
             });
             let merged = rx
                 .await
-                .unwrap_or_else(|_| Err("merge thread died".to_owned()));
+                .unwrap_or_else(|_| Err(MergeError::Failed("merge thread died".to_owned())));
+            if merged.is_ok() && std::env::var_os(FAULT_ABORT_AFTER_MERGE).is_some() {
+                tracing::error!("{FAULT_ABORT_AFTER_MERGE} is set: aborting after the merge");
+                std::process::abort();
+            }
             let mut update = SegmentUpdate {
                 end_reason: Some(end_reason),
                 ..Default::default()
@@ -566,11 +586,22 @@ impl SessionRecorder {
                     update.duration_ns = info.duration_ns;
                     update.width = info.width;
                     update.height = info.height;
-                    update.remove_track_files = info.removed_track_files;
+                    update.remove_track_files = true;
                     None
                 }
-                Err(err) => Some(err),
+                Err(MergeError::NoMedia) => {
+                    // Nothing was recorded: no joined file, and the empty track files go.
+                    update.file = Some(String::new());
+                    update.remove_track_files = true;
+                    Some("no media arrived for this segment".to_owned())
+                }
+                Err(MergeError::Failed(err)) => {
+                    // The track files hold what was recorded: they stay, and stay listed.
+                    update.file = Some(String::new());
+                    Some(err)
+                }
             };
+            let remove_tracks = update.remove_track_files;
             // A write failure is the reason, even when the merge managed afterwards.
             let failure_kind = failure.as_ref().map(|(kind, _)| *kind);
             let error = failure.map(|(_, reason)| reason).or(error);
@@ -579,8 +610,16 @@ impl SessionRecorder {
                 let mut manifest = manifest.borrow_mut();
                 apply_update(&mut manifest, &stream_id, segment_index, update);
                 // Keep the on-disk manifest current even while others keep recording.
-                if let Err(err) = manifest.write_atomic(&dir) {
-                    tracing::warn!("cannot update the manifest in {}: {err}", dir.display());
+                match manifest.write_atomic(&dir) {
+                    Ok(()) if remove_tracks => {
+                        for path in &track_paths {
+                            let _ = std::fs::remove_file(path);
+                        }
+                    }
+                    Ok(()) => {}
+                    Err(err) => {
+                        tracing::warn!("cannot update the manifest in {}: {err}", dir.display())
+                    }
                 }
             }
             SegmentOutcome {
@@ -956,23 +995,32 @@ struct MergeInfo {
     duration_ns: Option<u64>,
     width: Option<u32>,
     height: Option<u32>,
-    removed_track_files: bool,
 }
 
-/// Joins a segment's track files into one file (no re-encode), then removes them.
+/// Why a segment's tracks could not be joined.
+#[derive(Debug)]
+enum MergeError {
+    /// No track holds a frame.
+    NoMedia,
+    Failed(String),
+}
+
+/// Set in the environment, the recorder aborts right after joining a segment's tracks, before
+/// the manifest says so: the fault suite's crash at the worst moment.
+pub const FAULT_ABORT_AFTER_MERGE: &str = "ROOMTAPE_FAULT_ABORT_AFTER_MERGE";
+
+/// Joins a segment's track files into one file (no re-encode). The caller removes the track
+/// files once the manifest names the joined one.
 fn merge_tracks(
     inputs: &[(MediaKind, PathBuf, u64, Option<gst::Caps>)],
     output: &Path,
-) -> Result<MergeInfo, String> {
+) -> Result<MergeInfo, MergeError> {
     let usable: Vec<&(MediaKind, PathBuf, u64, Option<gst::Caps>)> = inputs
         .iter()
         .filter(|(_, path, frames, _)| *frames > 0 && path.metadata().is_ok_and(|m| m.len() > 0))
         .collect();
     if usable.is_empty() {
-        for (_, path, _, _) in inputs {
-            let _ = std::fs::remove_file(path);
-        }
-        return Err("no media arrived for this segment".to_owned());
+        return Err(MergeError::NoMedia);
     }
     let tmp = output.with_extension("mkv.part");
     remux_files(
@@ -981,15 +1029,11 @@ fn merge_tracks(
             .map(|(k, p, _, _)| (*k, p.clone()))
             .collect::<Vec<_>>(),
         &tmp,
-    )?;
+    )
+    .map_err(MergeError::Failed)?;
     std::fs::rename(&tmp, output)
-        .map_err(|err| format!("cannot rename {}: {err}", tmp.display()))?;
-    for (_, path, _, _) in inputs {
-        let _ = std::fs::remove_file(path);
-    }
-    let mut info = describe_file(output).unwrap_or_default();
-    info.removed_track_files = true;
-    Ok(info)
+        .map_err(|err| MergeError::Failed(format!("cannot rename {}: {err}", tmp.display())))?;
+    Ok(describe_file(output).unwrap_or_default())
 }
 
 /// Remuxes Matroska track files into one Matroska file, keeping their timestamps.

@@ -1737,3 +1737,57 @@ fn a_crash_right_after_a_merge_loses_nobody() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The session folder is deleted while recording. The recorder says so at once, as an error
+/// (not a success), makes the folder again and goes on recording everyone there.
+#[test]
+fn a_deleted_session_folder_is_reported_and_recording_goes_on() {
+    let _serial = serial();
+    let out = temp_dir("deleted");
+    let (_server, url) = serve("official");
+    let mut recorder = record(&url, "gone", "false", &["--output", out.to_str().unwrap()]);
+    let _alice = publish(&url, "gone", "alice", "false", &small(&[]));
+    wait_flowing(&mut recorder, "alice", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    let session = session_dir(&out);
+    std::fs::remove_dir_all(&session).expect("delete the session folder");
+    let deleted = Instant::now();
+    let lost = recorder
+        .wait_event(Duration::from_secs(10), |e| {
+            e["event"] == "recording_folder_lost"
+        })
+        .unwrap_or_else(|| panic!("the loss is reported: {:#?}", recorder.seen));
+    let noticed = deleted.elapsed();
+    assert_eq!(lost["recreated"], true, "{lost}");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        !recorder.stop(Duration::from_secs(30)),
+        "the exit code says it failed"
+    );
+    let manifest = manifest(&session);
+    let segs = segments(&manifest, "alice");
+    eprintln!(
+        "FIGURE deleted folder: noticed after {:.1} s, {} segment(s): {}",
+        noticed.as_secs_f64(),
+        segs.len(),
+        Value::Array(segs.clone())
+    );
+    assert!(noticed < Duration::from_secs(3), "noticed at once");
+    assert_eq!(segs.len(), 2, "{manifest:#}");
+    assert_eq!(segs[0]["end_reason"], "failed");
+    assert!(
+        segs[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("deleted"))
+    );
+    let file = session.join(segs[1]["file"].as_str().expect("a file"));
+    let report = inspect(&file);
+    assert!(
+        report.duration_s >= 4.0,
+        "recorded after the loss: {report:?}"
+    );
+    for name in manifest_files(&manifest) {
+        assert!(session.join(&name).exists(), "{name} is listed and exists");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -170,6 +170,15 @@ fn print_event(event: &EngineEvent, json_events: bool) {
         EngineEvent::FirstKeyframe { participant, kind, after_ms } => json_events.then(|| {
             json!({"event": "first_keyframe", "id": participant, "kind": kind, "after_ms": after_ms}).to_string()
         }),
+        EngineEvent::FolderLost {
+            dir,
+            message,
+            recreated,
+        } => Some(if json_events {
+            json!({"event": "recording_folder_lost", "dir": dir, "recreated": recreated, "message": message}).to_string()
+        } else {
+            format!("Error: {message}")
+        }),
         EngineEvent::TrackRefused {
             participant,
             kind,

@@ -120,6 +120,13 @@ pub enum EngineEvent {
         /// What kind of failure ended it early, if one did.
         failure: Option<super::failure::FailureKind>,
     },
+    /// The session folder disappeared while recording; `recreated` tells whether recording
+    /// goes on in a new folder of the same name.
+    FolderLost {
+        dir: PathBuf,
+        message: String,
+        recreated: bool,
+    },
     /// A participant sends a track in a codec this machine cannot record; their other tracks
     /// are recorded.
     TrackRefused {
@@ -383,6 +390,73 @@ impl Engine {
         }
     }
 
+    /// The session folder was deleted while recording (a cleanup script, a user in a file
+    /// manager): everything written since the last segment ended is gone with it. Say so at
+    /// once, make the folder again and go on recording everyone there in new parts.
+    fn check_recording_folder(&self) {
+        let lost = self
+            .inner
+            .recorder
+            .borrow()
+            .as_ref()
+            .is_some_and(|recorder| recorder.folder_lost());
+        if !lost {
+            return;
+        }
+        let (dir, recreated, finishing) = {
+            let mut recorder = self.inner.recorder.borrow_mut();
+            let Some(recorder) = recorder.as_mut() else {
+                return;
+            };
+            let dir = recorder.dir().to_owned();
+            let reason = format!(
+                "the recording folder {} was deleted while recording; what it held is lost",
+                dir.display()
+            );
+            tracing::error!("{reason}");
+            let recreated = recorder.recreate_folder();
+            let finishing = recorder.fail_all(super::failure::FailureKind::Write, &reason);
+            (dir, recreated, finishing)
+        };
+        let message = match &recreated {
+            Ok(()) => format!(
+                "The recording folder {} was deleted while recording: what it held is lost. Recording goes on in a new folder of the same name.",
+                dir.display()
+            ),
+            Err(err) => format!(
+                "The recording folder {} was deleted while recording and cannot be made again: {err}",
+                dir.display()
+            ),
+        };
+        self.emit(EngineEvent::FolderLost {
+            dir: dir.clone(),
+            message,
+            recreated: recreated.is_ok(),
+        });
+        let mut keys = Vec::new();
+        for (key, segment) in finishing {
+            glib::spawn_future_local(
+                self.report_finished(&key.participant, async move { vec![segment.await] }),
+            );
+            keys.push(key);
+        }
+        if recreated.is_err() {
+            return;
+        }
+        for key in keys {
+            let tracks = self
+                .inner
+                .peers
+                .borrow()
+                .get(&key)
+                .map(|entry| entry.tracks.clone())
+                .unwrap_or_default();
+            for track in &tracks {
+                self.attach_recording(&key, track);
+            }
+        }
+    }
+
     /// Asks each TURN server for an allocation with our credentials, off the main loop: a
     /// refusal is otherwise invisible (libnice just gathers no relay candidate).
     fn check_turn_servers(&self) {
@@ -472,6 +546,9 @@ impl Engine {
                     });
                 }
             }
+        }
+        if tick % 4 == 0 {
+            self.check_recording_folder();
         }
         let firsts = self
             .inner

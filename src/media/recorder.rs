@@ -115,6 +115,8 @@ struct SegmentRecording {
 /// A session folder being recorded into.
 pub struct SessionRecorder {
     dir: PathBuf,
+    /// The session folder's device and inode when it was made, to notice it being deleted.
+    folder_identity: Option<(u64, u64)>,
     /// Shared with the futures that finish segments, which update it when they complete.
     manifest: Rc<RefCell<SessionManifest>>,
     options: RecordOptions,
@@ -174,7 +176,9 @@ impl SessionRecorder {
         manifest.write_atomic(&dir).map_err(|err| {
             anyhow::anyhow!("cannot write {}: {err}", dir.join("session.json").display())
         })?;
+        let folder_identity = folder_identity(&dir);
         Ok(SessionRecorder {
+            folder_identity,
             dir,
             manifest: Rc::new(RefCell::new(manifest)),
             options,
@@ -190,6 +194,40 @@ impl SessionRecorder {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether the session folder is gone (deleted, or replaced by another one of the same
+    /// name): the open track files then write into the void.
+    pub fn folder_lost(&self) -> bool {
+        folder_identity(&self.dir) != self.folder_identity || self.folder_identity.is_none()
+    }
+
+    /// Creates the session folder again and writes the manifest into it, so the recording can
+    /// go on there.
+    pub fn recreate_folder(&mut self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        self.folder_identity = folder_identity(&self.dir);
+        self.manifest.borrow().write_atomic(&self.dir)
+    }
+
+    /// Ends every segment now because of `reason` (a failure of `kind`); returns who had one
+    /// and each segment's finishing.
+    pub fn fail_all(
+        &mut self,
+        kind: FailureKind,
+        reason: &str,
+    ) -> Vec<(PeerKey, impl Future<Output = SegmentOutcome> + use<>)> {
+        let keys: Vec<PeerKey> = self.segments.keys().cloned().collect();
+        let mut finishing = Vec::new();
+        for key in keys {
+            let Some(mut segment) = self.segments.remove(&key) else {
+                continue;
+            };
+            segment.failure = Some((kind, reason.to_owned()));
+            self.failed_segments += 1;
+            finishing.push((key, self.finish_segment(segment, LeaveReason::Failed)));
+        }
+        finishing
     }
 
     /// A copy of the manifest as it is now.
@@ -1003,6 +1041,15 @@ enum MergeError {
     /// No track holds a frame.
     NoMedia,
     Failed(String),
+}
+
+/// The device and inode of a folder, `None` when it does not exist.
+fn folder_identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Set in the environment, the recorder aborts right after joining a segment's tracks, before

@@ -568,6 +568,12 @@ impl Session {
         let Some(window) = self.window() else { return };
         match event {
             EngineEvent::Room(event) => self.on_room_event(&window, event, server),
+            EngineEvent::FolderLost { dir, .. } => {
+                window.show_toast(&gettext_f(
+                    "The recording folder {} was deleted while recording; recording goes on in a new one",
+                    &[&dir.display().to_string()],
+                ));
+            }
             EngineEvent::TrackRefused {
                 participant,
                 encoding,

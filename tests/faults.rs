@@ -1791,3 +1791,70 @@ fn a_deleted_session_folder_is_reported_and_recording_goes_on() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Someone with write access to the recordings folder plants symlinks under the names the
+/// recorder is about to use (the next participant's track files, the manifest's temporary
+/// file), pointing at files outside. Nothing is written through them, and the participant is
+/// recorded anyway.
+#[test]
+fn planted_symlinks_are_never_written_through() {
+    let _serial = serial();
+    let out = temp_dir("symlinks");
+    let victims = out.join("victims");
+    std::fs::create_dir_all(&victims).unwrap();
+    let (_server, url) = serve("official");
+    let mut recorder = record(
+        &url,
+        "links",
+        "false",
+        &["--output", out.to_str().unwrap(), "--duration", "14"],
+    );
+    let _alice = publish(
+        &url,
+        "links",
+        "alice",
+        "false",
+        &small(&["--duration", "20"]),
+    );
+    wait_flowing(&mut recorder, "alice", &[]);
+    let session = session_dir(&out);
+    let mut planted = Vec::new();
+    for name in [
+        "session.json.tmp",
+        "bob.video.mkv",
+        "bob.audio.mkv",
+        "bob.mkv.part",
+    ] {
+        let victim = victims.join(format!("{name}.victim"));
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, session.join(name)).unwrap();
+        planted.push(victim);
+    }
+    let _bob = publish(&url, "links", "bob", "false", &small(&["--duration", "20"]));
+    wait_flowing(&mut recorder, "bob", &[]);
+    assert!(
+        recorder.wait_exit(Duration::from_secs(40)),
+        "{:#?}",
+        recorder.seen
+    );
+    for victim in &planted {
+        assert_eq!(
+            std::fs::read(victim).unwrap(),
+            b"precious",
+            "{} was written through a link",
+            victim.display()
+        );
+    }
+    let manifest = manifest(&session);
+    let bob = segments(&manifest, "bob");
+    assert_eq!(bob.len(), 1, "{manifest:#}");
+    let file = session.join(bob[0]["file"].as_str().expect("bob's file"));
+    assert!(!file.is_symlink());
+    let report = inspect(&file);
+    eprintln!("FIGURE symlinks: victims untouched, bob recorded into {file:?}: {report:?}");
+    assert!(
+        report.video_frames > 0 && report.audio_frames > 0,
+        "{report:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

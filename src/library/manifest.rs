@@ -227,7 +227,8 @@ impl SessionManifest {
 
         let tmp = dir.join(MANIFEST_TMP_NAME);
         let written = (|| {
-            let mut file = File::create(&tmp)?;
+            // Never through a link someone planted under the temporary name.
+            let mut file = super::files::replace_with_new(&tmp)?;
             file.write_all(&json)?;
             file.sync_all()
         })();

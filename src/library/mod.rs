@@ -11,6 +11,7 @@
 //! failure of other recorders.
 
 pub mod export;
+pub mod files;
 pub mod manifest;
 pub mod naming;
 pub mod presets;

@@ -73,6 +73,9 @@ struct TrackRecording {
     /// `recN`: the prefix of this branch's element names.
     tag: String,
     file: PathBuf,
+    /// The open file the branch's fdsink writes into; closed when the track is dropped, after
+    /// its elements have stopped.
+    _opened: std::fs::File,
     tee: gst::Element,
     tee_pad: gst::Pad,
     /// First in the branch: a failure inside the branch stays inside it.
@@ -388,14 +391,30 @@ impl SessionRecorder {
             MediaKind::Audio => "audio",
             MediaKind::Video => "video",
         };
-        let file_name = naming::unique_in(
-            &self.reserved_names,
-            &format!("{}.{suffix}", segment.stem),
-            "mkv",
-        );
-        self.reserved_names.insert(file_name.clone());
+        // The file is made here, new (never through a link planted under its name); a name
+        // that is taken on disk is skipped.
+        let mut attempts = 0;
+        let (file_name, opened) = loop {
+            let name = naming::unique_in(
+                &self.reserved_names,
+                &format!("{}.{suffix}", segment.stem),
+                "mkv",
+            );
+            self.reserved_names.insert(name.clone());
+            match crate::library::files::create_new(&self.dir.join(&name)) {
+                Ok(opened) => break (name, opened),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempts < 20 => {
+                    tracing::warn!("{name} already exists in the session folder: not used");
+                    attempts += 1;
+                }
+                Err(err) => {
+                    anyhow::bail!("cannot create {}: {err}", self.dir.join(&name).display())
+                }
+            }
+        };
         let file = self.dir.join(&file_name);
-        let recording = build_track_branch(pipeline, track, &file, segment.running_time_base)?;
+        let recording =
+            build_track_branch(pipeline, track, &file, opened, segment.running_time_base)?;
         segment.tracks.push(recording);
         if let Some(entry) = self
             .manifest
@@ -768,6 +787,7 @@ fn build_track_branch(
     pipeline: &gst::Pipeline,
     track: &Track,
     file: &Path,
+    opened: std::fs::File,
     running_time_base: Option<gst::ClockTime>,
 ) -> anyhow::Result<TrackRecording> {
     let tag = format!("rec{}", NEXT_SINK.fetch_add(1, Ordering::Relaxed));
@@ -784,10 +804,11 @@ fn build_track_branch(
         .name(format!("{tag}-mux"))
         .property("streamable", false)
         .build()?;
-    let sink = gst::ElementFactory::make("filesink")
+    // fdsink writes each buffer as it comes (nothing buffered for a crash to lose) into the
+    // file made above, which it never reopens by name.
+    let sink = gst::ElementFactory::make("fdsink")
         .name(format!("{tag}-sink"))
-        .property("location", file.to_string_lossy().as_ref())
-        .property_from_str("buffer-mode", "unbuffered")
+        .property("fd", std::os::fd::AsRawFd::as_raw_fd(&opened))
         .property("sync", false)
         .property("async", false)
         .build()?;
@@ -907,6 +928,7 @@ fn build_track_branch(
         kind: track.kind,
         tag,
         file: file.to_owned(),
+        _opened: opened,
         tee: track.tee.clone(),
         tee_pad,
         guard,
@@ -1085,13 +1107,16 @@ fn merge_tracks(
 
 /// Remuxes Matroska track files into one Matroska file, keeping their timestamps.
 pub fn remux_files(inputs: &[(MediaKind, PathBuf)], output: &Path) -> Result<(), String> {
+    // Made afresh, never through a link planted under the name; kept open until the end.
+    let opened = crate::library::files::replace_with_new(output)
+        .map_err(|err| format!("cannot create {}: {err}", output.display()))?;
     let pipeline = gst::Pipeline::new();
     let build = || -> Result<(), String> {
         let mux = gst::ElementFactory::make("matroskamux")
             .build()
             .map_err(|e| e.to_string())?;
-        let sink = gst::ElementFactory::make("filesink")
-            .property("location", output.to_string_lossy().as_ref())
+        let sink = gst::ElementFactory::make("fdsink")
+            .property("fd", std::os::fd::AsRawFd::as_raw_fd(&opened))
             .build()
             .map_err(|e| e.to_string())?;
         pipeline

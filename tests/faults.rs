@@ -1858,3 +1858,100 @@ fn planted_symlinks_are_never_written_through() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Secrets elsewhere than the TURN URL's plain form: a token in the signaling URL, libnice's
+/// own debug output (`G_MESSAGES_DEBUG=all`) and TURN credentials typed percent-encoded. None
+/// reaches stdout (which holds only JSON events), stderr or the session's manifest, and the
+/// encoded credentials reach the TURN server decoded once.
+#[test]
+fn secrets_stay_out_of_logs_events_and_manifests() {
+    let _serial = serial();
+    let out = temp_dir("secrets");
+    let (_server, url) = serve("official");
+    let turn = common::peers::Turn::start("tape", "pa:ss");
+    let token = "t0ps3cretT0ken";
+    let server_url = format!("{url}/?token={token}");
+    let encoded_turn = format!("turn://tape:pa%3Ass@127.0.0.1:{}", turn.port);
+    let mut child = Command::new(BIN)
+        .args([
+            "record",
+            "--server",
+            &server_url,
+            "--room",
+            "secrets",
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--relay-only",
+            "--duration",
+            "12",
+            "--output",
+            out.to_str().unwrap(),
+            "--turn",
+            &encoded_turn,
+        ])
+        .env("RUST_LOG", "debug")
+        .env("G_MESSAGES_DEBUG", "all")
+        // Files, not pipes: the debug output is far more than a pipe holds unread.
+        .stdout(std::fs::File::create(out.join("stdout.log")).unwrap())
+        .stderr(std::fs::File::create(out.join("stderr.log")).unwrap())
+        .spawn()
+        .expect("spawn");
+    let _pat = publish(
+        &url,
+        "secrets",
+        "pat",
+        "false",
+        &small(&["--duration", "20"]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = std::fs::read_to_string(out.join("stdout.log")).unwrap();
+    let stderr =
+        String::from_utf8_lossy(&std::fs::read(out.join("stderr.log")).unwrap()).into_owned();
+    let not_json: Vec<&str> = stdout
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).is_err())
+        .collect();
+    assert!(
+        not_json.is_empty(),
+        "stdout holds only events: {not_json:?}"
+    );
+    assert!(
+        stderr.contains("libnice"),
+        "libnice's debug output is on, on stderr"
+    );
+    let session = session_dir(&out);
+    let manifest_text = std::fs::read_to_string(session.join("session.json")).unwrap();
+    for (place, text) in [
+        ("stdout", stdout.as_ref()),
+        ("stderr", stderr.as_ref()),
+        ("session.json", manifest_text.as_str()),
+    ] {
+        for secret in [token, "pa:ss", "pa%3Ass"] {
+            let line = text.lines().find(|l| l.contains(secret));
+            assert!(line.is_none(), "{secret} is in {place}: {line:?}");
+        }
+    }
+    let relayed = stdout.lines().any(|l| {
+        serde_json::from_str::<Value>(l)
+            .is_ok_and(|e| e["event"] == "selected_pair" && e["pair"]["local_kind"] == "relay")
+    });
+    eprintln!(
+        "FIGURE secrets: {} stdout lines, {} KB of stderr, relay pair with encoded credentials: {relayed}",
+        stdout.lines().count(),
+        stderr.len() / 1024
+    );
+    assert!(relayed, "percent-encoded TURN credentials work");
+    assert!(
+        !stdout.contains("turn_refused"),
+        "and the TURN check agrees with libnice"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -858,7 +858,7 @@ impl Engine {
         let recorder = SessionRecorder::create(
             parent,
             &self.inner.config.room,
-            &self.inner.config.server_url,
+            &crate::signaling::redact_url(&self.inner.config.server_url),
             options,
         )?;
         let dir = recorder.dir().to_owned();

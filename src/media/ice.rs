@@ -86,11 +86,34 @@ pub fn escape_turn_url(url: &str) -> Result<String, String> {
     if host.is_empty() || host.contains('/') {
         return Err("a TURN URL needs host:port after @".to_owned());
     }
+    // Credentials typed already percent-encoded (`p%40ss`) are decoded first, so they are
+    // escaped once, not twice.
     Ok(format!(
         "{scheme}://{}:{}@{host}",
-        escape(user),
-        escape(pass)
+        escape(&percent_decode(user)),
+        escape(&percent_decode(pass))
     ))
+}
+
+/// Decodes `%XX` escapes; anything that is not a valid escape stays as it is.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
 }
 
 fn escape(part: &str) -> String {
@@ -115,6 +138,10 @@ pub fn redact_turn_url(url: &str) -> String {
 
 /// Replaces the credentials of every `turn://` / `turns://` URL in `text` with `***`.
 pub fn redact_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    // libnice's debug output: "added relay server … with user/pass : USER -- PASSWORD".
+    if let Some(at) = text.find("user/pass") {
+        return std::borrow::Cow::Owned(format!("{} ***", &text[..at + "user/pass".len()]));
+    }
     if !text.contains("turn://") && !text.contains("turns://") {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -147,6 +174,46 @@ pub fn redact_credentials(text: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
+}
+
+unsafe extern "C" {
+    // GLib 2.68+ (Debian 12 has 2.74); the binding only declares it behind a feature that
+    // would rebuild the whole GTK stack for one call.
+    fn g_log_writer_default_set_use_stderr(use_stderr: glib::ffi::gboolean);
+}
+
+/// GLib's default log handler prints debug and info messages to stdout, where `record
+/// --json-events` writes its events, and libnice's debug output (`G_MESSAGES_DEBUG=all`)
+/// includes TURN URLs with their passwords. Every GLib message goes to stderr instead, with
+/// credentials redacted, and debug and info messages only for the domains
+/// `G_MESSAGES_DEBUG` names (as GLib itself does).
+pub fn route_glib_log_to_stderr() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called once, from `media::init`, before any media thread exists.
+        unsafe { g_log_writer_default_set_use_stderr(glib::ffi::GTRUE) };
+        let wanted: Vec<String> = std::env::var("G_MESSAGES_DEBUG")
+            .unwrap_or_default()
+            .split([' ', ','])
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect();
+        glib::log_set_default_handler(move |domain, level, message| {
+            let verbose = matches!(level, glib::LogLevel::Debug | glib::LogLevel::Info);
+            if verbose
+                && !wanted
+                    .iter()
+                    .any(|d| d == "all" || Some(d.as_str()) == domain)
+            {
+                return;
+            }
+            eprintln!(
+                "({}) {level:?}: {}",
+                domain.unwrap_or("glib"),
+                redact_credentials(message)
+            );
+        });
+    });
 }
 
 /// GStreamer's own debug log (`GST_DEBUG`) prints TURN URLs with their passwords (webrtcbin
@@ -186,6 +253,10 @@ mod tests {
             "Adding turn server: turn://***@127.0.0.1:3478, turns://***@h:5349 and turn://nocreds:3478"
         );
         assert_eq!(
+            redact_credentials("added relay server [::1]:3478 with user/pass : tape -- pa:ss"),
+            "added relay server [::1]:3478 with user/pass ***"
+        );
+        assert_eq!(
             redact_credentials("no urls here, turnip"),
             "no urls here, turnip"
         );
@@ -197,6 +268,15 @@ mod tests {
         assert_eq!(
             escape_turn_url("turn://us:er:p@ss/w+rd=@turn.example.org:3478").unwrap(),
             "turn://us:er%3Ap%40ss%2Fw%2Brd%3D@turn.example.org:3478"
+        );
+        assert_eq!(
+            escape_turn_url("turn://u%40x:p%3Ass@h:3478").unwrap(),
+            "turn://u%40x:p%3Ass@h:3478",
+            "typed escapes are not escaped again"
+        );
+        assert_eq!(
+            escape_turn_url("turn://u:100%@h:3478").unwrap(),
+            "turn://u:100%25@h:3478"
         );
         assert!(escape_turn_url("http://x").is_err());
         assert!(escape_turn_url("turn://nocreds.example.org").is_err());

@@ -55,6 +55,12 @@ pub fn check(url: &str, timeout: Duration) -> TurnVerdict {
     let Some((user, password)) = credentials.split_once(':') else {
         return TurnVerdict::Unchecked("no password".into());
     };
+    // As webrtcbin will get them: typed escapes decoded once.
+    let (user, password) = (
+        super::ice::percent_decode(user),
+        super::ice::percent_decode(password),
+    );
+    let (user, password) = (user.as_str(), password.as_str());
     if host.contains("transport=tcp") {
         return TurnVerdict::Unchecked("TURN over TCP is not checked".into());
     }

@@ -195,7 +195,7 @@ impl SignalingClient {
             }
             None => {
                 tracing::warn!(
-                    url = %self.inner.url,
+                    url = %super::redact_url(&self.inner.url),
                     bytes = text.len(),
                     "signaling: not connected, frame dropped"
                 );
@@ -275,7 +275,7 @@ impl Inner {
     /// On success the connection is already installed and announced; returns its generation.
     async fn connect_once(self: &Rc<Self>) -> Result<u64, ClientError> {
         let message = soup::Message::new("GET", &self.url).map_err(|err| ClientError::BadUrl {
-            url: self.url.clone(),
+            url: super::redact_url(&self.url),
             reason: err.to_string(),
         })?;
         let cancellable = gio::Cancellable::new();
@@ -382,7 +382,7 @@ impl Inner {
         }));
         let attempt = self.connections.get().saturating_add(1);
         self.connections.set(attempt);
-        tracing::info!(url = %self.url, attempt, "signaling: connected");
+        tracing::info!(url = %super::redact_url(&self.url), attempt, "signaling: connected");
         self.emit(ClientEvent::Connected { attempt });
         generation
     }
@@ -466,20 +466,20 @@ async fn run(inner: Rc<Inner>, wake: async_channel::Receiver<Wake>) {
                 if inner.stopping.get() {
                     break;
                 }
-                tracing::info!(url = %inner.url, "signaling: {reason}; retrying in {backoff:?}");
+                tracing::info!(url = %super::redact_url(&inner.url), "signaling: {reason}; retrying in {backoff:?}");
                 inner.emit(ClientEvent::Disconnected {
                     reason,
                     retry_in: Some(backoff),
                 });
             }
             Err(err) if inner.connections.get() == 0 && err.is_permanent() => {
-                tracing::warn!(url = %inner.url, "signaling: giving up: {err}");
+                tracing::warn!(url = %super::redact_url(&inner.url), "signaling: giving up: {err}");
                 inner.emit(ClientEvent::Failed(err));
                 inner.events.close();
                 break;
             }
             Err(err) => {
-                tracing::info!(url = %inner.url, "signaling: {err}; retrying in {backoff:?}");
+                tracing::info!(url = %super::redact_url(&inner.url), "signaling: {err}; retrying in {backoff:?}");
                 inner.emit(ClientEvent::Disconnected {
                     reason: err.to_string(),
                     retry_in: Some(backoff),
@@ -491,7 +491,7 @@ async fn run(inner: Rc<Inner>, wake: async_channel::Receiver<Wake>) {
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-    tracing::debug!(url = %inner.url, "signaling: client task ended");
+    tracing::debug!(url = %super::redact_url(&inner.url), "signaling: client task ended");
 }
 
 /// Sleeps for `delay` unless a stop request arrives first; returns whether one did. Close
@@ -528,7 +528,7 @@ pub(super) fn close_gracefully(
 /// Checks and normalizes a server address. Returns the URL to use and `host[:port]` for messages.
 fn normalize_url(input: &str) -> Result<(String, String), ClientError> {
     let bad = |reason: &str| ClientError::BadUrl {
-        url: input.to_owned(),
+        url: super::redact_url(input),
         reason: reason.to_owned(),
     };
     let trimmed = input.trim();

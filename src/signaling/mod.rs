@@ -14,7 +14,10 @@
 //!   self-hosted relays (see `docs/vdo-ninja-protocol.md` §6).
 
 pub mod client;
+pub mod redact;
 pub mod server;
+
+pub use redact::redact_url;
 
 use gio::prelude::StaticType;
 

@@ -1955,3 +1955,36 @@ fn secrets_stay_out_of_logs_events_and_manifests() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Relay dialect: a client that joined no room asks `play` for a stream published in a room.
+/// The request must stay outside the room: no offer reaches the outsider, and the publisher
+/// never hears of it.
+#[test]
+fn play_from_outside_a_room_never_reaches_its_publishers() {
+    let _serial = serial();
+    let (_server, url) = serve("relay");
+    let (publisher, _) = raw_join(
+        &url,
+        json!({"request": "joinroom", "roomid": "inside", "streamID": "cam", "from": "pub"}),
+        |_| false,
+    );
+    let (_outsider, _) = raw_join(
+        &url,
+        json!({"request": "play", "streamID": "cam", "from": "outsider"}),
+        |_| false,
+    );
+    let heard = publisher.wait_text(Duration::from_secs(3), |t| t.contains("outsider"));
+    assert_eq!(heard, None, "the publisher heard the outsider");
+    // The same request from inside the room does reach it.
+    let (insider, _) = raw_join(
+        &url,
+        json!({"request": "joinroom", "roomid": "inside", "from": "viewer"}),
+        |_| false,
+    );
+    let mut insider = insider;
+    insider
+        .send(&json!({"request": "play", "streamID": "cam", "from": "viewer"}).to_string())
+        .unwrap();
+    let asked = publisher.wait_text(Duration::from_secs(3), |t| t.contains("\"play\""));
+    assert!(asked.is_some(), "a viewer in the room is heard");
+}

@@ -1988,3 +1988,237 @@ fn play_from_outside_a_room_never_reaches_its_publishers() {
     let asked = publisher.wait_text(Duration::from_secs(3), |t| t.contains("\"play\""));
     assert!(asked.is_some(), "a viewer in the room is heard");
 }
+
+/// How long a legitimate client waits for its `listing` from `serve`.
+fn legit_answer_time(url: &str) -> Option<Duration> {
+    let started = Instant::now();
+    let mut client = RawSocket::connect(url).ok()?;
+    client
+        .send(&json!({"request": "joinroom", "roomid": "legit"}).to_string())
+        .ok()?;
+    client.wait_text(Duration::from_secs(5), |t| t.contains("listing"))?;
+    Some(started.elapsed())
+}
+
+/// How long a frame takes from one legitimate client to another in a relay room.
+fn legit_relay_answer_time(url: &str) -> Option<Duration> {
+    let mut a = RawSocket::connect(url).ok()?;
+    let mut b = RawSocket::connect(url).ok()?;
+    for (socket, id) in [(&mut a, "legit-a"), (&mut b, "legit-b")] {
+        socket
+            .send(&json!({"request": "joinroom", "roomid": "legit", "from": id}).to_string())
+            .ok()?;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    a.send(&json!({"from": "legit-a", "hello": 1}).to_string())
+        .ok()?;
+    b.wait_text(Duration::from_secs(5), |t| t.contains("hello"))?;
+    Some(started.elapsed())
+}
+
+/// `serve` under transport attacks libsoup 3.2 does not bound itself: a message that never
+/// ends (continuation frames without a final one), a client that never reads while a room
+/// talks to it, and 1,000 connections that never finish their upgrade (slowloris). Each is
+/// cut off, memory stays under 150 MB, and a legitimate client is answered within 1 s.
+#[test]
+fn serve_bounds_unfinished_messages_unread_queues_and_slow_handshakes() {
+    use faults::ws::connect_never_reading;
+    let _serial = serial();
+    let (server, url) = serve("official");
+    let pid = server.child.id();
+    let baseline = proc_stats(pid);
+
+    // 1. Fragments without end: at most 600 MB offered, 64 KiB at a time.
+    let mut fragmenter = RawSocket::connect(&url).expect("connects");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    let mut opcode = 1;
+    while sent < 600 * 1024 * 1024 {
+        if fragmenter.send_fragment(opcode, false, &chunk).is_err() {
+            break;
+        }
+        opcode = 0;
+        sent += chunk.len();
+    }
+    let cut = fragmenter.wait_closed(Duration::from_secs(5)).is_some() || sent < 600 << 20;
+    let after_fragments = proc_stats(pid);
+    let answer = legit_answer_time(&url);
+    eprintln!(
+        "FIGURE serve fragments: cut after {} MB sent, RSS {} -> {} MB, legit answer {answer:?}",
+        sent >> 20,
+        baseline.rss_kib / 1024,
+        after_fragments.rss_kib / 1024
+    );
+    assert!(cut, "the endless message is cut off");
+    assert!(after_fragments.rss_kib < 150 * 1024, "{after_fragments:?}");
+    assert!(answer.is_some_and(|t| t < Duration::from_secs(1)));
+
+    // 2. A client that never reads, in a relay room (where every frame goes to everyone)
+    // while 20 others talk, each within the flood limit.
+    let (relay, relay_url) = serve("relay");
+    let relay_pid = relay.child.id();
+    let mut sleeper = connect_never_reading(&relay_url).expect("connects");
+    faults::ws::write_any_frame(
+        &mut sleeper,
+        1,
+        true,
+        true,
+        json!({"request": "joinroom", "roomid": "talk", "from": "sleeper"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut talkers: Vec<RawSocket> = (0..20)
+        .map(|n| {
+            let mut t = RawSocket::connect(&relay_url).expect("talker");
+            t.send(
+                &json!({"request": "joinroom", "roomid": "talk", "from": format!("t{n}")})
+                    .to_string(),
+            )
+            .unwrap();
+            t
+        })
+        .collect();
+    let filler = "y".repeat(20_000);
+    let started = Instant::now();
+    let mut sleeper_cut = false;
+    let mut round = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        round += 1;
+        for (n, talker) in talkers.iter_mut().enumerate() {
+            let _ = talker.send(
+                &json!({"from": format!("t{n}"), "round": round, "filler": filler}).to_string(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Only now does the sleeper read: what the server sent it, then the end of the stream if
+    // the server cut it off.
+    sleeper
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut drained = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut sleeper, &mut buf) {
+            Ok(0) => {
+                sleeper_cut = true;
+                break;
+            }
+            Ok(n) => drained += n,
+            Err(_) => break,
+        }
+    }
+    let after_sleeper = proc_stats(relay_pid);
+    let answer = legit_relay_answer_time(&relay_url);
+    eprintln!(
+        "FIGURE serve never-reading client: cut {sleeper_cut} ({} MB had reached it of {} MB sent its way in {round} rounds), RSS {} MB, legit answer {answer:?}",
+        drained >> 20,
+        (round * 20 * 20_000) >> 20,
+        after_sleeper.rss_kib / 1024
+    );
+    assert!(sleeper_cut, "the client that never reads is disconnected");
+    assert!(after_sleeper.rss_kib < 150 * 1024, "{after_sleeper:?}");
+    assert!(answer.is_some_and(|t| t < Duration::from_secs(1)));
+    drop(talkers);
+
+    // 3. 1,000 connections that send half a request and wait.
+    let slow: Vec<std::net::TcpStream> = (0..1000)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect(url.trim_start_matches("ws://")).ok()?;
+            std::io::Write::write_all(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n").ok()?;
+            Some(s)
+        })
+        .collect();
+    let answer_during = legit_answer_time(&url);
+    std::thread::sleep(Duration::from_secs(12));
+    let still_open = slow
+        .iter()
+        .filter(|s| {
+            let mut probe = [0u8; 1];
+            s.set_nonblocking(true).unwrap();
+            let open = matches!(
+                std::io::Read::read(&mut &**s, &mut probe),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+            );
+            open
+        })
+        .count();
+    let after_slow = proc_stats(pid);
+    eprintln!(
+        "FIGURE serve slowloris: {} connections, {still_open} still open after 12 s, {} fds, legit answer during {answer_during:?}",
+        slow.len(),
+        after_slow.fds
+    );
+    assert_eq!(still_open, 0, "slow handshakes are cut off");
+    assert!(answer_during.is_some_and(|t| t < Duration::from_secs(1)));
+}
+
+/// `serve` with an open-file limit of 1,024 and 1,100 idle TCP connections: it closes what it
+/// cannot hold instead of running out, and once they are gone it serves new clients again.
+#[test]
+fn serve_keeps_accepting_after_a_connection_flood() {
+    let _serial = serial();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Proc::spawn_program(
+        "prlimit",
+        &["--nofile=1024:1024", BIN, "serve", "--listen", &listen],
+    );
+    server
+        .wait_line(Duration::from_secs(10), |l| l.contains("ws://127.0.0.1:"))
+        .expect("serve starts");
+    let url = format!("ws://{listen}");
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .filter_map(|_| std::net::TcpStream::connect(&listen).ok())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let most = proc_stats(server.child.id());
+    drop(idle);
+    std::thread::sleep(Duration::from_secs(1));
+    let answer = legit_answer_time(&url);
+    eprintln!(
+        "FIGURE serve connection flood: {} fds at most under a limit of 1,024; legit answer after {answer:?}",
+        most.fds
+    );
+    assert!(most.fds < 1024, "{most:?}");
+    assert!(
+        answer.is_some_and(|t| t < Duration::from_secs(1)),
+        "served again"
+    );
+}
+
+/// A malicious signaling server sends the recorder a message that never ends. The recorder
+/// cuts the connection instead of buffering it, and its memory stays bounded.
+#[test]
+fn the_recorder_cuts_a_server_that_never_finishes_a_message() {
+    let _serial = serial();
+    let (port, server) = faults::ws::endless_message_server(2 << 30);
+    let recorder = record(
+        &format!("ws://127.0.0.1:{port}"),
+        "endless",
+        "false",
+        &["--no-record"],
+    );
+    let pid = recorder.child.id();
+    let started = Instant::now();
+    let mut most = proc_stats(pid);
+    while started.elapsed() < Duration::from_secs(15) && !server.is_finished() {
+        let now = proc_stats(pid);
+        if now.rss_kib > most.rss_kib {
+            most = now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cut = server.is_finished();
+    let sent = if cut { server.join().unwrap_or(0) } else { 0 };
+    eprintln!(
+        "FIGURE recorder vs endless message: cut {cut} after {} MB, RSS at most {} MB",
+        sent >> 20,
+        most.rss_kib / 1024
+    );
+    recorder.terminate();
+    assert!(cut, "the recorder hangs up");
+    assert!(most.rss_kib < 200 * 1024, "{most:?}");
+}

@@ -144,6 +144,10 @@ struct Inner {
     connections: Cell<u32>,
     /// Last time a frame or a pong arrived (liveness check).
     last_activity: Cell<Instant>,
+    /// The TCP socket of the current connection, and what it had received when the last
+    /// whole message arrived (see `signaling::transport`).
+    transport: RefCell<Option<gio::Socket>>,
+    received_at_last_message: Cell<u64>,
     /// Last transport error reported by libsoup, folded into the next disconnect reason.
     last_error: RefCell<Option<String>>,
 }
@@ -178,6 +182,8 @@ impl SignalingClient {
             generation: Cell::new(0),
             connections: Cell::new(0),
             last_activity: Cell::new(Instant::now()),
+            transport: RefCell::new(None),
+            received_at_last_message: Cell::new(0),
             last_error: RefCell::new(None),
         });
         glib::spawn_future_local(run(Rc::clone(&inner), wake_rx));
@@ -349,6 +355,13 @@ impl Inner {
         self.last_error.replace(None);
         ws.set_max_incoming_payload_size(TRANSPORT_PAYLOAD_LIMIT);
         ws.set_keepalive_interval(KEEPALIVE_INTERVAL_SECS);
+        let transport = ws.io_stream().and_then(socket_under);
+        if transport.is_none() {
+            tracing::debug!("signaling: no TCP socket found under the connection");
+        }
+        self.transport.replace(transport);
+        self.whole_message_received();
+        self.watch_unfinished_messages(generation);
 
         let weak = Rc::downgrade(self);
         let on_message = ws.connect_message(move |_, kind, bytes| {
@@ -360,6 +373,7 @@ impl Inner {
         let on_pong = ws.connect_pong(move |_, _| {
             if let Some(inner) = weak.upgrade() {
                 inner.last_activity.set(Instant::now());
+                inner.whole_message_received();
             }
         });
         let weak = Rc::downgrade(self);
@@ -387,8 +401,48 @@ impl Inner {
         generation
     }
 
+    fn whole_message_received(&self) {
+        if let Some(received) = self
+            .transport
+            .borrow()
+            .as_ref()
+            .and_then(super::transport::bytes_received)
+        {
+            self.received_at_last_message.set(received);
+        }
+    }
+
+    /// A server that sends continuation frames without ever finishing the message would make
+    /// libsoup 3.2 buffer them without limit: past the limit the connection is cut.
+    fn watch_unfinished_messages(self: &Rc<Self>, generation: u64) {
+        let weak = Rc::downgrade(self);
+        glib::timeout_add_local(Duration::from_millis(250), move || {
+            let Some(inner) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            if inner.generation.get() != generation {
+                return glib::ControlFlow::Break;
+            }
+            let transport = inner.transport.borrow().clone();
+            if let Some(transport) = transport
+                && let Some(received) = super::transport::bytes_received(&transport)
+                && received.saturating_sub(inner.received_at_last_message.get())
+                    > super::server::MAX_UNFINISHED_MESSAGE_BYTES
+            {
+                tracing::warn!("signaling: the server sends a message without end; disconnecting");
+                inner.last_error.replace(Some(
+                    "the server sent a message larger than any signaling message".to_owned(),
+                ));
+                super::transport::abort(&transport);
+                return glib::ControlFlow::Break;
+            }
+            glib::ControlFlow::Continue
+        });
+    }
+
     fn on_frame(&self, kind: i32, bytes: &glib::Bytes) {
         self.last_activity.set(Instant::now());
+        self.whole_message_received();
         if kind != soup::WebsocketDataType::Text.into_glib() {
             tracing::warn!(
                 bytes = bytes.len(),
@@ -660,6 +714,23 @@ fn describe_close(ws: &soup::WebsocketConnection, transport_error: Option<String
         detail.push_str(&format!(": {data}"));
     }
     ClientError::Closed { detail }.to_string()
+}
+
+/// The TCP socket under a WebSocket's stream (through TLS and libsoup's wrappers).
+fn socket_under(stream: gio::IOStream) -> Option<gio::Socket> {
+    use gio::prelude::*;
+    let mut stream = stream;
+    for _ in 0..4 {
+        if let Some(connection) = stream.downcast_ref::<gio::SocketConnection>() {
+            return Some(connection.socket());
+        }
+        let inner = ["base-iostream", "base-io-stream"]
+            .into_iter()
+            .find(|name| stream.has_property(name))
+            .and_then(|name| stream.property::<Option<gio::IOStream>>(name))?;
+        stream = inner;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod redact;
 pub mod server;
+pub mod transport;
 
 pub use redact::redact_url;
 

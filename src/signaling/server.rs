@@ -56,6 +56,21 @@ const FLOOD_WINDOW: Duration = Duration::from_secs(1);
 /// A connection that had frames dropped in this many consecutive windows is disconnected.
 const FLOOD_STRIKES_BEFORE_CLOSE: u32 = 5;
 
+/// Bytes a client may send without completing a message (continuation frames without a final
+/// one): libsoup 3.2 would buffer them without limit.
+pub const MAX_UNFINISHED_MESSAGE_BYTES: u64 = 2 * 1024 * 1024;
+/// Bytes sent to a client whose socket takes nothing more before it is disconnected: libsoup
+/// queues them in memory without limit.
+pub const MAX_UNREAD_BYTES: usize = 1024 * 1024;
+/// Time a connection may take to complete its WebSocket upgrade.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections at most (also bounded by the open-file limit): beyond, new ones are closed at
+/// once, so accepting never fails for want of a file handle (libsoup 3.2 then stops
+/// accepting for good).
+pub const MAX_CONNECTIONS: usize = 8192;
+/// How often transports are checked.
+const TRANSPORT_CHECK_EVERY: Duration = Duration::from_millis(250);
+
 /// Alert text of the official server when a stream id is taken.
 const STREAM_IN_USE: &str = "Stream ID is already in use.";
 
@@ -134,6 +149,11 @@ struct Shared {
     sockets: RefCell<HashMap<ConnId, Socket>>,
     next_conn: Cell<ConnId>,
     stopped: Cell<bool>,
+    /// Connections still in their HTTP upgrade, by the address of their message.
+    pending: RefCell<HashMap<usize, Pending>>,
+    max_connections: usize,
+    /// Closed connections since memory was last given back.
+    closed_since_trim: Cell<usize>,
 }
 
 /// One accepted WebSocket and its transport-level bookkeeping.
@@ -142,6 +162,19 @@ struct Socket {
     ws: soup::WebsocketConnection,
     flood: FloodGuard,
     handlers: Vec<glib::SignalHandlerId>,
+    /// The TCP socket under it, when libsoup told us which.
+    transport: Option<gio::Socket>,
+    /// What the kernel had received when the last whole message arrived.
+    received_at_last_message: u64,
+    /// Bytes handed to libsoup since the socket last took data.
+    unread_bytes: usize,
+}
+
+/// A connection that has not finished its upgrade yet.
+#[derive(Debug)]
+struct Pending {
+    socket: gio::Socket,
+    since: Instant,
 }
 
 impl SignalingServer {
@@ -178,16 +211,58 @@ impl SignalingServer {
             sockets: RefCell::new(HashMap::new()),
             next_conn: Cell::new(1),
             stopped: Cell::new(false),
+            pending: RefCell::new(HashMap::new()),
+            max_connections: max_connections(),
+            closed_since_trim: Cell::new(0),
         });
+        // permessage-deflate would let a 1 MiB frame inflate to a gigabyte before any limit
+        // applies: signaling needs no compression.
+        shared
+            .server
+            .remove_websocket_extension(soup::WebsocketExtensionDeflate::static_type());
+        let weak = Rc::downgrade(&shared);
+        shared.server.connect_request_started(move |_, msg| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_request_started(msg);
+            }
+        });
+        for finished in [true, false] {
+            let weak = Rc::downgrade(&shared);
+            let forget = move |_: &soup::Server, msg: &soup::ServerMessage| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.pending.borrow_mut().remove(&message_key(msg));
+                }
+            };
+            if finished {
+                shared.server.connect_request_finished(forget);
+            } else {
+                shared.server.connect_request_aborted(forget);
+            }
+        }
         let weak = Rc::downgrade(&shared);
         shared
             .server
-            .add_websocket_handler(None, None, &[], move |_, _, path, ws| {
+            .add_websocket_handler(None, None, &[], move |_, msg, path, ws| {
                 match weak.upgrade() {
-                    Some(shared) => Shared::accept(&shared, path, ws),
+                    Some(shared) => {
+                        let transport = shared
+                            .pending
+                            .borrow_mut()
+                            .remove(&message_key(msg))
+                            .map(|pending| pending.socket);
+                        Shared::accept(&shared, path, ws, transport)
+                    }
                     None => close_gracefully(ws, soup::WebsocketCloseCode::GoingAway, None),
                 }
             });
+        let weak = Rc::downgrade(&shared);
+        glib::timeout_add_local(TRANSPORT_CHECK_EVERY, move || match weak.upgrade() {
+            Some(shared) if !shared.stopped.get() => {
+                shared.check_transports();
+                glib::ControlFlow::Continue
+            }
+            _ => glib::ControlFlow::Break,
+        });
         tracing::info!(
             "signaling server ({dialect} dialect) listening on {}",
             shared.local_addr
@@ -257,8 +332,80 @@ impl Drop for SignalingServer {
     }
 }
 
+/// A key for a request's message while it is being upgraded.
+fn message_key(msg: &soup::ServerMessage) -> usize {
+    glib::translate::ToGlibPtr::<*mut soup::ffi::SoupServerMessage>::to_glib_none(msg).0 as usize
+}
+
+/// Connections this process can hold: the cap, and what the open-file limit leaves.
+fn max_connections() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    let handles = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    };
+    (handles.saturating_sub(64) as usize).clamp(16, MAX_CONNECTIONS)
+}
+
 impl Shared {
-    fn accept(self: &Rc<Self>, path: &str, ws: &soup::WebsocketConnection) {
+    /// A new TCP connection: closed at once when the server is full, otherwise given
+    /// [`HANDSHAKE_TIMEOUT`] to become a WebSocket.
+    fn on_request_started(&self, msg: &soup::ServerMessage) {
+        let Some(socket) = msg.socket() else { return };
+        let open = self.sockets.borrow().len() + self.pending.borrow().len();
+        if open >= self.max_connections {
+            tracing::warn!(open, "signaling server: full, a new connection is closed");
+            super::transport::abort(&socket);
+            return;
+        }
+        self.pending.borrow_mut().insert(
+            message_key(msg),
+            Pending {
+                socket,
+                since: Instant::now(),
+            },
+        );
+    }
+
+    /// Slow handshakes, unfinished messages and clients that do not read are cut off.
+    fn check_transports(&self) {
+        let now = Instant::now();
+        self.pending.borrow_mut().retain(|_, pending| {
+            let alive = now.duration_since(pending.since) < HANDSHAKE_TIMEOUT;
+            if !alive {
+                super::transport::abort(&pending.socket);
+            }
+            alive
+        });
+        let mut cut = Vec::new();
+        for (conn, socket) in self.sockets.borrow().iter() {
+            let Some(transport) = &socket.transport else {
+                continue;
+            };
+            if let Some(received) = super::transport::bytes_received(transport)
+                && received.saturating_sub(socket.received_at_last_message)
+                    > MAX_UNFINISHED_MESSAGE_BYTES
+            {
+                tracing::warn!(conn, "signaling server: unfinished message too large");
+                cut.push(transport.clone());
+            }
+        }
+        for transport in cut {
+            super::transport::abort(&transport);
+        }
+    }
+
+    fn accept(
+        self: &Rc<Self>,
+        path: &str,
+        ws: &soup::WebsocketConnection,
+        transport: Option<gio::Socket>,
+    ) {
         if self.stopped.get() {
             close_gracefully(ws, soup::WebsocketCloseCode::GoingAway, None);
             return;
@@ -285,12 +432,25 @@ impl Shared {
         });
         // The map holds the connection's only strong reference besides libsoup's: without it the
         // socket would be closed as soon as this handler returns.
+        let received_at_last_message = transport
+            .as_ref()
+            .and_then(super::transport::bytes_received)
+            .unwrap_or(0);
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let on_pong = ws.connect_pong(move |_, _| {
+            if let Some(shared) = weak.upgrade() {
+                shared.whole_message_received(conn);
+            }
+        });
         self.sockets.borrow_mut().insert(
             conn,
             Socket {
                 ws: ws.clone(),
                 flood: FloodGuard::new(Instant::now()),
-                handlers: vec![on_message, on_error, on_closed],
+                handlers: vec![on_message, on_error, on_closed, on_pong],
+                transport,
+                received_at_last_message,
+                unread_bytes: 0,
             },
         );
         let greeting = self.router.borrow_mut().add(conn);
@@ -303,7 +463,20 @@ impl Shared {
         self.deliver(greeting);
     }
 
+    /// A whole message (or pong) arrived: what came before it was not an unfinished one.
+    fn whole_message_received(&self, conn: ConnId) {
+        if let Some(socket) = self.sockets.borrow_mut().get_mut(&conn)
+            && let Some(received) = socket
+                .transport
+                .as_ref()
+                .and_then(super::transport::bytes_received)
+        {
+            socket.received_at_last_message = received;
+        }
+    }
+
     fn on_frame(&self, conn: ConnId, kind: i32, bytes: &glib::Bytes) {
+        self.whole_message_received(conn);
         let admission = self
             .sockets
             .borrow_mut()
@@ -365,6 +538,14 @@ impl Shared {
             socket.ws.disconnect(handler);
         }
         let farewells = self.router.borrow_mut().remove(conn);
+        // glibc keeps what a burst of connections freed; give it back now and then.
+        let closed = self.closed_since_trim.get() + 1;
+        if closed >= 64 || self.sockets.borrow().is_empty() {
+            self.closed_since_trim.set(0);
+            super::transport::trim_memory();
+        } else {
+            self.closed_since_trim.set(closed);
+        }
         tracing::info!(
             conn,
             code = socket.ws.close_code(),
@@ -380,13 +561,39 @@ impl Shared {
         if outgoing.is_empty() {
             return;
         }
-        let targets: Vec<(soup::WebsocketConnection, String)> = {
-            let sockets = self.sockets.borrow();
-            outgoing
-                .into_iter()
-                .filter_map(|out| sockets.get(&out.to).map(|s| (s.ws.clone(), out.text)))
-                .collect()
-        };
+        let mut targets: Vec<(soup::WebsocketConnection, String)> = Vec::new();
+        let mut cut = Vec::new();
+        {
+            let mut sockets = self.sockets.borrow_mut();
+            for out in outgoing {
+                let Some(socket) = sockets.get_mut(&out.to) else {
+                    continue;
+                };
+                // A client that reads nothing makes libsoup queue without limit: count what
+                // we give it while its socket takes nothing, and cut it off past the limit.
+                if let Some(transport) = &socket.transport {
+                    if super::transport::writable(transport) {
+                        socket.unread_bytes = 0;
+                    } else {
+                        socket.unread_bytes += out.text.len();
+                        if socket.unread_bytes > MAX_UNREAD_BYTES {
+                            if socket.unread_bytes - out.text.len() <= MAX_UNREAD_BYTES {
+                                tracing::warn!(
+                                    conn = out.to,
+                                    "signaling server: client does not read, disconnecting"
+                                );
+                                cut.push(transport.clone());
+                            }
+                            continue;
+                        }
+                    }
+                }
+                targets.push((socket.ws.clone(), out.text));
+            }
+        }
+        for transport in cut {
+            super::transport::abort(&transport);
+        }
         for (ws, text) in targets {
             if ws.state() == soup::WebsocketState::Open {
                 ws.send_text(&text);

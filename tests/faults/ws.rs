@@ -78,6 +78,11 @@ impl RawSocket {
         write_frame(&mut self.stream, 1, text.as_bytes())
     }
 
+    /// A raw frame: `fin` false starts or continues a fragmented message.
+    pub fn send_fragment(&mut self, opcode: u8, fin: bool, payload: &[u8]) -> std::io::Result<()> {
+        write_any_frame(&mut self.stream, opcode, fin, true, payload)
+    }
+
     pub fn send_binary(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         write_frame(&mut self.stream, 2, bytes)
     }
@@ -113,17 +118,33 @@ impl RawSocket {
 }
 
 fn write_frame(stream: &mut TcpStream, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+    write_any_frame(stream, opcode, true, true, payload)
+}
+
+/// A frame with the FIN bit and masking as given (clients mask, servers do not).
+pub fn write_any_frame(
+    stream: &mut TcpStream,
+    opcode: u8,
+    fin: bool,
+    masked: bool,
+    payload: &[u8],
+) -> std::io::Result<()> {
     let mut frame = Vec::with_capacity(payload.len() + 14);
-    frame.push(0x80 | opcode);
+    frame.push(if fin { 0x80 } else { 0 } | opcode);
+    let mask_bit = if masked { 0x80 } else { 0 };
     let len = payload.len();
     if len < 126 {
-        frame.push(0x80 | len as u8);
+        frame.push(mask_bit | len as u8);
     } else if len <= u16::MAX as usize {
-        frame.push(0x80 | 126);
+        frame.push(mask_bit | 126);
         frame.extend_from_slice(&(len as u16).to_be_bytes());
     } else {
-        frame.push(0x80 | 127);
+        frame.push(mask_bit | 127);
         frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    if !masked {
+        frame.extend_from_slice(payload);
+        return stream.write_all(&frame);
     }
     let mask = [0x37u8, 0xfa, 0x21, 0x3d];
     frame.extend_from_slice(&mask);
@@ -158,4 +179,96 @@ fn read_frame(reader: &mut impl Read) -> Option<(u8, Vec<u8>)> {
         }
     }
     Some((opcode, payload))
+}
+
+/// Upgrades a connection to `ws://127.0.0.1:PORT` and returns it without ever reading from it
+/// again: a client whose receive buffer fills up.
+pub fn connect_never_reading(url: &str) -> std::io::Result<TcpStream> {
+    let authority = url
+        .strip_prefix("ws://")
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority)?;
+    // A small receive buffer fills sooner.
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    Ok(stream)
+}
+
+/// A WebSocket server of one connection that never finishes its first message: after the
+/// upgrade it sends a text frame without FIN and then continuation frames, 64 KiB each, until
+/// the client goes away or `limit` bytes are out. Returns the port and the bytes it sent.
+pub fn endless_message_server(limit: usize) -> (u16, std::thread::JoinHandle<usize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let handle = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return 0;
+        };
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut key = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(value) = lower.strip_prefix("sec-websocket-key:") {
+                // The key's own case matters for the hash.
+                key = line[line.len() - value.len()..].trim().to_owned();
+            }
+        }
+        let accept = websocket_accept(&key);
+        if write!(
+            stream,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .is_err()
+        {
+            return 0;
+        }
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0;
+        let mut opcode = 1;
+        while sent < limit {
+            if write_any_frame(&mut stream, opcode, false, false, &chunk).is_err() {
+                break;
+            }
+            opcode = 0;
+            sent += chunk.len();
+        }
+        sent
+    });
+    (port, handle)
+}
+
+fn websocket_accept(key: &str) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in digest.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

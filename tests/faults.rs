@@ -2222,3 +2222,60 @@ fn the_recorder_cuts_a_server_that_never_finishes_a_message() {
     assert!(cut, "the recorder hangs up");
     assert!(most.rss_kib < 200 * 1024, "{most:?}");
 }
+
+/// 1,000 clients join one room of `serve`. Rooms hold at most MAX_ROOM_MEMBERS (the rest are
+/// told the room is full), a legitimate client in another room is answered within 1 s all
+/// along, memory stays bounded and is given back once everyone has left.
+#[test]
+fn a_thousand_clients_in_one_room_stay_bounded() {
+    let _serial = serial();
+    let (server, url) = serve("official");
+    let pid = server.child.id();
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    let mut slowest = Duration::ZERO;
+    let mut peak = proc_stats(pid);
+    for n in 0..1000 {
+        let Ok(mut client) = RawSocket::connect(&url) else {
+            continue;
+        };
+        let _ = client.send(
+            &json!({"request": "joinroom", "roomid": "huge", "streamID": format!("s{n}")})
+                .to_string(),
+        );
+        clients.push(client);
+        if n % 100 == 99 {
+            let answer = legit_answer_time(&url).unwrap_or(Duration::from_secs(99));
+            slowest = slowest.max(answer);
+            let now = proc_stats(pid);
+            if now.rss_kib > peak.rss_kib {
+                peak = now;
+            }
+        }
+    }
+    let joined_in = started.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let full = clients
+        .iter()
+        .filter(|c| {
+            c.wait_text(Duration::from_millis(50), |t| t.contains("full"))
+                .is_some()
+        })
+        .count();
+    drop(clients);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = proc_stats(pid);
+    eprintln!(
+        "FIGURE serve 1,000-client room: joined in {:.1} s, {full} told the room is full, slowest legit answer {slowest:?}, RSS peak {} MB, {} MB after all left",
+        joined_in.as_secs_f64(),
+        peak.rss_kib / 1024,
+        after.rss_kib / 1024
+    );
+    assert!(full >= 1000 - roomtape::signaling::server::MAX_ROOM_MEMBERS - 10);
+    assert!(
+        slowest < Duration::from_secs(1),
+        "legit client answered in {slowest:?}"
+    );
+    assert!(peak.rss_kib < 200 * 1024, "{peak:?}");
+    assert!(after.rss_kib < 80 * 1024, "memory is given back: {after:?}");
+}

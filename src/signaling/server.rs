@@ -71,6 +71,12 @@ pub const MAX_CONNECTIONS: usize = 8192;
 /// How often transports are checked.
 const TRANSPORT_CHECK_EVERY: Duration = Duration::from_millis(250);
 
+/// Members one room may have: every join is announced to every member, so a room's cost grows
+/// with the square of its size (signaling rooms are for a handful of guests).
+pub const MAX_ROOM_MEMBERS: usize = 256;
+/// What a client is told when its room is full.
+const ROOM_FULL: &str = "This room is full.";
+
 /// Alert text of the official server when a stream id is taken.
 const STREAM_IN_USE: &str = "Stream ID is already in use.";
 
@@ -807,6 +813,9 @@ impl Router {
         };
         let mut out = Vec::new();
         let newcomer = me.room.as_deref() != Some(room.as_str());
+        if newcomer && self.room_size(&room) >= MAX_ROOM_MEMBERS {
+            return self.alert(conn, ROOM_FULL);
+        }
         if newcomer {
             if let Some(old_room) = &me.room {
                 out.extend(self.to_room(
@@ -1011,6 +1020,9 @@ impl Router {
             && let Some(room) = id_field(message, "roomid")
             && me.room.as_deref() != Some(room.as_str())
         {
+            if self.room_size(&room) >= MAX_ROOM_MEMBERS {
+                return relay_error("room is full");
+            }
             if me.room.is_some() {
                 out.extend(self.to_scope(
                     me.room.as_deref(),
@@ -1050,6 +1062,14 @@ impl Router {
     }
 
     // --- helpers ----------------------------------------------------------------------------
+
+    /// Members in `room`.
+    fn room_size(&self, room: &str) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.room.as_deref() == Some(room))
+            .count()
+    }
 
     /// `text` for every member of `room` except `except`.
     fn to_room(&self, room: &str, except: ConnId, text: &str) -> Vec<Outgoing> {

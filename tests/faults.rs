@@ -1486,7 +1486,7 @@ fn fake_listings_do_not_get_the_recorder_thrown_out() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// The recorder process is stopped for 12 s (SIGSTOP), longer than the silence after which a
+/// The recorder process is stopped for 20 s (SIGSTOP), longer than the silence after which a
 /// participant is given up. On resuming it pings first: the participant, alive all along,
 /// keeps its one segment.
 #[test]
@@ -1498,20 +1498,20 @@ fn a_paused_recorder_does_not_give_up_live_participants() {
         &url,
         "paused",
         "false",
-        &["--output", out.to_str().unwrap(), "--duration", "30"],
+        &["--output", out.to_str().unwrap(), "--duration", "40"],
     );
     let _alice = publish(
         &url,
         "paused",
         "alice",
         "false",
-        &small(&["--duration", "45"]),
+        &small(&["--duration", "55"]),
     );
     wait_flowing(&mut recorder, "alice", &[]);
     std::thread::sleep(Duration::from_secs(2));
     let pid = recorder.child.id().to_string();
     let _ = Command::new("kill").args(["-STOP", &pid]).status();
-    std::thread::sleep(Duration::from_secs(12));
+    std::thread::sleep(Duration::from_secs(20));
     let _ = Command::new("kill").args(["-CONT", &pid]).status();
     assert!(
         recorder.wait_exit(Duration::from_secs(60)),

@@ -470,3 +470,75 @@ fn av1_is_refused_with_a_reason_where_gstreamer_cannot_carry_it() {
         "the reason names what is missing: {stderr}"
     );
 }
+
+/// A change the file cannot take (here: the codec itself, injected into the recording branch)
+/// ends that part cleanly and the participant goes on in a new part from the next key frame,
+/// with no real gap; both parts play, and the recorder still exits 0.
+#[test]
+fn a_change_no_file_can_take_goes_on_in_a_new_part() {
+    let _serial = serial();
+    let out = temp_dir("split");
+    let (_server, url) = serve("official");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "record",
+            "--server",
+            &url,
+            "--room",
+            "split",
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--duration",
+            "16",
+            "--output",
+        ])
+        .arg(&out)
+        .env(
+            roomtape::media::recorder::FAULT_CAPS_CHANGE_AFTER_MS,
+            "4000",
+        )
+        .env("RUST_LOG", "roomtape=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("recorder runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut recorder = Proc::from_child(child, lines_of(stdout));
+    let _alice = publish(&url, "split", "alice", "false", &["--duration", "30"]);
+    let split = recorder
+        .wait_event(Duration::from_secs(30), |e| {
+            e["event"] == "segment_finished" && e["failure"] == "format"
+        })
+        .unwrap_or_else(|| panic!("the part ends on the change: {:#?}", recorder.seen));
+    assert_eq!(split["ok"], true, "a split is not a failure: {split}");
+    assert!(
+        recorder.wait_exit(Duration::from_secs(40)),
+        "exits 0: {:#?}",
+        recorder.seen
+    );
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    let segs = segments(&manifest, "alice");
+    assert_eq!(segs.len(), 2, "{manifest:#}");
+    assert_eq!(segs[0]["end_reason"], "split");
+    assert_eq!(segs[1]["end_reason"], "stopped");
+    let first_end =
+        segs[0]["start_offset_ns"].as_f64().unwrap() + segs[0]["duration_ns"].as_f64().unwrap();
+    let gap_s = (segs[1]["start_offset_ns"].as_f64().unwrap() - first_end) / 1e9;
+    let mut total = 0.0;
+    for seg in &segs {
+        let file = session.join(seg["file"].as_str().expect("a file"));
+        let report = inspect(&file);
+        let decoded = decode_video(&file);
+        assert_eq!(decoded.error, None, "{seg}");
+        assert_eq!(decoded.decoded_frames, report.video_frames, "{seg}");
+        assert_eq!(report.first_video_is_key, Some(true), "{seg}");
+        total += report.duration_s;
+    }
+    eprintln!("FIGURE split: two parts, {total:.1} s in all, gap {gap_s:.2} s");
+    assert!(gap_s < 1.0, "no real gap between the parts: {gap_s} s");
+    let _ = std::fs::remove_dir_all(&out);
+}

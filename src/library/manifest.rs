@@ -53,6 +53,9 @@ pub enum EndReason {
     Lost,
     /// The operator stopped the recording.
     Stopped,
+    /// The stream changed in a way this file could not take (a codec or framing change);
+    /// the recording goes on in the next part.
+    Split,
     /// The recording pipeline for this participant failed; see [`Segment::error`].
     Failed,
     /// The recorder process died; found on recovery.

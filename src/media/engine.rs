@@ -677,6 +677,9 @@ impl Engine {
                 .retain(|at| now.duration_since(*at) < BRANCH_RESTART_WINDOW);
             if entry.branch_restarts.len() >= BRANCH_RESTARTS_PER_WINDOW {
                 tracing::warn!(peer = %key, "recording failed again: not starting another part");
+                if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut() {
+                    recorder.count_failure();
+                }
                 return;
             }
             entry.branch_restarts.push(now);

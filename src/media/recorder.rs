@@ -113,6 +113,9 @@ struct SegmentRecording {
     last_keyframe_request: Option<Instant>,
     /// Set when writing failed: the segment ends with this error whatever the merge says.
     failure: Option<(FailureKind, String)>,
+    /// Set when the stream changed in a way the file cannot take: the segment ends as a split,
+    /// not a failure, and the participant goes on in a new part.
+    split: Option<FailureKind>,
 }
 
 /// A session folder being recorded into.
@@ -378,6 +381,7 @@ impl SessionRecorder {
                     running_time_base,
                     last_keyframe_request: None,
                     failure: None,
+                    split: None,
                 },
             );
         }
@@ -474,11 +478,21 @@ impl SessionRecorder {
         }
         let mut segment = self.segments.remove(key)?;
         let reason = describe_failure(error, &self.dir);
-        tracing::error!(peer = %key, kind = error.kind.as_str(), "{reason}");
-        segment.failure = Some((error.kind, reason));
-        self.failed_segments += 1;
+        if error.kind.worth_a_new_part() {
+            tracing::warn!(peer = %key, kind = error.kind.as_str(), "{reason}; a new part follows");
+            segment.split = Some(error.kind);
+        } else {
+            tracing::error!(peer = %key, kind = error.kind.as_str(), "{reason}");
+            segment.failure = Some((error.kind, reason));
+            self.failed_segments += 1;
+        }
         let finishing = self.finish_segment(segment, LeaveReason::Failed);
         Some(async move { vec![finishing.await] })
+    }
+
+    /// A split that could not go on in a new part (too many in a row) is a failure after all.
+    pub fn count_failure(&mut self) {
+        self.failed_segments += 1;
     }
 
     /// How many segments ended early because writing failed.
@@ -543,6 +557,7 @@ impl SessionRecorder {
         self.reserved_names.insert(final_name.clone());
         let end_reason = match reason {
             _ if segment.failure.is_some() => EndReason::Failed,
+            _ if segment.split.is_some() => EndReason::Split,
             LeaveReason::Left | LeaveReason::Replaced => EndReason::Left,
             LeaveReason::Stopped => EndReason::Stopped,
             LeaveReason::Failed | LeaveReason::Vanished => EndReason::Lost,
@@ -559,6 +574,7 @@ impl SessionRecorder {
                 tracks,
                 pipeline,
                 failure,
+                split,
                 ..
             } = segment;
             // What the jitter buffer still holds is part of the recording: let it drain.
@@ -660,7 +676,7 @@ impl SessionRecorder {
             };
             let remove_tracks = update.remove_track_files;
             // A write failure is the reason, even when the merge managed afterwards.
-            let failure_kind = failure.as_ref().map(|(kind, _)| *kind);
+            let failure_kind = failure.as_ref().map(|(kind, _)| *kind).or(split);
             let error = failure.map(|(_, reason)| reason).or(error);
             update.error = error.clone();
             {
@@ -882,6 +898,9 @@ fn build_track_branch(
     if let Some(queue_src) = queue.static_pad("src") {
         keep_size_changes_in_band(&queue_src, &tag);
     }
+    if track.kind == MediaKind::Video {
+        inject_caps_change_for_tests(&queue);
+    }
 
     let (eos_tx, eos_rx) = futures_channel::oneshot::channel::<()>();
     let eos_tx = Mutex::new(Some(eos_tx));
@@ -1003,6 +1022,41 @@ fn keep_size_changes_in_band(pad: &gst::Pad, tag: &str) {
         tracing::info!("{tag}: the stream changed in-band, to {new}");
         // Handled rather than Drop: see the EOS probe in `build_track_branch`.
         gst::PadProbeReturn::Handled
+    });
+}
+
+/// Set in the environment to a number of milliseconds, the first video branch of the process
+/// gets a change of codec in its caps that long after it starts: a stream change no file can
+/// take, for the fault suite to check that recording goes on in a new part.
+pub const FAULT_CAPS_CHANGE_AFTER_MS: &str = "ROOMTAPE_FAULT_CAPS_CHANGE_AFTER_MS";
+
+fn inject_caps_change_for_tests(queue: &gst::Element) {
+    static INJECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(after_ms) = std::env::var(FAULT_CAPS_CHANGE_AFTER_MS)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if INJECTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(src) = queue.static_pad("src") else {
+        return;
+    };
+    let due = Instant::now() + Duration::from_millis(after_ms);
+    // In the streaming thread, before a buffer: as a stream's own caps change arrives.
+    src.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+        if Instant::now() < due {
+            return gst::PadProbeReturn::Ok;
+        }
+        let foreign = gst::Caps::builder("video/x-foreign-codec")
+            .field("width", 320i32)
+            .field("height", 240i32)
+            .build();
+        tracing::warn!("{FAULT_CAPS_CHANGE_AFTER_MS}: changing the stream's codec");
+        let _ = pad.push_event(gst::event::Caps::new(&foreign));
+        gst::PadProbeReturn::Remove
     });
 }
 

@@ -32,6 +32,8 @@ impl RawSocket {
             "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )?;
+        // A server that never answers the upgrade fails the connect instead of hanging it.
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut status = String::new();
         reader.read_line(&mut status)?;
@@ -45,6 +47,7 @@ impl RawSocket {
                 break;
             }
         }
+        stream.set_read_timeout(None)?;
         let (tx, rx) = mpsc::channel();
         let mut pong = stream.try_clone()?;
         std::thread::spawn(move || {

@@ -10,6 +10,10 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.recordings_dir {
         roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
     }
+    if let Err(err) = cli.room_to_join() {
+        eprintln!("roomtape: {err}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Some(command) => roomtape::cli::run(command),
         None => roomtape::ui::run(roomtape::ui::LaunchOptions::from_cli(&cli)),

@@ -1404,15 +1404,20 @@ fn a_squatted_id_after_a_relay_restart_is_replaced() {
         .and_then(|v| v["from"].as_str().map(str::to_owned))
         .expect("mallory learns the recorder's id");
     drop(mallory);
+    // The recorder is held still while the relay restarts, so that Mallory is surely first
+    // with its id (a real squatter only has to be quicker than the reconnect back-off).
+    let recorder_pid = recorder.child.id().to_string();
+    let _ = Command::new("kill").args(["-STOP", &recorder_pid]).status();
     server.kill9();
     let _ = server.child.wait();
     let _server = serve_on("relay", port);
-    // Mallory is faster than the recorder's reconnect.
     let (_squatter, _) = raw_join(
         &url,
         json!({"request": "joinroom", "roomid": room, "from": recorder_id}),
         |_| false,
     );
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-CONT", &recorder_pid]).status();
     let reconnected = recorder
         .wait_event(CONNECT, |e| {
             e["event"] == "server_message" && e["message"] == "uuid already in use"

@@ -542,3 +542,51 @@ fn a_change_no_file_can_take_goes_on_in_a_new_part() {
     assert!(gap_s < 1.0, "no real gap between the parts: {gap_s} s");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `record --room LINK` joins the room a VDO.Ninja link names, with its password and server;
+/// a link without a room is refused with a clear error before anything starts.
+#[test]
+fn a_vdo_ninja_link_is_enough_to_record_a_room() {
+    let _serial = serial();
+    let out = temp_dir("link");
+    let (_server, url) = serve("official");
+    let link = format!("https://vdo.ninja/?room=linked&pw=s%20cret&wss={url}&push=ignored");
+    let mut recorder = Proc::spawn(&[
+        "record",
+        "--server",
+        "ws://127.0.0.1:9",
+        "--room",
+        &link,
+        "--stun",
+        "false",
+        "--json-events",
+        "--duration",
+        "8",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let _alice = publish(&url, "linked", "alice", "s cret", &["--duration", "20"]);
+    wait_video(&mut recorder, "alice");
+    assert!(
+        recorder.wait_exit(Duration::from_secs(30)),
+        "{:#?}",
+        recorder.seen
+    );
+    let manifest = manifest(&session_dir(&out));
+    assert_eq!(manifest["room"], "linked");
+    assert_eq!(segments(&manifest, "alice").len(), 1, "{manifest:#}");
+
+    let output = std::process::Command::new(BIN)
+        .args([
+            "record",
+            "--room",
+            "https://vdo.ninja/?view=abc",
+            "--no-record",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("names no room"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}

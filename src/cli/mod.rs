@@ -15,6 +15,9 @@ pub mod record;
 #[derive(Debug, Parser)]
 #[command(name = "roomtape", version, about, long_about = None)]
 pub struct Cli {
+    /// A VDO.Ninja link to join on start (its room, password and server are used).
+    #[arg(value_name = "LINK", conflicts_with_all = ["room", "demo"])]
+    pub link: Option<String>,
     /// Open the built-in demo room (a local server and four synthetic participants).
     #[arg(long)]
     pub demo: bool,
@@ -83,14 +86,58 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// The room the app joins on start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomToJoin {
+    pub room: String,
+    pub server: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Cli {
+    /// The room to join on start: `--room` as given, or what the `LINK` argument says.
+    pub fn room_to_join(&self) -> anyhow::Result<Option<RoomToJoin>> {
+        if let Some(link) = &self.link {
+            let link = crate::signaling::link::parse(link)?;
+            return Ok(Some(RoomToJoin {
+                room: link.room,
+                server: link.server.or_else(|| self.server.clone()),
+                password: self.password.clone().or(link.password),
+            }));
+        }
+        Ok(self.room.clone().map(|room| RoomToJoin {
+            room,
+            server: self.server.clone(),
+            password: self.password.clone(),
+        }))
+    }
+}
+
+impl RoomArgs {
+    /// The same arguments with what a VDO.Ninja link in `--room` says filled in.
+    pub fn with_link_resolved(&self) -> anyhow::Result<RoomArgs> {
+        if !crate::signaling::link::looks_like_link(&self.room) {
+            return Ok(self.clone());
+        }
+        let link = crate::signaling::link::parse(&self.room)?;
+        Ok(RoomArgs {
+            server: link.server.unwrap_or_else(|| self.server.clone()),
+            room: link.room,
+            password: self.password.clone().or(link.password),
+            salt: self.salt.clone().or(link.salt),
+        })
+    }
+}
+
 /// Where a room is and how to get in: shared by `record` and `publish`.
 #[derive(Debug, Clone, Args)]
 pub struct RoomArgs {
     /// Signaling server URL (ws:// or wss://).
     #[arg(long, value_name = "URL", default_value = crate::config::DEFAULT_SERVER)]
     pub server: String,
-    /// Room name.
-    #[arg(long, value_name = "ROOM")]
+    /// Room name, or a VDO.Ninja link (its room, password, wss and salt are used; an explicit
+    /// --password or --salt wins, --server applies when the link names no wss).
+    #[arg(long, value_name = "ROOM|LINK")]
     pub room: String,
     /// Room password; omitted for the VDO.Ninja default, "false" for none.
     #[arg(long, value_name = "PASSWORD")]
@@ -306,6 +353,31 @@ pub fn parse_resolution(text: &str) -> anyhow::Result<(u32, u32)> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_link_argument_joins_its_room_and_subcommands_still_parse() {
+        let cli = Cli::try_parse_from([
+            "roomtape",
+            "https://vdo.ninja/?room=show&pw=s3cret&wss=relay.example.org",
+        ])
+        .expect("a link parses");
+        assert_eq!(
+            cli.room_to_join().expect("readable"),
+            Some(RoomToJoin {
+                room: "show".to_owned(),
+                server: Some("wss://relay.example.org".to_owned()),
+                password: Some("s3cret".to_owned())
+            })
+        );
+        let cli = Cli::try_parse_from(["roomtape", "https://vdo.ninja/?view=x"]).expect("parses");
+        assert!(
+            cli.room_to_join().is_err(),
+            "a link without a room is refused"
+        );
+        let cli = Cli::try_parse_from(["roomtape", "record", "--room", "r"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Record(_))));
+        assert!(Cli::try_parse_from(["roomtape", "https://vdo.ninja/?room=a", "--demo"]).is_err());
+    }
 
     #[test]
     fn grammar_is_consistent() {

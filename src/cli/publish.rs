@@ -53,15 +53,15 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
 /// The publisher the command line asks for.
 fn config_from_args(args: &PublishArgs) -> anyhow::Result<PublisherConfig> {
     let (width, height) = super::parse_resolution(&args.resolution)?;
-    let mut config = PublisherConfig::new(&args.room.server, &args.room.room, &args.stream);
+    let room = args.room.with_link_resolved()?;
+    let mut config = PublisherConfig::new(&room.server, &room.room, &args.stream);
     config.label = args.label.clone().unwrap_or_else(|| args.stream.clone());
-    config.password = args
-        .room
+    config.password = room
         .password
         .as_deref()
         .map(Password::parse)
         .unwrap_or(Password::Default);
-    config.salt = args.room.salt.clone();
+    config.salt = room.salt.clone();
     config.codec = args.codec.wire_name().to_owned();
     // Refused before joining, not when a viewer first asks for media.
     crate::media::publisher::sendable(&config.codec)?;

@@ -15,15 +15,15 @@ use crate::protocol::crypto::Password;
 use crate::room::RoomEvent;
 
 /// Builds the engine configuration the command line asks for.
-pub fn engine_config(args: &RecordArgs) -> EngineConfig {
-    let password = args
-        .room
+pub fn engine_config(args: &RecordArgs) -> anyhow::Result<EngineConfig> {
+    let room = args.room.with_link_resolved()?;
+    let password = room
         .password
         .as_deref()
         .map(Password::parse)
         .unwrap_or(Password::Default);
-    let mut config = EngineConfig::new(&args.room.server, &args.room.room, password);
-    config.salt = args.room.salt.clone();
+    let mut config = EngineConfig::new(&room.server, &room.room, password);
+    config.salt = room.salt.clone();
     config.ice = IceConfig {
         stun: IceConfig::parse_stun(args.stun.as_deref(), Some("stun://stun.l.google.com:19302")),
         turn: args.turn.clone(),
@@ -39,14 +39,14 @@ pub fn engine_config(args: &RecordArgs) -> EngineConfig {
     config.want_audio = !args.no_audio;
     config.want_video = !args.no_video;
     config.prefer_video_codec = args.prefer_codec.map(|c| c.wire_name().to_owned());
-    config
+    Ok(config)
 }
 
 pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     crate::media::init()?;
     let context = glib::MainContext::default();
     let main_loop = glib::MainLoop::new(Some(&context), false);
-    let mut config = engine_config(&args);
+    let mut config = engine_config(&args)?;
     if let Some(size) = &args.decode_previews {
         let (_, height) = super::parse_resolution(size)?;
         config.previews = Some(crate::media::preview::PreviewConfig {

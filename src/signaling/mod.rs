@@ -14,6 +14,7 @@
 //!   self-hosted relays (see `docs/vdo-ninja-protocol.md` §6).
 
 pub mod client;
+pub mod link;
 pub mod redact;
 pub mod server;
 pub mod transport;

@@ -21,12 +21,20 @@ pub fn bytes_received(socket: &gio::Socket) -> Option<u64> {
         bytes_acked: u64,
         bytes_received: u64,
     }
+    // A socket libsoup has closed has no descriptor any more (and `Socket::fd` would panic).
+    if socket.is_closed() {
+        return None;
+    }
+    let fd = std::os::fd::AsRawFd::as_raw_fd(socket);
+    if fd < 0 {
+        return None;
+    }
     let mut info = TcpInfo::default();
     let mut len = std::mem::size_of::<TcpInfo>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `info`, which we own and sized.
     let rc = unsafe {
         libc::getsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&socket.fd()),
+            fd,
             libc::IPPROTO_TCP,
             libc::TCP_INFO,
             (&mut info as *mut TcpInfo).cast(),
@@ -71,5 +79,10 @@ mod tests {
         let after = bytes_received(&socket).expect("TCP_INFO");
         assert_eq!(after - before, 5000);
         assert!(writable(&socket));
+        // Closed under us (as libsoup does when a connection ends): no count, no panic.
+        socket.close().unwrap();
+        assert_eq!(bytes_received(&socket), None);
+        assert!(!writable(&socket));
+        abort(&socket);
     }
 }

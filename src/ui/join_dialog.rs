@@ -4,7 +4,7 @@ use adw::prelude::*;
 use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
-use crate::i18n::gettext;
+use crate::i18n::{gettext, gettext_f};
 use crate::ui::window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow};
 
 /// How the room is protected, as the password combo row offers it.
@@ -179,6 +179,43 @@ impl JoinDialog {
             .expect("JoinDialog::new builds the widgets")
     }
 
+    /// A VDO.Ninja link pasted into the room row fills in the room, the server and the
+    /// password; one that names no room says why.
+    fn room_text_changed(&self) {
+        let widgets = self.widgets();
+        let text = widgets.room.text();
+        if !crate::signaling::link::looks_like_link(&text) {
+            return;
+        }
+        match crate::signaling::link::parse(&text) {
+            Ok(link) => {
+                if let Some(server) = &link.server {
+                    widgets.server.set_text(server);
+                }
+                use crate::protocol::crypto::Password;
+                let mode = match link.password.as_deref().map(Password::parse) {
+                    Some(Password::Disabled) => PasswordMode::None,
+                    Some(Password::Custom(password)) => {
+                        widgets.password.set_text(&password);
+                        PasswordMode::Custom
+                    }
+                    Some(Password::Default) | None => PasswordMode::Default,
+                };
+                widgets.mode.set_selected(mode.index());
+                widgets.room.set_text(&link.room);
+                widgets.room.set_position(-1);
+            }
+            Err(err) => widgets.show_problem(Some((
+                Field::Room,
+                gettext_f(
+                    // Translators: {} explains what is wrong with a pasted link.
+                    "This link cannot be used: {}",
+                    &[&err.to_string()],
+                ),
+            ))),
+        }
+    }
+
     /// Validates the fields; closes and asks the window to join, or shows what to fix.
     fn join(&self) {
         let widgets = self.widgets();
@@ -252,7 +289,7 @@ pub(crate) fn present(window: &RoomtapeWindow) {
 
     let group = adw::PreferencesGroup::builder()
         .description(gettext(
-            "The room name is the part after “room=” in the VDO.Ninja link.",
+            "Type the room name, or paste the VDO.Ninja link: its room, password and server are filled in.",
         ))
         .build();
     group.add(&room);
@@ -349,7 +386,12 @@ pub(crate) fn present(window: &RoomtapeWindow) {
     room.connect_changed(glib::clone!(
         #[strong]
         clear_problem,
-        move |_| clear_problem()
+        #[weak]
+        dialog,
+        move |_| {
+            clear_problem();
+            dialog.room_text_changed();
+        }
     ));
     server.connect_changed(glib::clone!(
         #[strong]

@@ -53,11 +53,16 @@ pub struct LaunchOptions {
 
 impl LaunchOptions {
     pub fn from_cli(cli: &crate::cli::Cli) -> Self {
+        // `main` has already refused a link that cannot be read.
+        let (room, server, password) = match cli.room_to_join() {
+            Ok(Some(join)) => (Some(join.room), join.server, join.password),
+            _ => (None, cli.server.clone(), cli.password.clone()),
+        };
         Self {
             demo: cli.demo,
-            room: cli.room.clone(),
-            server: cli.server.clone(),
-            password: cli.password.clone(),
+            room,
+            server,
+            password,
             screenshot: cli.screenshot.clone(),
             screenshot_delay: cli.screenshot_delay,
             demo_record_seconds: cli.demo_record_seconds,

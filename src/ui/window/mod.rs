@@ -312,16 +312,34 @@ impl RoomtapeWindow {
     /// Asks before closing while a recording runs; "Stop and Close" emits
     /// `stop-and-close-requested`.
     fn confirm_close(&self) {
-        let dialog = adw::MessageDialog::new(
-            Some(self),
-            Some(&gettext("Stop Recording and Close?")),
-            Some(&gettext(
+        self.confirm_stop(
+            &gettext("Stop Recording and Close?"),
+            &gettext(
                 "The room is being recorded. Closing stops the recording and finishes every file first.",
-            )),
+            ),
+            &gettext("_Stop and Close"),
+            |win| win.emit_by_name::<()>("stop-and-close-requested", &[]),
         );
+    }
+
+    /// Whether leaving the room now would stop a recording (running or finishing its files).
+    fn leaving_stops_a_recording(&self) -> bool {
+        self.is_recording() || self.is_finishing()
+    }
+
+    /// The same question as closing the window, for anything else that would end a running
+    /// recording: `then` runs only when the operator chose to stop.
+    fn confirm_stop(
+        &self,
+        heading: &str,
+        body: &str,
+        stop_label: &str,
+        then: impl Fn(&Self) + 'static,
+    ) {
+        let dialog = adw::MessageDialog::new(Some(self), Some(heading), Some(body));
         dialog.add_responses(&[
             ("cancel", &gettext("_Keep Recording")),
-            ("stop", &gettext("_Stop and Close")),
+            ("stop", stop_label),
         ]);
         dialog.set_response_appearance("stop", adw::ResponseAppearance::Destructive);
         dialog.set_default_response(Some("cancel"));
@@ -333,7 +351,7 @@ impl RoomtapeWindow {
                 self,
                 move |_, response| {
                     if response == "stop" {
-                        win.emit_by_name::<()>("stop-and-close-requested", &[]);
+                        then(&win);
                     }
                 }
             ),
@@ -395,8 +413,25 @@ impl RoomtapeWindow {
         crate::ui::join_dialog::present(self);
     }
 
-    /// Shows Joining, remembers the room and emits `join-requested`.
+    /// Shows Joining, remembers the room and emits `join-requested`; asks first when that
+    /// would stop a running recording.
     pub fn request_join(&self, request: JoinRequest) {
+        if self.leaving_stops_a_recording() {
+            self.confirm_stop(
+                &gettext("Stop Recording and Join Another Room?"),
+                &gettext_f(
+                    "The room is being recorded. Joining “{}” stops the recording and finishes every file first.",
+                    &[&request.room],
+                ),
+                &gettext("_Stop and Join"),
+                move |win| win.join_now(request.clone()),
+            );
+            return;
+        }
+        self.join_now(request);
+    }
+
+    fn join_now(&self, request: JoinRequest) {
         crate::settings::remember_room(&self.settings(), &request.room);
         self.start_request(RoomRequest::Join(request.clone()));
         self.emit_by_name::<()>(
@@ -405,14 +440,46 @@ impl RoomtapeWindow {
         );
     }
 
-    /// Shows Joining and emits `demo-requested`.
+    /// Shows Joining and emits `demo-requested`; asks first when that would stop a running
+    /// recording.
     pub fn request_demo(&self) {
+        if self.leaving_stops_a_recording() {
+            self.confirm_stop(
+                &gettext("Stop Recording and Open the Demo Room?"),
+                &gettext(
+                    "The room is being recorded. Opening the demo room stops the recording and finishes every file first.",
+                ),
+                &gettext("_Stop and Open"),
+                |win| win.demo_now(),
+            );
+            return;
+        }
+        self.demo_now();
+    }
+
+    fn demo_now(&self) {
         self.start_request(RoomRequest::Demo);
         self.emit_by_name::<()>("demo-requested", &[]);
     }
 
-    /// Goes back to the start page and emits `leave-requested`.
+    /// Goes back to the start page and emits `leave-requested`; asks first when that would
+    /// stop a running recording.
     pub fn request_leave(&self) {
+        if self.leaving_stops_a_recording() {
+            self.confirm_stop(
+                &gettext("Stop Recording and Leave?"),
+                &gettext(
+                    "The room is being recorded. Leaving stops the recording and finishes every file first.",
+                ),
+                &gettext("_Stop and Leave"),
+                |win| win.leave_now(),
+            );
+            return;
+        }
+        self.leave_now();
+    }
+
+    fn leave_now(&self) {
         self.imp().recording.set(false);
         self.imp().state.replace(ViewState::Empty);
         self.update_view();

@@ -315,9 +315,12 @@ impl Publisher {
                 }
             }
             // A browser on a relay server offers its stream to every newcomer unprompted.
+            // A viewer still connected to us that joins again (both came back after a relay
+            // restart) keeps its session: the join is news only to the signaling server.
             Body::Request(ServerRequest::JoinRoom { .. }) => {
                 if let Some(sender) = sender
                     && envelope.from.is_some()
+                    && !self.connected_to(&sender)
                 {
                     self.offer_to(&sender);
                 }
@@ -342,6 +345,16 @@ impl Publisher {
             }
             _ => {}
         }
+    }
+
+    /// Whether the peer connection to this viewer is up.
+    fn connected_to(&self, viewer_id: &str) -> bool {
+        self.inner.viewers.borrow().get(viewer_id).is_some_and(|viewer| {
+            viewer
+                .webrtcbin
+                .property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state")
+                == gst_webrtc::WebRTCPeerConnectionState::Connected
+        })
     }
 
     fn offer_to(&self, viewer_id: &str) {

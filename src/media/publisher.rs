@@ -349,12 +349,16 @@ impl Publisher {
 
     /// Whether the peer connection to this viewer is up.
     fn connected_to(&self, viewer_id: &str) -> bool {
-        self.inner.viewers.borrow().get(viewer_id).is_some_and(|viewer| {
-            viewer
-                .webrtcbin
-                .property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state")
-                == gst_webrtc::WebRTCPeerConnectionState::Connected
-        })
+        self.inner
+            .viewers
+            .borrow()
+            .get(viewer_id)
+            .is_some_and(|viewer| {
+                viewer
+                    .webrtcbin
+                    .property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state")
+                    == gst_webrtc::WebRTCPeerConnectionState::Connected
+            })
     }
 
     fn offer_to(&self, viewer_id: &str) {

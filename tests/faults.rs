@@ -2199,8 +2199,8 @@ fn serve_keeps_accepting_after_a_connection_flood() {
 #[test]
 fn the_recorder_cuts_a_server_that_never_finishes_a_message() {
     let _serial = serial();
-    let (port, server) = faults::ws::endless_message_server(2 << 30);
-    let recorder = record(
+    let (port, _server) = faults::ws::endless_message_server(2 << 30);
+    let mut recorder = record(
         &format!("ws://127.0.0.1:{port}"),
         "endless",
         "false",
@@ -2209,22 +2209,32 @@ fn the_recorder_cuts_a_server_that_never_finishes_a_message() {
     let pid = recorder.child.id();
     let started = Instant::now();
     let mut most = proc_stats(pid);
-    while started.elapsed() < Duration::from_secs(15) && !server.is_finished() {
+    let mut cut = None;
+    while started.elapsed() < Duration::from_secs(15) && cut.is_none() {
         let now = proc_stats(pid);
         if now.rss_kib > most.rss_kib {
             most = now;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        cut = recorder.wait_event(Duration::from_millis(100), |e| {
+            e["event"] == "signaling_lost"
+                && e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("larger than any signaling message"))
+        });
     }
-    let cut = server.is_finished();
-    let sent = if cut { server.join().unwrap_or(0) } else { 0 };
+    // The process once the cut is done (its RSS is what the message left behind).
+    std::thread::sleep(Duration::from_millis(500));
+    let after = proc_stats(pid);
+    if after.rss_kib > most.rss_kib {
+        most = after;
+    }
     eprintln!(
-        "FIGURE recorder vs endless message: cut {cut} after {} MB, RSS at most {} MB",
-        sent >> 20,
+        "FIGURE recorder vs endless message: cut after {:.1} s ({cut:?}), RSS at most {} MB",
+        started.elapsed().as_secs_f64(),
         most.rss_kib / 1024
     );
     recorder.terminate();
-    assert!(cut, "the recorder hangs up");
+    assert!(cut.is_some(), "the recorder hangs up, saying why");
     assert!(most.rss_kib < 200 * 1024, "{most:?}");
 }
 

@@ -147,7 +147,7 @@ struct Inner {
     /// The TCP socket of the current connection, and what it had received when the last
     /// whole message arrived (see `signaling::transport`).
     transport: RefCell<Option<gio::Socket>>,
-    received_at_last_message: Cell<u64>,
+    message_watch: RefCell<Option<super::transport::MessageWatch>>,
     /// Last transport error reported by libsoup, folded into the next disconnect reason.
     last_error: RefCell<Option<String>>,
 }
@@ -183,7 +183,7 @@ impl SignalingClient {
             connections: Cell::new(0),
             last_activity: Cell::new(Instant::now()),
             transport: RefCell::new(None),
-            received_at_last_message: Cell::new(0),
+            message_watch: RefCell::new(None),
             last_error: RefCell::new(None),
         });
         glib::spawn_future_local(run(Rc::clone(&inner), wake_rx));
@@ -359,9 +359,14 @@ impl Inner {
         if transport.is_none() {
             tracing::debug!("signaling: no TCP socket found under the connection");
         }
+        let watch = transport.as_ref().and_then(|socket| {
+            super::transport::MessageWatch::start(
+                socket,
+                super::server::MAX_UNFINISHED_MESSAGE_BYTES,
+            )
+        });
+        self.message_watch.replace(watch);
         self.transport.replace(transport);
-        self.whole_message_received();
-        self.watch_unfinished_messages(generation);
 
         let weak = Rc::downgrade(self);
         let on_message = ws.connect_message(move |_, kind, bytes| {
@@ -386,7 +391,18 @@ impl Inner {
         let weak = Rc::downgrade(self);
         let on_closed = ws.connect_closed(move |ws| {
             if let Some(inner) = weak.upgrade() {
-                let reason = describe_close(ws, inner.last_error.take());
+                let cut = inner
+                    .message_watch
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|watch| watch.cut());
+                let error = if cut {
+                    tracing::warn!("signaling: the server sent a message without end; cut off");
+                    Some("the server sent a message larger than any signaling message".to_owned())
+                } else {
+                    inner.last_error.take()
+                };
+                let reason = describe_close(ws, error);
                 let _ = inner.wake.try_send(Wake::Closed { generation, reason });
             }
         });
@@ -401,43 +417,16 @@ impl Inner {
         generation
     }
 
+    /// A whole message arrived. A server that sends continuation frames without ever
+    /// finishing a message would make libsoup 3.2 buffer them without limit: the watch cuts the
+    /// connection past the limit, counted from the last whole message.
     fn whole_message_received(&self) {
-        if let Some(received) = self
-            .transport
-            .borrow()
-            .as_ref()
-            .and_then(super::transport::bytes_received)
-        {
-            self.received_at_last_message.set(received);
+        if let (Some(watch), Some(socket)) = (
+            self.message_watch.borrow().as_ref(),
+            self.transport.borrow().as_ref(),
+        ) {
+            watch.seen(socket);
         }
-    }
-
-    /// A server that sends continuation frames without ever finishing the message would make
-    /// libsoup 3.2 buffer them without limit: past the limit the connection is cut.
-    fn watch_unfinished_messages(self: &Rc<Self>, generation: u64) {
-        let weak = Rc::downgrade(self);
-        glib::timeout_add_local(Duration::from_millis(250), move || {
-            let Some(inner) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            if inner.generation.get() != generation {
-                return glib::ControlFlow::Break;
-            }
-            let transport = inner.transport.borrow().clone();
-            if let Some(transport) = transport
-                && let Some(received) = super::transport::bytes_received(&transport)
-                && received.saturating_sub(inner.received_at_last_message.get())
-                    > super::server::MAX_UNFINISHED_MESSAGE_BYTES
-            {
-                tracing::warn!("signaling: the server sends a message without end; disconnecting");
-                inner.last_error.replace(Some(
-                    "the server sent a message larger than any signaling message".to_owned(),
-                ));
-                super::transport::abort(&transport);
-                return glib::ControlFlow::Break;
-            }
-            glib::ControlFlow::Continue
-        });
     }
 
     fn on_frame(&self, kind: i32, bytes: &glib::Bytes) {

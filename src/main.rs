@@ -4,6 +4,7 @@ use clap::Parser;
 use roomtape::cli::Cli;
 
 fn main() -> ExitCode {
+    roomtape::media::ice::glib_structured_log_to_stderr();
     roomtape::init_logging();
     roomtape::i18n::init();
     let cli = Cli::parse();

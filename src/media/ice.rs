@@ -182,6 +182,14 @@ unsafe extern "C" {
     fn g_log_writer_default_set_use_stderr(use_stderr: glib::ffi::gboolean);
 }
 
+/// GLib's structured log writer prints debug and info messages to stdout. It can be told
+/// otherwise only before GLib has started a thread (it refuses with a critical after), so
+/// `main` calls this first thing.
+pub fn glib_structured_log_to_stderr() {
+    // SAFETY: a plain setter; `main` calls it before any thread exists.
+    unsafe { g_log_writer_default_set_use_stderr(glib::ffi::GTRUE) };
+}
+
 /// GLib's default log handler prints debug and info messages to stdout, where `record
 /// --json-events` writes its events, and libnice's debug output (`G_MESSAGES_DEBUG=all`)
 /// includes TURN URLs with their passwords. Every GLib message goes to stderr instead, with
@@ -190,8 +198,6 @@ unsafe extern "C" {
 pub fn route_glib_log_to_stderr() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: called once, from `media::init`, before any media thread exists.
-        unsafe { g_log_writer_default_set_use_stderr(glib::ffi::GTRUE) };
         let wanted: Vec<String> = std::env::var("G_MESSAGES_DEBUG")
             .unwrap_or_default()
             .split([' ', ','])

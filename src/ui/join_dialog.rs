@@ -148,6 +148,8 @@ mod imp {
     pub struct JoinDialog {
         pub(super) widgets: OnceCell<Widgets>,
         pub(super) window: glib::WeakRef<RoomtapeWindow>,
+        /// Counts room-row edits, so that only the last one of a burst reads a link.
+        pub(super) room_edits: std::cell::Cell<u64>,
     }
 
     #[glib::object_subclass]
@@ -182,6 +184,25 @@ impl JoinDialog {
     /// A VDO.Ninja link pasted into the room row fills in the room, the server and the
     /// password; one that names no room says why.
     fn room_text_changed(&self) {
+        // A link typed by hand is a link only once the typing stops: read it then (a paste is
+        // one edit, and is read as soon).
+        let edit = self.imp().room_edits.get() + 1;
+        self.imp().room_edits.set(edit);
+        glib::timeout_add_local_once(
+            std::time::Duration::from_millis(400),
+            glib::clone!(
+                #[weak(rename_to = dialog)]
+                self,
+                move || {
+                    if dialog.imp().room_edits.get() == edit {
+                        dialog.read_link();
+                    }
+                }
+            ),
+        );
+    }
+
+    fn read_link(&self) {
         let widgets = self.widgets();
         let text = widgets.room.text();
         if !crate::signaling::link::looks_like_link(&text) {
@@ -218,6 +239,8 @@ impl JoinDialog {
 
     /// Validates the fields; closes and asks the window to join, or shows what to fix.
     fn join(&self) {
+        // A link pasted a moment ago is read before anything is checked.
+        self.read_link();
         let widgets = self.widgets();
         match validate(
             &widgets.room.text(),

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod i18n;
 pub mod library;
+pub mod limits;
 pub mod media;
 pub mod protocol;
 pub mod room;

@@ -241,7 +241,7 @@ impl Engine {
             prefer_video_codec: config.prefer_video_codec.clone(),
             bitrate_kbps: config.bitrate_kbps,
             resolution: config.resolution,
-            max_peers: super::limits::peers_for(super::limits::raise_open_file_limit()),
+            max_peers: crate::limits::peers_for(crate::limits::raise_open_file_limit()),
         });
         let (client, client_rx) = SignalingClient::connect(&config.server_url)?;
         let (peer_tx, peer_rx) = async_channel::unbounded();

@@ -9,7 +9,6 @@ pub mod engine;
 pub mod failure;
 pub mod ice;
 pub mod inspect;
-pub mod limits;
 pub mod peer;
 pub mod preview;
 pub mod publisher;

@@ -166,7 +166,7 @@ pub struct RoomConfig {
     pub bitrate_kbps: Option<u32>,
     pub resolution: Option<(u32, u32)>,
     /// Most peer connections at once; offers beyond it are refused with a `dropped` event
-    /// (each peer costs file handles and threads: see `media::limits`).
+    /// (each peer costs file handles and threads: see `limits`).
     pub max_peers: usize,
 }
 

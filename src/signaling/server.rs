@@ -345,16 +345,7 @@ fn message_key(msg: &soup::ServerMessage) -> usize {
 
 /// Connections this process can hold: the cap, and what the open-file limit leaves.
 fn max_connections() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own.
-    let handles = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        limit.rlim_cur
-    } else {
-        1024
-    };
+    let handles = crate::limits::open_files_allowed();
     (handles.saturating_sub(64) as usize).clamp(16, MAX_CONNECTIONS)
 }
 
@@ -614,7 +605,7 @@ impl Shared {
 /// signals; call it from `main`. The banner goes to stdout and is flushed so scripts can wait
 /// for it.
 pub fn run_serve(listen: SocketAddr, dialect: Dialect) -> anyhow::Result<()> {
-    let handles = crate::media::limits::raise_open_file_limit();
+    let handles = crate::limits::raise_open_file_limit();
     tracing::debug!("serve may open {handles} files");
     let context = glib::MainContext::default();
     context

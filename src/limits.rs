@@ -12,16 +12,26 @@ pub const HANDLES_RESERVED: u64 = 200;
 /// Peers at most, whatever the limit: beyond this a two-core machine cannot keep up anyway.
 pub const MAX_PEERS: usize = 48;
 
-/// Raises the soft open-file limit to the hard one; returns the soft limit now in force.
-pub fn raise_open_file_limit() -> u64 {
+/// The open-file limit (soft, hard), `None` when it cannot be read.
+fn open_file_limit() -> Option<libc::rlimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we own; RLIMIT_NOFILE is a valid resource.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
+}
+
+/// The soft open-file limit in force (1,024, the usual one, when it cannot be read).
+pub fn open_files_allowed() -> u64 {
+    open_file_limit().map_or(1024, |limit| limit.rlim_cur)
+}
+
+/// Raises the soft open-file limit to the hard one; returns the soft limit now in force.
+pub fn raise_open_file_limit() -> u64 {
+    let Some(limit) = open_file_limit() else {
         return 1024;
-    }
+    };
     if limit.rlim_cur < limit.rlim_max {
         let raised = libc::rlimit {
             rlim_cur: limit.rlim_max,

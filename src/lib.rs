@@ -16,12 +16,15 @@ pub mod signaling;
 pub mod ui;
 
 /// Logs go to stderr; `RUST_LOG` filters them, `G_MESSAGES_DEBUG=all` turns on debug output.
-pub fn init_logging() {
+/// `verbosity` 0 shows errors only, 1 adds what happens (info), 2 and more debug output.
+pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
-    let default = if std::env::var("G_MESSAGES_DEBUG").is_ok_and(|v| v == "all") {
-        "roomtape=debug"
-    } else {
-        "roomtape=info"
+    let debug = std::env::var("G_MESSAGES_DEBUG").is_ok_and(|v| v == "all");
+    let default = match verbosity {
+        _ if debug => "roomtape=debug",
+        0 => "roomtape=error",
+        1 => "roomtape=info",
+        _ => "roomtape=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

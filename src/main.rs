@@ -5,9 +5,9 @@ use roomtape::cli::Cli;
 
 fn main() -> ExitCode {
     roomtape::media::ice::glib_structured_log_to_stderr();
-    roomtape::init_logging();
     roomtape::i18n::init();
     let cli = Cli::parse();
+    roomtape::init_logging(cli.verbosity());
     if let Some(dir) = &cli.recordings_dir {
         roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
     }

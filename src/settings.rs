@@ -48,24 +48,58 @@ pub fn recordings_dir(settings: &gio::Settings) -> PathBuf {
     }
 }
 
-/// Puts a room at the front of the recent-rooms list, keeping it short and free of repeats.
-pub fn remember_room(settings: &gio::Settings, room: &str) {
+/// A room joined recently, as the join dialog offers it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentRoom {
+    pub room: String,
+    pub server: String,
+    /// "default", "custom" or "none": whether a password was set, never the password.
+    pub password_kind: String,
+}
+
+/// How many rooms are remembered.
+const RECENT_ROOMS: usize = 8;
+
+/// The rooms joined recently, newest first.
+pub fn recent_rooms(settings: &gio::Settings) -> Vec<RecentRoom> {
+    settings
+        .value("recent-rooms")
+        .get::<Vec<(String, String, String)>>()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(room, server, password_kind)| RecentRoom {
+            room,
+            server,
+            password_kind,
+        })
+        .collect()
+}
+
+/// Puts a room at the front of the recent-rooms list, keeping it short and free of repeats
+/// (the same room on another server is another entry).
+pub fn remember_room(settings: &gio::Settings, room: &str, server: &str, password_kind: &str) {
     let room = room.trim();
     if room.is_empty() {
         return;
     }
-    let mut rooms: Vec<String> = settings
-        .strv("recent-rooms")
-        .iter()
-        .map(|r| r.to_string())
-        .filter(|r| r != room)
+    let mut rooms: Vec<(String, String, String)> = recent_rooms(settings)
+        .into_iter()
+        .filter(|r| !(r.room == room && r.server == server))
+        .map(|r| (r.room, r.server, r.password_kind))
         .collect();
-    rooms.insert(0, room.to_owned());
-    rooms.truncate(8);
-    let refs: Vec<&str> = rooms.iter().map(String::as_str).collect();
-    if let Err(err) = settings.set_strv("recent-rooms", refs.as_slice()) {
+    rooms.insert(
+        0,
+        (room.to_owned(), server.to_owned(), password_kind.to_owned()),
+    );
+    rooms.truncate(RECENT_ROOMS);
+    if let Err(err) = settings.set_value("recent-rooms", &rooms.to_variant()) {
         tracing::warn!("could not remember room: {err}");
     }
+}
+
+/// The floor of free space, in bytes, that recordings keep.
+pub fn min_free_bytes(settings: &gio::Settings) -> u64 {
+    u64::from(settings.uint("min-free-mb")) * 1_000_000
 }
 
 #[cfg(test)]
@@ -92,13 +126,24 @@ mod tests {
     fn recent_rooms_are_deduplicated_and_bounded() {
         let settings = memory_settings();
         for i in 0..12 {
-            remember_room(&settings, &format!("room{i}"));
+            remember_room(&settings, &format!("room{i}"), "wss://a.example", "default");
         }
-        remember_room(&settings, "room5");
-        remember_room(&settings, "   ");
-        let rooms = settings.strv("recent-rooms");
+        remember_room(&settings, "room5", "wss://a.example", "custom");
+        remember_room(&settings, "room5", "wss://b.example", "none");
+        remember_room(&settings, "   ", "wss://a.example", "none");
+        let rooms = recent_rooms(&settings);
         assert_eq!(rooms.len(), 8);
-        assert_eq!(rooms[0].as_str(), "room5");
-        assert_eq!(rooms.iter().filter(|r| r.as_str() == "room5").count(), 1);
+        assert_eq!(
+            rooms[0],
+            RecentRoom {
+                room: "room5".into(),
+                server: "wss://b.example".into(),
+                password_kind: "none".into()
+            }
+        );
+        assert_eq!(rooms[1].server, "wss://a.example");
+        assert_eq!(rooms[1].password_kind, "custom");
+        assert_eq!(rooms.iter().filter(|r| r.room == "room5").count(), 2);
+        assert_eq!(min_free_bytes(&settings), 500_000_000);
     }
 }

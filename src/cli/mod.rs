@@ -10,6 +10,8 @@ pub mod bench;
 pub mod export;
 pub mod publish;
 pub mod record;
+pub mod sleep_inhibitor;
+pub mod summary;
 
 /// Record every participant of a VDO.Ninja-compatible WebRTC room.
 #[derive(Debug, Parser)]
@@ -70,6 +72,15 @@ pub enum DemoScenario {
     Close,
     /// Save the candidate log through the panel's Save… button, then record like `record`.
     SaveLog,
+    /// While recording, ask to leave, open the demo and join another room: each asks first;
+    /// cancel each, then leave for real.
+    Confirm,
+    /// Record like `record` with another window in front: the window is in the background,
+    /// so what happens is said in notifications too.
+    Background,
+    /// Freeze one participant's media (the connection stays up) until the tile's badge says
+    /// so, then let it flow again; no recording.
+    NoMedia,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +106,15 @@ pub struct RoomToJoin {
 }
 
 impl Cli {
+    /// How much to log: `record` is quiet unless asked (`-v`); the other commands say what
+    /// they do.
+    pub fn verbosity(&self) -> u8 {
+        match &self.command {
+            Some(Command::Record(args)) => args.verbose,
+            _ => 1,
+        }
+    }
+
     /// The room to join on start: `--room` as given, or what the `LINK` argument says.
     pub fn room_to_join(&self) -> anyhow::Result<Option<RoomToJoin>> {
         if let Some(link) = &self.link {
@@ -167,7 +187,31 @@ impl VideoCodec {
     }
 }
 
+/// How `record` ends, as its exit code says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordExit {
+    /// Everyone who was recorded is in a finished file.
+    Recorded = 0,
+    /// Something failed: the room could not be joined, a file could not be finished.
+    Failed = 1,
+    /// The recording ran, but nobody was recorded (no session folder is left behind).
+    NobodyRecorded = 3,
+    /// The free space reached --min-free: nothing started, or the recording stopped with every
+    /// file finished.
+    DiskFloor = 4,
+}
+
+const RECORD_EXIT_CODES: &str = "\
+Exit codes:
+  0  every participant who was recorded is in a finished file
+  1  an error: the room could not be joined, or a file could not be finished
+  2  the command line is wrong
+  3  the recording ran, but nobody was recorded (no session folder is left)
+  4  the free space reached --min-free: nothing started, or the recording stopped
+     early with every file finished";
+
 #[derive(Debug, Clone, Args)]
+#[command(after_help = RECORD_EXIT_CODES)]
 pub struct RecordArgs {
     #[command(flatten)]
     pub room: RoomArgs,
@@ -204,6 +248,13 @@ pub struct RecordArgs {
     /// Connect and report, but write no files.
     #[arg(long)]
     pub no_record: bool,
+    /// Free space to keep in the output folder: below it nothing starts, and the recording
+    /// stops (every file finished) before reaching it. 500M, 2G, 750MiB…
+    #[arg(long, value_name = "SIZE", default_value = "500M", value_parser = parse_min_free)]
+    pub min_free: u64,
+    /// Log what happens (-v), or everything (-vv), on stderr.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Also decode every video track at this size, as the app's preview tiles do (benchmarks).
     #[arg(long, value_name = "WxH", hide = true)]
     pub decode_previews: Option<String>,
@@ -316,10 +367,15 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+fn parse_min_free(text: &str) -> Result<u64, String> {
+    crate::library::disk_space::parse_size(text).map_err(|err| err.to_string())
+}
+
 /// Runs a headless subcommand and turns its outcome into an exit code.
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
-        Command::Record(args) => record::run(args),
+        // Record has its own exit codes (see `RECORD_EXIT_CODES`).
+        Command::Record(args) => return ExitCode::from(record::run(args) as u8),
         Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
         Command::Publish(args) => publish::run(args),
         // Export has its own exit codes (130 when cancelled).

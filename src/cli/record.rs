@@ -1,14 +1,16 @@
 //! `roomtape record`: the headless recorder.
 
-use std::cell::Cell;
-use std::io::Write;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::RecordArgs;
-use crate::media::engine::{Engine, EngineConfig, EngineEvent};
+use super::{RecordArgs, RecordExit};
+use crate::library::disk_space::{DiskReport, format_duration, format_size};
+use crate::media::engine::{Engine, EngineConfig, EngineEvent, StartRecordingError};
 use crate::media::ice::IceConfig;
 use crate::media::recorder::RecordOptions;
 use crate::protocol::crypto::Password;
@@ -42,7 +44,32 @@ pub fn engine_config(args: &RecordArgs) -> anyhow::Result<EngineConfig> {
     Ok(config)
 }
 
-pub fn run(args: RecordArgs) -> anyhow::Result<()> {
+pub fn run(args: RecordArgs) -> RecordExit {
+    match record(args) {
+        Ok(exit) => exit,
+        Err(err) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("roomtape: {err:#}");
+            match err.downcast_ref::<StartRecordingError>() {
+                Some(StartRecordingError::NotEnoughSpace { .. }) => RecordExit::DiskFloor,
+                _ => RecordExit::Failed,
+            }
+        }
+    }
+}
+
+/// What the run has seen, for the status line, the summary and the exit code.
+#[derive(Default)]
+struct Progress {
+    started: Option<Instant>,
+    present: BTreeSet<String>,
+    disk: Option<DiskReport>,
+    stopping: bool,
+    disk_floor: bool,
+    all_ok: bool,
+}
+
+fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
     crate::media::init()?;
     let context = glib::MainContext::default();
     let main_loop = glib::MainLoop::new(Some(&context), false);
@@ -54,10 +81,16 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
             framerate: 15,
         });
     }
+    let room_name = config.room.clone();
     let (engine, events) = Engine::start(config)?;
-    let json_events = args.json_events;
+    let console = Rc::new(Console::new(args.json_events));
+    let _inhibitor = (!args.no_record).then(|| {
+        super::sleep_inhibitor::SleepInhibitor::take(&format!("Recording room {room_name}"))
+    });
 
-    if !args.no_record {
+    let session_dir = if args.no_record {
+        None
+    } else {
         let output = args
             .output
             .clone()
@@ -67,42 +100,70 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
             RecordOptions {
                 audio: !args.no_audio,
                 video: !args.no_video,
+                min_free: args.min_free,
             },
         )?;
-        if !json_events {
-            println!("Recording room {:?} into {}", args.room.room, dir.display());
-        }
-    }
+        console.line(&format!(
+            "Recording room {room_name:?} into {}",
+            dir.display()
+        ));
+        Some(dir)
+    };
 
-    glib::spawn_future_local(async move {
-        while let Ok(event) = events.recv().await {
-            print_event(&event, json_events);
-        }
-    });
-
-    let exit_ok = Rc::new(Cell::new(true));
-    let stopping = Rc::new(Cell::new(false));
+    let progress = Rc::new(RefCell::new(Progress {
+        started: Some(Instant::now()),
+        all_ok: true,
+        ..Default::default()
+    }));
     let stop = {
         let engine = engine.clone();
         let main_loop = main_loop.clone();
-        let exit_ok = exit_ok.clone();
-        let stopping = stopping.clone();
+        let progress = progress.clone();
         move || {
-            if stopping.replace(true) {
+            if std::mem::replace(&mut progress.borrow_mut().stopping, true) {
                 return;
             }
             let engine = engine.clone();
             let main_loop = main_loop.clone();
-            let exit_ok = exit_ok.clone();
+            let progress = progress.clone();
             glib::spawn_future_local(async move {
                 let ok = engine.shutdown().await;
-                exit_ok.set(ok);
+                progress.borrow_mut().all_ok = ok;
                 // Let the last events print.
                 glib::timeout_future(Duration::from_millis(100)).await;
                 main_loop.quit();
             });
         }
     };
+    {
+        let console = console.clone();
+        let progress = progress.clone();
+        let stop = stop.clone();
+        glib::spawn_future_local(async move {
+            while let Ok(event) = events.recv().await {
+                let stop_now = track_progress(&mut progress.borrow_mut(), &event);
+                if !(progress.borrow().stopping && is_our_own_disconnect(&event)) {
+                    print_event(&console, &event);
+                }
+                if stop_now {
+                    stop();
+                }
+            }
+        });
+    }
+    if console.wants_status() && session_dir.is_some() {
+        let console = console.clone();
+        let progress = progress.clone();
+        glib::timeout_add_local(STATUS_EVERY, move || {
+            let progress = progress.borrow();
+            if progress.stopping {
+                console.clear_status();
+                return glib::ControlFlow::Break;
+            }
+            console.status(&status_line(&progress));
+            glib::ControlFlow::Continue
+        });
+    }
     for signal in [libc_sigint(), libc_sigterm()] {
         let stop = stop.clone();
         glib::unix_signal_add_local(signal, move || {
@@ -115,9 +176,139 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
         glib::timeout_add_local_once(Duration::from_secs_f64(seconds.max(0.0)), stop);
     }
     main_loop.run();
+    console.clear_status();
+    let progress = progress.borrow();
+    let Some(dir) = session_dir else {
+        return Ok(if progress.all_ok {
+            RecordExit::Recorded
+        } else {
+            RecordExit::Failed
+        });
+    };
+    let recorded = super::summary::recorded_files(&dir);
+    if recorded.is_empty() {
+        let removed = super::summary::remove_if_empty(&dir);
+        console.line(&if removed {
+            format!("Nobody was recorded; {} was removed", dir.display())
+        } else {
+            format!("Nobody was recorded in {}", dir.display())
+        });
+    } else if !console.json {
+        console.line(&super::summary::table(&recorded));
+    }
     let _ = std::io::stdout().flush();
-    anyhow::ensure!(exit_ok.get(), "some recordings could not be finalised");
-    Ok(())
+    Ok(if progress.disk_floor {
+        RecordExit::DiskFloor
+    } else if !progress.all_ok {
+        RecordExit::Failed
+    } else if recorded.is_empty() {
+        RecordExit::NobodyRecorded
+    } else {
+        RecordExit::Recorded
+    })
+}
+
+/// How often the status line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+
+/// Updates what the run has seen; returns whether the recording must stop now.
+fn track_progress(progress: &mut Progress, event: &EngineEvent) -> bool {
+    match event {
+        EngineEvent::Room(RoomEvent::Joined { id, .. }) => {
+            progress.present.insert(id.clone());
+        }
+        EngineEvent::Room(RoomEvent::Left { id, .. }) => {
+            progress.present.remove(id);
+        }
+        EngineEvent::DiskSpace { report, .. } | EngineEvent::DiskLow { report, .. } => {
+            progress.disk = Some(*report);
+        }
+        EngineEvent::DiskFloor { .. } => {
+            progress.disk_floor = true;
+            return true;
+        }
+        _ => {}
+    }
+    false
+}
+
+/// The socket closing because we leave is no news.
+fn is_our_own_disconnect(event: &EngineEvent) -> bool {
+    matches!(event, EngineEvent::Room(RoomEvent::SignalingLost { .. }))
+}
+
+/// "00:12:31 · 3 participants · 412.3 MB written · 18.2 GB free, about 6 h 10 min left"
+fn status_line(progress: &Progress) -> String {
+    let elapsed = progress
+        .started
+        .map(|s| s.elapsed().as_secs())
+        .unwrap_or_default();
+    let people = match progress.present.len() {
+        1 => "1 participant".to_owned(),
+        n => format!("{n} participants"),
+    };
+    let mut line = format!(
+        "{:02}:{:02}:{:02} · {people}",
+        elapsed / 3600,
+        (elapsed % 3600) / 60,
+        elapsed % 60
+    );
+    if let Some(disk) = &progress.disk {
+        line.push_str(&format!(
+            " · {} written · {} free",
+            format_size(disk.written_bytes),
+            format_size(disk.free_bytes)
+        ));
+        if let Some(left) = disk.time_left {
+            line.push_str(&format!(", about {} left", format_duration(left)));
+        }
+    }
+    line
+}
+
+/// Where the lines go: events on stdout, and on a terminal one status line kept at the bottom.
+struct Console {
+    json: bool,
+    terminal: bool,
+    status_shown: Cell<bool>,
+}
+
+impl Console {
+    fn new(json: bool) -> Console {
+        Console {
+            json,
+            terminal: std::io::stdout().is_terminal(),
+            status_shown: Cell::new(false),
+        }
+    }
+
+    fn wants_status(&self) -> bool {
+        self.terminal && !self.json
+    }
+
+    /// A line of output (an event, in words or JSON). Human lines are left out in JSON mode.
+    fn line(&self, text: &str) {
+        if self.json && !text.starts_with('{') {
+            return;
+        }
+        self.clear_status();
+        println!("{text}");
+    }
+
+    fn status(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\r\x1b[2K{text}");
+        let _ = out.flush();
+        self.status_shown.set(true);
+    }
+
+    fn clear_status(&self) {
+        if self.status_shown.replace(false) {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
+        }
+    }
 }
 
 const fn libc_sigint() -> i32 {
@@ -128,7 +319,8 @@ const fn libc_sigterm() -> i32 {
     15
 }
 
-fn print_event(event: &EngineEvent, json_events: bool) {
+fn print_event(console: &Console, event: &EngineEvent) {
+    let json_events = console.json;
     let line = match event {
         EngineEvent::Room(room_event) => {
             if json_events {
@@ -189,12 +381,37 @@ fn print_event(event: &EngineEvent, json_events: bool) {
         } else {
             format!("{participant}: {reason}")
         }),
-        EngineEvent::Track { .. } | EngineEvent::PeerClosed { .. } | EngineEvent::Preview(_) => {
-            None
-        }
+        EngineEvent::DiskLow { dir, report } => Some(if json_events {
+            json!({"event": "disk_low", "dir": dir, "free_bytes": report.free_bytes, "written_bytes": report.written_bytes, "bytes_per_sec": report.bytes_per_sec, "time_left_s": report.time_left.map(|t| t.as_secs())}).to_string()
+        } else {
+            format!(
+                "Disk space is low: {} free in {}, about {} of recording left",
+                format_size(report.free_bytes),
+                dir.display(),
+                report.time_left.map(format_duration).unwrap_or_default()
+            )
+        }),
+        EngineEvent::DiskFloor {
+            dir,
+            free_bytes,
+            floor_bytes,
+        } => Some(if json_events {
+            json!({"event": "disk_floor", "dir": dir, "free_bytes": free_bytes, "floor_bytes": floor_bytes}).to_string()
+        } else {
+            format!(
+                "Stopping: only {} free in {}, and --min-free keeps {}; every file is being finished",
+                format_size(*free_bytes),
+                dir.display(),
+                format_size(*floor_bytes)
+            )
+        }),
+        EngineEvent::DiskSpace { .. }
+        | EngineEvent::Track { .. }
+        | EngineEvent::PeerClosed { .. }
+        | EngineEvent::Preview(_) => None,
     };
     if let Some(line) = line {
-        println!("{line}");
+        console.line(&line);
     }
 }
 

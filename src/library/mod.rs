@@ -10,6 +10,7 @@
 //! labels and stream ids come from strangers, and path traversal through such names is a known
 //! failure of other recorders.
 
+pub mod disk_space;
 pub mod export;
 pub mod files;
 pub mod manifest;

@@ -15,6 +15,7 @@ use super::peer::{Peer, PeerMessage, Track};
 use super::preview::PreviewConfig;
 use super::recorder::{RecordOptions, SegmentOutcome, SessionRecorder};
 use super::stats::LinkStats;
+use crate::library::disk_space::{self, DiskGuard, DiskReport, DiskVerdict, format_size};
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
 use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
 use crate::signaling::client::{ClientEvent, SignalingClient};
@@ -145,6 +146,22 @@ pub enum EngineEvent {
         dir: PathBuf,
         all_ok: bool,
     },
+    /// How the recording's folder fills up, every few seconds while recording.
+    DiskSpace {
+        dir: PathBuf,
+        report: DiskReport,
+    },
+    /// Less than [`disk_space::LOW_WARNING`] of recording time is left.
+    DiskLow {
+        dir: PathBuf,
+        report: DiskReport,
+    },
+    /// The free space reached the floor: the recording stops now, every file finished.
+    DiskFloor {
+        dir: PathBuf,
+        free_bytes: u64,
+        floor_bytes: u64,
+    },
     /// A fatal problem for this room (bad URL and the like).
     Fatal(String),
     /// Only with [`EngineConfig::previews`]: what the tiles show.
@@ -206,6 +223,27 @@ struct Inner {
     excluded: RefCell<std::collections::HashSet<String>>,
     /// Preview events from streaming threads, drained on the main context.
     preview_tx: async_channel::Sender<PreviewEvent>,
+    /// Watches the recording's free space while one runs.
+    disk_guard: RefCell<Option<DiskGuard>>,
+    /// Who waits for a stop already under way (the disk guard's) to finish.
+    stop_waiters: RefCell<Vec<futures_channel::oneshot::Sender<bool>>>,
+    stopping_recording: std::cell::Cell<bool>,
+}
+
+/// Why a recording could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartRecordingError {
+    #[error("already recording")]
+    AlreadyRecording,
+    #[error(
+        "only {} free in {}: recording needs more than {} (the floor set with --min-free or in Preferences)",
+        format_size(*free),
+        dir.display(),
+        format_size(*floor)
+    )]
+    NotEnoughSpace { dir: PathBuf, free: u64, floor: u64 },
+    #[error(transparent)]
+    Folder(#[from] anyhow::Error),
 }
 
 /// A running room. Cheap to clone; everything happens on the main context that started it.
@@ -261,6 +299,9 @@ impl Engine {
             last_tick_ms: std::cell::Cell::new(0),
             excluded: RefCell::new(std::collections::HashSet::new()),
             preview_tx,
+            disk_guard: RefCell::new(None),
+            stop_waiters: RefCell::new(Vec::new()),
+            stopping_recording: std::cell::Cell::new(false),
         });
         let engine = Engine { inner };
         engine.check_turn_servers();
@@ -457,6 +498,67 @@ impl Engine {
         }
     }
 
+    /// Looks at the recording folder's free space: reports it, warns when little recording
+    /// time is left, and stops the recording while finishing every file still fits.
+    fn check_disk_space(&self, now_ms: u64) {
+        let (dir, written, pending) = {
+            let recorder = self.inner.recorder.borrow();
+            let Some(recorder) = recorder.as_ref() else {
+                return;
+            };
+            let (written, pending) = recorder.bytes_on_disk();
+            (recorder.dir().to_owned(), written, pending)
+        };
+        let free = match disk_space::free_bytes(&dir) {
+            Ok(free) => free,
+            Err(err) => {
+                tracing::debug!("no free space figure for {}: {err}", dir.display());
+                return;
+            }
+        };
+        let (report, floor) = {
+            let mut guard = self.inner.disk_guard.borrow_mut();
+            let Some(guard) = guard.as_mut() else { return };
+            (guard.check(now_ms, free, written, pending), guard.floor())
+        };
+        self.emit(EngineEvent::DiskSpace {
+            dir: dir.clone(),
+            report,
+        });
+        match report.verdict {
+            DiskVerdict::Fine => {}
+            DiskVerdict::LowWarning => {
+                tracing::warn!(
+                    "{} left in {}: about {} of recording",
+                    format_size(free),
+                    dir.display(),
+                    report
+                        .time_left
+                        .map(disk_space::format_duration)
+                        .unwrap_or_default()
+                );
+                self.emit(EngineEvent::DiskLow { dir, report });
+            }
+            DiskVerdict::Stop => {
+                tracing::error!(
+                    "{} left in {}: stopping the recording above the {} floor",
+                    format_size(free),
+                    dir.display(),
+                    format_size(floor)
+                );
+                self.emit(EngineEvent::DiskFloor {
+                    dir,
+                    free_bytes: free,
+                    floor_bytes: floor,
+                });
+                let engine = self.clone();
+                glib::spawn_future_local(async move {
+                    engine.stop_recording().await;
+                });
+            }
+        }
+    }
+
     /// Asks each TURN server for an allocation with our credentials, off the main loop: a
     /// refusal is otherwise invisible (libnice just gathers no relay candidate).
     fn check_turn_servers(&self) {
@@ -549,6 +651,9 @@ impl Engine {
         }
         if tick % 4 == 0 {
             self.check_recording_folder();
+        }
+        if tick % (disk_space::CHECK_EVERY_MS / 250) == 0 {
+            self.check_disk_space(now);
         }
         let firsts = self
             .inner
@@ -856,8 +961,23 @@ impl Engine {
         &self,
         parent: &std::path::Path,
         options: RecordOptions,
-    ) -> anyhow::Result<PathBuf> {
-        anyhow::ensure!(self.inner.recorder.borrow().is_none(), "already recording");
+    ) -> Result<PathBuf, StartRecordingError> {
+        if self.inner.recorder.borrow().is_some() || self.inner.stopping_recording.get() {
+            return Err(StartRecordingError::AlreadyRecording);
+        }
+        let guard = DiskGuard::new(options.min_free);
+        match disk_space::free_bytes_where(parent) {
+            Ok(free) if !guard.allows_start(free) => {
+                return Err(StartRecordingError::NotEnoughSpace {
+                    dir: parent.to_owned(),
+                    free,
+                    floor: options.min_free,
+                });
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("cannot read the free space of {}: {err}", parent.display()),
+        }
+        self.inner.disk_guard.replace(Some(guard));
         let recorder = SessionRecorder::create(
             parent,
             &self.inner.config.room,
@@ -889,10 +1009,19 @@ impl Engine {
     }
 
     /// Stops recording and waits until every file is finalised. Returns whether all are.
+    /// A stop already under way (the disk guard's) is waited for.
     pub async fn stop_recording(&self) -> bool {
-        let Some(mut recorder) = self.inner.recorder.borrow_mut().take() else {
-            return true;
+        let taken = self.inner.recorder.borrow_mut().take();
+        let Some(mut recorder) = taken else {
+            if !self.inner.stopping_recording.get() {
+                return true;
+            }
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.inner.stop_waiters.borrow_mut().push(tx);
+            return rx.await.unwrap_or(false);
         };
+        self.inner.stopping_recording.set(true);
+        self.inner.disk_guard.replace(None);
         let dir = recorder.dir().to_owned();
         let failed_earlier = recorder.failed_segments() > 0;
         let outcomes = recorder.finish_all(LeaveReason::Stopped).await;
@@ -907,6 +1036,10 @@ impl Engine {
             });
         }
         self.emit(EngineEvent::RecordingFinished { dir, all_ok });
+        self.inner.stopping_recording.set(false);
+        for waiter in self.inner.stop_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(all_ok);
+        }
         all_ok
     }
 

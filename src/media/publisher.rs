@@ -103,6 +103,8 @@ pub struct PublisherStats {
     pub stopped: std::sync::atomic::AtomicBool,
     /// Set once a viewer's media renegotiation is answered: frames before it cannot arrive.
     pub negotiated: std::sync::atomic::AtomicBool,
+    /// While set, no RTP leaves (a frozen camera and microphone); the data channel still answers.
+    pub media_paused: std::sync::atomic::AtomicBool,
 }
 
 impl PublisherStats {
@@ -250,6 +252,15 @@ impl Publisher {
         for bye in byes {
             self.send(&bye);
         }
+    }
+
+    /// Stops sending media (or sends it again) while staying connected, as a frozen browser
+    /// tab does.
+    pub fn set_media_paused(&self, paused: bool) {
+        self.inner
+            .stats
+            .media_paused
+            .store(paused, Ordering::Relaxed);
     }
 
     /// Leaves for good: peers closed, socket closed.
@@ -772,7 +783,7 @@ fn add_media(
         let appsrc_element: gst::Element = appsrc.upcast();
         viewer.pipeline.add_many([&appsrc_element, &payloader])?;
         appsrc_element.link(&payloader)?;
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
         start_downstream_first(&[&appsrc_element, &payloader])?;
         viewer.clip_players.push(player);
     } else if video {
@@ -822,7 +833,7 @@ fn add_media(
                 gst::PadProbeReturn::Ok
             });
         }
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
         start_downstream_first(&elements)?;
         viewer.encoders.push(encoder);
     }
@@ -857,7 +868,7 @@ fn add_media(
                 gst::PadProbeReturn::Ok
             });
         }
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin)?;
+        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
         start_downstream_first(&elements)?;
     }
     Ok(())
@@ -972,10 +983,25 @@ fn video_encoder(
     })
 }
 
-fn link_to_webrtcbin(payloader: &gst::Element, webrtcbin: &gst::Element) -> anyhow::Result<()> {
+fn link_to_webrtcbin(
+    payloader: &gst::Element,
+    webrtcbin: &gst::Element,
+    stats: &Arc<PublisherStats>,
+) -> anyhow::Result<()> {
     let src = payloader
         .static_pad("src")
         .ok_or_else(|| anyhow::anyhow!("payloader without pad"))?;
+    let paused = stats.clone();
+    src.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, _| {
+            if paused.media_paused.load(Ordering::Relaxed) {
+                gst::PadProbeReturn::Drop
+            } else {
+                gst::PadProbeReturn::Ok
+            }
+        },
+    );
     let sink = webrtcbin
         .request_pad_simple("sink_%u")
         .ok_or_else(|| anyhow::anyhow!("webrtcbin gave no sink pad"))?;

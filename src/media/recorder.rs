@@ -38,6 +38,8 @@ static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
 pub struct RecordOptions {
     pub audio: bool,
     pub video: bool,
+    /// Free space, in bytes, below which nothing starts and before which recording stops.
+    pub min_free: u64,
 }
 
 impl Default for RecordOptions {
@@ -45,6 +47,7 @@ impl Default for RecordOptions {
         RecordOptions {
             audio: true,
             video: true,
+            min_free: crate::library::disk_space::DEFAULT_MIN_FREE,
         }
     }
 }
@@ -135,6 +138,8 @@ pub struct SessionRecorder {
     failed_segments: u32,
     /// Segments whose finishing (drain, merge, manifest update) has begun and not ended.
     finishing: Rc<std::cell::Cell<usize>>,
+    /// What the segments that ended had written into their track files.
+    finished_bytes: u64,
 }
 
 /// Counts one segment as finishing for as long as it lives.
@@ -195,6 +200,7 @@ impl SessionRecorder {
             manifest_retry_at: None,
             failed_segments: 0,
             finishing: Rc::new(std::cell::Cell::new(0)),
+            finished_bytes: 0,
         })
     }
 
@@ -234,6 +240,18 @@ impl SessionRecorder {
             finishing.push((key, self.finish_segment(segment, LeaveReason::Failed)));
         }
         finishing
+    }
+
+    /// What this recording has written so far, and what joining the track files of the
+    /// segments still open will write on top.
+    pub fn bytes_on_disk(&self) -> (u64, u64) {
+        let open: u64 = self
+            .segments
+            .values()
+            .flat_map(|segment| &segment.tracks)
+            .map(|track| file_size(&track.file))
+            .sum();
+        (self.finished_bytes.saturating_add(open), open)
     }
 
     /// A copy of the manifest as it is now.
@@ -564,6 +582,8 @@ impl SessionRecorder {
             LeaveReason::Rejected => EndReason::Failed,
         };
         let _ = segment.started_wall;
+        let track_bytes: u64 = segment.tracks.iter().map(|t| file_size(&t.file)).sum();
+        self.finished_bytes = self.finished_bytes.saturating_add(track_bytes);
         let in_flight = Finishing::start(&self.finishing);
         async move {
             let _in_flight = in_flight;
@@ -621,6 +641,36 @@ impl SessionRecorder {
                     )
                 })
                 .collect();
+            let track_paths: Vec<PathBuf> = inputs.iter().map(|(_, p, _, _)| p.clone()).collect();
+            // Joining writes the tracks again: when the disk cannot take that, each track file
+            // stays as it is (each one plays), listed in the manifest.
+            let needed: u64 =
+                track_paths.iter().map(|p| file_size(p)).sum::<u64>() + MERGE_HEADROOM;
+            if let Ok(free) = crate::library::disk_space::free_bytes(&dir)
+                && free < needed
+            {
+                tracing::warn!(
+                    "only {} free in {}: the track files of {final_name} are kept unjoined",
+                    crate::library::disk_space::format_size(free),
+                    dir.display()
+                );
+                let update = SegmentUpdate {
+                    end_reason: Some(end_reason),
+                    error: failure.as_ref().map(|(_, reason)| reason.clone()),
+                    ..Default::default()
+                };
+                let mut manifest = manifest.borrow_mut();
+                apply_update(&mut manifest, &stream_id, segment_index, update);
+                if let Err(err) = manifest.write_atomic(&dir) {
+                    tracing::warn!("cannot update the manifest in {}: {err}", dir.display());
+                }
+                return SegmentOutcome {
+                    participant: participant_id,
+                    file: track_paths.first().cloned().unwrap_or(final_path),
+                    error: failure.as_ref().map(|(_, reason)| reason.clone()),
+                    failure: failure.map(|(kind, _)| kind).or(split),
+                };
+            }
             // The manifest names the joined file before it exists: a crash during the merge
             // leaves the track files, still listed; a crash after it leaves the joined file,
             // found by that name. Track files are removed only once the manifest no longer
@@ -636,7 +686,6 @@ impl SessionRecorder {
                     tracing::warn!("cannot update the manifest in {}: {err}", dir.display());
                 }
             }
-            let track_paths: Vec<PathBuf> = inputs.iter().map(|(_, p, _, _)| p.clone()).collect();
             let (tx, rx) = futures_channel::oneshot::channel();
             let final_for_thread = final_path.clone();
             std::thread::spawn(move || {
@@ -1120,6 +1169,13 @@ enum MergeError {
 }
 
 /// The device and inode of a folder, `None` when it does not exist.
+/// Room a merge needs beyond its tracks' size (headers, cues, the manifest).
+const MERGE_HEADROOM: u64 = 1024 * 1024;
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 fn folder_identity(dir: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(dir)

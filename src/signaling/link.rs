@@ -109,6 +109,42 @@ pub fn parse(text: &str) -> Result<RoomLink, LinkError> {
     })
 }
 
+/// The page guests open to join the room: on vdo.ninja, pointed at `server` when it is not the
+/// public one, with the password (`None` for the default, `"false"` for none) and the salt the
+/// recorder hashes with when the page would not derive the same one from its own host.
+pub fn guest_link(room: &str, server: &str, password: Option<&str>, salt: Option<&str>) -> String {
+    const PAGE: &str = "https://vdo.ninja/";
+    let escape = |text: &str| glib::Uri::escape_string(text, None, false).to_string();
+    let mut link = format!("{PAGE}?room={}", escape(room.trim()));
+    match password.map(str::trim) {
+        None | Some("") => {}
+        Some("false") => link.push_str("&pw=false"),
+        Some(password) => link.push_str(&format!("&pw={}", escape(password))),
+    }
+    let server = server.trim().trim_end_matches('/');
+    let host = glib::Uri::parse(server, glib::UriFlags::NONE)
+        .ok()
+        .and_then(|uri| uri.host().map(|h| h.to_string()))
+        .unwrap_or_default();
+    let public = matches!(
+        server,
+        "wss://wss.vdo.ninja" | "wss://wss.vdo.ninja:443" | "wss://wss.vdo.ninja:443/"
+    );
+    if !public && !server.is_empty() {
+        // The page takes host[:port] for a secure socket, the full URL otherwise.
+        let wss = server.strip_prefix("wss://").unwrap_or(server);
+        link.push_str(&format!("&wss={}", escape(wss)));
+    }
+    let recorder_salt = salt
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::protocol::crypto::salt_for_host(&host));
+    let page_salt = crate::protocol::crypto::salt_for_host("vdo.ninja");
+    if recorder_salt != page_salt {
+        link.push_str(&format!("&salt={}", escape(&recorder_salt)));
+    }
+    link
+}
+
 /// `a=1&b&c=x%20y` as decoded pairs (`b` has an empty value).
 fn parameters(query: &str) -> Vec<(String, String)> {
     query
@@ -188,6 +224,42 @@ mod tests {
             LinkError::NoRoom.to_string().contains("room="),
             "the error says what is missing"
         );
+    }
+
+    #[test]
+    fn a_guest_link_reads_back_as_the_same_room() {
+        let public = guest_link("my show", "wss://wss.vdo.ninja:443", None, None);
+        assert_eq!(public, "https://vdo.ninja/?room=my%20show");
+        let cases = [
+            (
+                "show",
+                "wss://wss.vdo.ninja:443",
+                Some("s3cret & more"),
+                None,
+            ),
+            ("show", "wss://wss.vdo.ninja", Some("false"), None),
+            ("guests", "wss://relay.example.org:8443", None, None),
+            ("a", "ws://127.0.0.1:8443", Some("pw"), Some("custom")),
+        ];
+        for (room, server, password, salt) in cases {
+            let text = guest_link(room, server, password, salt);
+            let read = parse(&text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            assert_eq!(read.room, room, "{text}");
+            assert_eq!(read.password.as_deref(), password, "{text}");
+            let expected_server = (!server.contains("wss.vdo.ninja")).then_some(server);
+            assert_eq!(read.server.as_deref(), expected_server, "{text}");
+            // The page hashes with the salt the recorder uses.
+            let recorder_salt = salt.map(str::to_owned).unwrap_or_else(|| {
+                crate::protocol::crypto::salt_for_host(
+                    server
+                        .split("://")
+                        .nth(1)
+                        .and_then(|h| h.split(':').next())
+                        .unwrap_or(""),
+                )
+            });
+            assert_eq!(read.salt.as_deref(), Some(recorder_salt.as_str()), "{text}");
+        }
     }
 
     #[test]

@@ -39,6 +39,23 @@ impl PasswordMode {
         }
     }
 
+    /// How the recent-rooms list records it.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Custom => "custom",
+            Self::None => "none",
+        }
+    }
+
+    fn from_kind(kind: &str) -> Self {
+        match kind {
+            "custom" => Self::Custom,
+            "none" => Self::None,
+            _ => Self::Default,
+        }
+    }
+
     fn index(self) -> u32 {
         Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
     }
@@ -278,7 +295,9 @@ impl JoinDialog {
 }
 
 /// Opens the dialog over `window`; Join calls [`RoomtapeWindow::request_join`].
-pub(crate) fn present(window: &RoomtapeWindow) {
+/// Opens the join dialog, empty or `filled` in with a request made before (Edit… after an
+/// error).
+pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) {
     let settings = window.settings();
 
     let room = adw::EntryRow::builder()
@@ -308,6 +327,18 @@ pub(crate) fn present(window: &RoomtapeWindow) {
         .build();
     if saved_mode == PasswordMode::Custom {
         password.set_text(&saved_password);
+    }
+    if let Some(request) = filled {
+        room.set_text(&request.room);
+        server.set_text(&request.server);
+        let filled_mode = PasswordMode::from_setting(&request.password);
+        mode.set_selected(filled_mode.index());
+        password.set_visible(filled_mode == PasswordMode::Custom);
+        password.set_text(if filled_mode == PasswordMode::Custom {
+            &request.password
+        } else {
+            ""
+        });
     }
 
     let group = adw::PreferencesGroup::builder()
@@ -432,17 +463,23 @@ pub(crate) fn present(window: &RoomtapeWindow) {
     room.grab_focus();
 }
 
-/// Offers the rooms joined recently in a menu at the end of the room row.
+/// Offers the rooms joined recently in a menu at the end of the room row; choosing one fills
+/// in its server and password choice too (a custom password is typed again: it is not kept).
 fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
-    let rooms = settings.strv("recent-rooms");
+    let rooms = crate::settings::recent_rooms(settings);
     if rooms.is_empty() {
         return;
     }
     let menu = gio::Menu::new();
-    for room in rooms.iter() {
+    for (index, recent) in rooms.iter().enumerate() {
+        let place = recent
+            .server
+            .trim_start_matches("wss://")
+            .trim_start_matches("ws://");
         // Menu labels treat "_" as a mnemonic marker; double it to show it.
-        let item = gio::MenuItem::new(Some(&room.replace('_', "__")), None);
-        item.set_action_and_target_value(Some("join.recent"), Some(&room.to_variant()));
+        let label = gettext_f("{} · {}", &[&recent.room, place]).replace('_', "__");
+        let item = gio::MenuItem::new(Some(&label), None);
+        item.set_action_and_target_value(Some("join.recent"), Some(&(index as u32).to_variant()));
         menu.append_item(&item);
     }
     let button = gtk::MenuButton::builder()
@@ -455,15 +492,29 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
     crate::ui::a11y::label(&button, &gettext("Recent Rooms"));
     dialog.widgets().room.add_suffix(&button);
 
-    let recent = gio::SimpleAction::new("recent", Some(glib::VariantTy::STRING));
+    let recent = gio::SimpleAction::new("recent", Some(glib::VariantTy::UINT32));
     recent.connect_activate(glib::clone!(
         #[weak]
         dialog,
         move |_, target| {
-            if let Some(room) = target.and_then(|t| t.get::<String>()) {
-                let row = &dialog.widgets().room;
-                row.set_text(&room);
-                row.grab_focus();
+            let Some(recent) = target
+                .and_then(|t| t.get::<u32>())
+                .and_then(|i| rooms.get(i as usize))
+            else {
+                return;
+            };
+            let widgets = dialog.widgets();
+            widgets.room.set_text(&recent.room);
+            if !recent.server.is_empty() {
+                widgets.server.set_text(&recent.server);
+            }
+            let mode = PasswordMode::from_kind(&recent.password_kind);
+            widgets.mode.set_selected(mode.index());
+            widgets.password.set_text("");
+            if mode == PasswordMode::Custom {
+                widgets.password.grab_focus();
+            } else {
+                widgets.room.grab_focus();
             }
         }
     ));

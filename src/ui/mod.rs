@@ -7,6 +7,7 @@
 pub mod a11y;
 mod about;
 mod join_dialog;
+mod notify;
 pub mod panel;
 mod preferences;
 pub mod recordings;
@@ -250,7 +251,47 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
             }
         })
         .build();
-    app.add_action_entries([preferences, about, shortcuts, quit]);
+    // Targets of notification and toast buttons: they work with the window in the background.
+    let open_folder = gio::ActionEntry::builder("open-folder")
+        .parameter_type(Some(glib::VariantTy::STRING))
+        .activate(|app: &adw::Application, _, target| {
+            let Some(dir) = target.and_then(|t| t.get::<String>()) else {
+                return;
+            };
+            let uri = gio::File::for_path(&dir).uri();
+            if let Err(err) =
+                gio::AppInfo::launch_default_for_uri(&uri, gio::AppLaunchContext::NONE)
+            {
+                tracing::warn!("cannot open {dir}: {err}");
+                if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
+                    window.show_toast(&crate::i18n::gettext_f(
+                        "Could not open the folder {}: {}",
+                        &[&dir, &err.to_string()],
+                    ));
+                }
+            }
+        })
+        .build();
+    let show_recording = gio::ActionEntry::builder("show-recording")
+        .parameter_type(Some(glib::VariantTy::STRING))
+        .activate(|app: &adw::Application, _, target| {
+            let Some(dir) = target.and_then(|t| t.get::<String>()) else {
+                return;
+            };
+            if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
+                recordings::show_session(&window, Path::new(&dir));
+                window.present();
+            }
+        })
+        .build();
+    app.add_action_entries([
+        preferences,
+        about,
+        shortcuts,
+        quit,
+        open_folder,
+        show_recording,
+    ]);
     for (action, accels) in ACCELS {
         app.set_accels_for_action(action, accels);
     }

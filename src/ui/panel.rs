@@ -27,8 +27,9 @@ pub fn ice_state_text(state: &str) -> String {
         "failed" => gettext("failed"),
         "disconnected" => gettext("disconnected"),
         "closed" => gettext("closed"),
-        // Translators: the connection looks up, but no media has arrived for a few seconds.
-        "stalled" => gettext("stalled"),
+        // Translators: a badge; the connection looks up, but no audio or video has arrived for
+        // a few seconds.
+        "no-media" => gettext("no media"),
         other => other.to_owned(),
     }
 }

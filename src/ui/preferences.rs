@@ -98,6 +98,7 @@ fn recording_page(
         &gettext("Record on Join"),
         &gettext("Start recording as soon as the room is joined"),
     ));
+    files.add(&min_free_row(settings));
     page.add(&files);
 
     let previews = adw::PreferencesGroup::builder()
@@ -136,6 +137,44 @@ fn recording_page(
     previews.add(&quality);
     page.add(&previews);
     page
+}
+
+/// The free space a recording keeps, in megabytes, from a short list of choices.
+const MIN_FREE_CHOICES_MB: [u32; 6] = [100, 500, 1_000, 2_000, 5_000, 10_000];
+
+fn min_free_row(settings: &gio::Settings) -> adw::ComboRow {
+    let choices = gtk::StringList::new(&[]);
+    for mb in MIN_FREE_CHOICES_MB {
+        choices.append(&crate::library::disk_space::format_size(
+            u64::from(mb) * 1_000_000,
+        ));
+    }
+    let row = adw::ComboRow::builder()
+        .title(gettext("Free Space to Keep"))
+        .subtitle(gettext(
+            "No recording starts below it, and a running one stops, every file finished, before reaching it",
+        ))
+        .model(&choices)
+        .build();
+    settings
+        .bind("min-free-mb", &row, "selected")
+        .mapping(|variant, _| {
+            let mb = variant.get::<u32>()?;
+            // A value set elsewhere shows as the nearest choice at or above it.
+            let index = MIN_FREE_CHOICES_MB
+                .iter()
+                .position(|choice| *choice >= mb)
+                .unwrap_or(MIN_FREE_CHOICES_MB.len() - 1);
+            Some((index as u32).to_value())
+        })
+        .set_mapping(|value, _| {
+            let index = value.get::<u32>().ok()?;
+            MIN_FREE_CHOICES_MB
+                .get(index as usize)
+                .map(|mb| mb.to_variant())
+        })
+        .build();
+    row
 }
 
 /// An action row with a switch bound to a boolean key.

@@ -39,6 +39,8 @@ struct Library {
     rescan_pending: Cell<bool>,
     /// Expand the first session after the next scan (for screenshots of the page).
     expand_first: Cell<bool>,
+    /// Expand this session after the next scan ("Show in Recordings").
+    expand_dir: RefCell<Option<PathBuf>>,
     /// Report what is listed on stdout after each scan (for the UI tests).
     report: Cell<bool>,
 }
@@ -71,6 +73,7 @@ pub fn attach(window: &RoomtapeWindow) {
         monitors: RefCell::new(Vec::new()),
         rescan_pending: Cell::new(false),
         expand_first: Cell::new(false),
+        expand_dir: RefCell::new(None),
         report: Cell::new(false),
     });
     settings.connect_changed(
@@ -113,16 +116,27 @@ fn show_folder(library: &Rc<Library>, window: &RoomtapeWindow, dir: &Path) {
     glib::idle_add_local_once(glib::clone!(
         #[weak]
         window,
-        move || {
-            if let Some(stack) = window
-                .recordings_box()
-                .ancestor(adw::ViewStack::static_type())
-                .and_downcast::<adw::ViewStack>()
-            {
-                stack.set_visible_child_name("recordings");
-            }
-        }
+        move || show_page(&window)
     ));
+}
+
+fn show_page(window: &RoomtapeWindow) {
+    if let Some(stack) = window
+        .recordings_box()
+        .ancestor(adw::ViewStack::static_type())
+        .and_downcast::<adw::ViewStack>()
+    {
+        stack.set_visible_child_name("recordings");
+    }
+}
+
+/// Shows the Recordings page with the session in `dir` expanded.
+pub fn show_session(window: &RoomtapeWindow, dir: &Path) {
+    if let Some(library) = library_of(window) {
+        library.expand_dir.replace(Some(dir.to_owned()));
+        library.rescan();
+    }
+    show_page(window);
 }
 
 fn library_of(window: &RoomtapeWindow) -> Option<Rc<Library>> {
@@ -187,6 +201,9 @@ impl Library {
             self.list.remove(&child);
         }
         let expand_first = self.expand_first.replace(false);
+        if let Some(dir) = self.expand_dir.take() {
+            expanded.insert(dir);
+        }
         for (i, summary) in sessions.iter().enumerate() {
             let row = SessionRow::new(summary);
             if expanded.contains(&summary.dir) || (expand_first && i == 0) {

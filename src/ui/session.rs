@@ -12,7 +12,8 @@ use adw::prelude::*;
 use gtk::{gdk, gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
-use crate::media::engine::{Engine, EngineConfig, EngineEvent, PreviewEvent};
+use crate::library::disk_space::{self, format_size};
+use crate::media::engine::{Engine, EngineConfig, EngineEvent, PreviewEvent, StartRecordingError};
 use crate::media::ice::IceConfig;
 use crate::media::preview::{PauseHandle, PreviewConfig, VideoPreview};
 use crate::media::publisher::{AudioMode, Publisher, PublisherConfig, VideoMode};
@@ -123,6 +124,8 @@ struct Participant {
     health: Health,
     video: Option<VideoPreview>,
     problems: Vec<(Problem, String)>,
+    /// In the room now (joined and not left since): a join is news only when this is false.
+    present: bool,
 }
 
 struct Inner {
@@ -140,6 +143,10 @@ struct Inner {
     last_session_dir: RefCell<Option<PathBuf>>,
     close_after_stop: Cell<bool>,
     password_hint_shown: Cell<bool>,
+    /// The room's name as the operator knows it, for the inhibitor's reason.
+    room_name: RefCell<String>,
+    /// GtkApplication's inhibit cookie while a recording runs or finishes (0: none held).
+    inhibit_cookie: Cell<u32>,
 }
 
 /// The app layer of one window.
@@ -190,6 +197,8 @@ impl Session {
                 last_session_dir: RefCell::new(None),
                 close_after_stop: Cell::new(false),
                 password_hint_shown: Cell::new(false),
+                room_name: RefCell::new(String::new()),
+                inhibit_cookie: Cell::new(0),
             }),
         };
         let weak = Rc::downgrade(&session.inner);
@@ -265,6 +274,7 @@ impl Session {
         config.ice = self.ice_from_settings();
         config.previews = self.preview_config();
         self.reset();
+        self.inner.room_name.replace(request.room.clone());
         self.start_engine(config);
     }
 
@@ -283,6 +293,7 @@ impl Session {
         let mut config = EngineConfig::new(&demo.server.url(), DEMO_ROOM, Password::Default);
         config.ice = IceConfig::default();
         config.previews = self.preview_config();
+        self.inner.room_name.replace(gettext("Demo Room"));
         self.inner.demo.replace(Some(demo));
         self.start_engine(config);
     }
@@ -337,12 +348,18 @@ impl Session {
         }
         let engine = inner.engine.borrow_mut().take();
         let demo = inner.demo.borrow_mut().take();
-        if engine.is_some() || demo.is_some() {
+        // A recording being left still finishes its files: the machine stays awake for that.
+        let cookie = inner.inhibit_cookie.replace(0);
+        let app = self.window().and_then(|w| w.application());
+        if engine.is_some() || demo.is_some() || cookie != 0 {
             glib::spawn_future_local(async move {
                 if let Some(engine) = engine {
                     engine.shutdown().await;
                 }
                 drop(demo);
+                if let (Some(app), true) = (app, cookie != 0) {
+                    app.uninhibit(cookie);
+                }
             });
         }
         if let Some(window) = self.window() {
@@ -352,6 +369,7 @@ impl Session {
             }
             window.set_finishing(false);
             window.set_recording(false);
+            window.set_disk_status(None);
         }
         inner.panel.clear();
     }
@@ -359,7 +377,45 @@ impl Session {
     fn fail(&self, message: String) {
         self.reset();
         if let Some(window) = self.window() {
+            super::notify::send(
+                &window,
+                "error",
+                &gettext("Could Not Join the Room"),
+                &message,
+                &[],
+            );
             window.set_view_state(ViewState::Error(message));
+        }
+    }
+
+    /// Keeps the machine from suspending, idling or logging out while recording.
+    fn keep_the_machine_awake(&self, window: &RoomtapeWindow) {
+        if self.inner.inhibit_cookie.get() != 0 {
+            return;
+        }
+        let Some(app) = window.application() else {
+            return;
+        };
+        let reason = gettext_f("Recording room {}", &[&self.inner.room_name.borrow()]);
+        let cookie = app.inhibit(
+            Some(window),
+            gtk::ApplicationInhibitFlags::SUSPEND
+                | gtk::ApplicationInhibitFlags::IDLE
+                | gtk::ApplicationInhibitFlags::LOGOUT,
+            Some(&reason),
+        );
+        if cookie == 0 {
+            tracing::info!("no session manager took the inhibitor: the machine may sleep");
+        }
+        self.inner.inhibit_cookie.set(cookie);
+    }
+
+    fn let_the_machine_sleep(&self) {
+        let cookie = self.inner.inhibit_cookie.replace(0);
+        if cookie != 0
+            && let Some(app) = self.window().and_then(|w| w.application())
+        {
+            app.uninhibit(cookie);
         }
     }
 
@@ -376,15 +432,30 @@ impl Session {
         match state {
             Recording::Idle => {
                 let parent = crate::settings::recordings_dir(&self.inner.settings);
-                match engine.start_recording(&parent, RecordOptions::default()) {
+                let options = RecordOptions {
+                    min_free: crate::settings::min_free_bytes(&self.inner.settings),
+                    ..Default::default()
+                };
+                match engine.start_recording(&parent, options) {
                     Ok(dir) => {
                         tracing::info!("recording into {}", dir.display());
+                        self.keep_the_machine_awake(&window);
                         self.inner.recording.replace(Recording::Running {
                             started: Instant::now(),
                         });
                         window.set_recording(true);
                         self.start_timer();
                         self.tick();
+                    }
+                    Err(StartRecordingError::NotEnoughSpace { free, floor, .. }) => {
+                        window.show_toast(&gettext_f(
+                            "Not enough free space to record in {}: {} free, and {} is kept free. Free some space, or choose another folder or a lower limit in Preferences.",
+                            &[
+                                &parent.display().to_string(),
+                                &format_size(free),
+                                &format_size(floor),
+                            ],
+                        ))
                     }
                     Err(err) => window.show_toast(&gettext_f(
                         "Could not start recording in {}: {}. Choose another folder in Preferences.",
@@ -500,6 +571,7 @@ impl Session {
                 health: Health::default(),
                 video: None,
                 problems: Vec::new(),
+                present: false,
             },
         );
     }
@@ -527,7 +599,7 @@ impl Session {
                 .iter()
                 .any(|(problem, _)| matches!(problem, Problem::NoRtp | Problem::NoPong));
         let state = if stalled {
-            "stalled"
+            "no-media"
         } else {
             participant.health.ice_state().as_str()
         };
@@ -635,17 +707,32 @@ impl Session {
             EngineEvent::RecordingFinished { dir, all_ok } => {
                 self.inner.recording.replace(Recording::Idle);
                 self.inner.last_session_dir.replace(Some(dir.clone()));
+                self.let_the_machine_sleep();
                 window.set_finishing(false);
                 window.set_recording(false);
+                window.set_disk_status(None);
                 self.tick();
-                window.show_toast(&if all_ok {
-                    gettext_f("Recording saved in {}", &[&dir.display().to_string()])
+                let shown_dir = dir.display().to_string();
+                let text = if all_ok {
+                    gettext_f("Recording saved in {}", &[&shown_dir])
                 } else {
                     gettext_f(
                         "Some files in {} could not be finished; the others are saved.",
-                        &[&dir.display().to_string()],
+                        &[&shown_dir],
                     )
-                });
+                };
+                window.show_recording_toast(&text, &dir);
+                super::notify::send(
+                    &window,
+                    "recording-saved",
+                    &if all_ok {
+                        gettext("Recording Saved")
+                    } else {
+                        gettext("Recording Saved With Problems")
+                    },
+                    &text,
+                    &super::notify::recording_buttons(&shown_dir),
+                );
                 if self.inner.close_after_stop.replace(false) {
                     window.set_allow_close(true);
                     window.close();
@@ -663,9 +750,62 @@ impl Session {
                     &[&label, error.as_deref().unwrap_or("")],
                 ));
             }
+            EngineEvent::DiskSpace { report, .. } => {
+                let free = format_size(report.free_bytes);
+                window.set_disk_status(Some(match report.time_left {
+                    Some(left) => gettext_f(
+                        "{} free, about {} left",
+                        &[&free, &disk_space::format_duration(left)],
+                    ),
+                    None => gettext_f("{} free", &[&free]),
+                }));
+            }
+            EngineEvent::DiskLow { dir, report } => {
+                let text = gettext_f(
+                    "Disk space is low: {} free in {}, about {} of recording left. The recording stops by itself before the disk is full.",
+                    &[
+                        &format_size(report.free_bytes),
+                        &dir.display().to_string(),
+                        &report
+                            .time_left
+                            .map(disk_space::format_duration)
+                            .unwrap_or_default(),
+                    ],
+                );
+                window.show_toast(&text);
+                super::notify::send(&window, "disk", &gettext("Disk Space Is Low"), &text, &[]);
+            }
+            EngineEvent::DiskFloor {
+                dir,
+                free_bytes,
+                floor_bytes,
+            } => {
+                // The engine is finishing every file already.
+                self.inner.recording.replace(Recording::Finishing);
+                window.set_finishing(true);
+                window.set_recording(false);
+                self.tick();
+                let text = gettext_f(
+                    "Recording stopped: only {} free in {}, and {} is kept free. Every file is being finished.",
+                    &[
+                        &format_size(free_bytes),
+                        &dir.display().to_string(),
+                        &format_size(floor_bytes),
+                    ],
+                );
+                window.show_toast(&text);
+                super::notify::send(
+                    &window,
+                    "disk",
+                    &gettext("Recording Stopped: Disk Almost Full"),
+                    &text,
+                    &[],
+                );
+            }
             EngineEvent::Fatal(message) => {
                 if self.inner.joined.get() {
                     window.show_toast(&message);
+                    super::notify::send(&window, "error", &gettext("Room Error"), &message, &[]);
                 } else {
                     self.fail(explain_unreachable(server, &message));
                 }
@@ -720,12 +860,17 @@ impl Session {
                 ..
             } => {
                 self.ensure_participant(&id, &stream_id, Some(at_ms));
+                let mut came_in = false;
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     if p.tile.left() {
                         p.health = Health::default();
                         p.problems.clear();
                     }
                     p.tile.set_left(false);
+                    came_in = !std::mem::replace(&mut p.present, true);
+                }
+                if came_in {
+                    self.notify_joined_soon(&id);
                 }
                 self.show_problems(&id);
                 self.show_health(&id, at_ms);
@@ -745,6 +890,7 @@ impl Session {
                 }
                 let label = self.label_of(&id);
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                    p.present = false;
                     p.tile.set_connection_lost(matches!(
                         reason,
                         LeaveReason::Vanished | LeaveReason::Failed
@@ -761,6 +907,24 @@ impl Session {
                 }
                 self.show_problems(&id);
                 self.inner.panel.set_state(&id, "closed", None, at_ms);
+                let lost = matches!(reason, LeaveReason::Vanished | LeaveReason::Failed);
+                super::notify::send(
+                    window,
+                    &format!("participant-{id}"),
+                    &if lost {
+                        gettext_f("{}’s Connection Was Lost", &[&label])
+                    } else {
+                        gettext_f("{} Left", &[&label])
+                    },
+                    &if lost {
+                        gettext(
+                            "Their recording so far is saved; they are recorded again if they come back.",
+                        )
+                    } else {
+                        gettext("Their recording so far is saved.")
+                    },
+                    &[],
+                );
             }
             RoomEvent::Connection { id, state, at_ms } => {
                 self.update_health(&id, at_ms, |h| h.connection = state);
@@ -823,6 +987,53 @@ impl Session {
         }
     }
 
+    /// Says that `id` joined once their name is known (it comes over the data channel just
+    /// after the join), unless they left again meanwhile.
+    fn notify_joined_soon(&self, id: &str) {
+        const NAME_WAIT: Duration = Duration::from_millis(1500);
+        let weak = Rc::downgrade(&self.inner);
+        let id = id.to_owned();
+        let generation = self.inner.generation.get();
+        glib::timeout_add_local_once(NAME_WAIT, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let session = Session { inner };
+            let present = session
+                .inner
+                .participants
+                .borrow()
+                .get(&id)
+                .is_some_and(|p| p.present);
+            if session.inner.generation.get() != generation || !present {
+                return;
+            }
+            let Some(window) = session.window() else {
+                return;
+            };
+            let label = session.label_of(&id);
+            super::notify::send(
+                &window,
+                &format!("participant-{id}"),
+                &gettext_f("{} Joined", &[&label]),
+                &gettext_f("{} is in {}", &[&label, &session.inner.room_name.borrow()]),
+                &[],
+            );
+        });
+    }
+
+    /// Stops (or restarts) the media of the demo participant `stream`, their connection kept;
+    /// returns whether there is such a participant.
+    pub fn pause_demo_media(&self, stream: &str, paused: bool) -> bool {
+        let demo = self.inner.demo.borrow();
+        let Some(publisher) = demo
+            .as_ref()
+            .and_then(|d| d.publishers.iter().find(|p| p.stream_id() == stream))
+        else {
+            return false;
+        };
+        publisher.set_media_paused(paused);
+        true
+    }
+
     /// The tiles in the grid, in order.
     pub fn tiles(&self) -> Vec<RoomtapeTile> {
         let Some(window) = self.window() else {
@@ -873,6 +1084,9 @@ impl Session {
             "tiles": tiles,
             "candidates": self.inner.panel.candidate_counts(),
             "session_dir": self.last_session_dir(),
+            "inhibit_cookie": self.inner.inhibit_cookie.get(),
+            "status": window.status_text(),
+            "window_active": window.is_active(),
         })
     }
 }

@@ -159,6 +159,137 @@ async fn save_candidate_log(
     })
 }
 
+/// What a confirmation dialog showed, after answering it with `response`.
+async fn answer_dialog(window: &RoomtapeWindow, response: &str) -> serde_json::Value {
+    let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
+    let report = serde_json::json!({
+        "dialog": dialog.is_some(),
+        "heading": dialog.as_ref().and_then(|d| d.heading()).map(|h| h.to_string()),
+        "responses": dialog.as_ref().map(|d| {
+            ["cancel", "stop"]
+                .iter()
+                .filter(|id| d.has_response(id))
+                .map(|id| d.response_label(id).to_string())
+                .collect::<Vec<_>>()
+        }),
+    });
+    if let Some(dialog) = dialog {
+        dialog.response(response);
+        // The dialog closes itself after its response.
+        let _ = wait_for(DIALOG_TIMEOUT, || (!dialog.is_visible()).then_some(())).await;
+    }
+    report
+}
+
+/// While recording: leaving, opening the demo and joining another room each ask first, and
+/// "Keep Recording" keeps it running; then leaving for real finishes the files.
+async fn confirm_before_stopping(
+    window: &RoomtapeWindow,
+    session: &Session,
+    plan: &Plan,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut report = serde_json::Map::new();
+    let _ = WidgetExt::activate_action(window, "win.record", None);
+    glib::timeout_future(Duration::try_from_secs_f64(plan.seconds).unwrap_or_default()).await;
+    report.insert("recording".into(), session.summary());
+    let another = super::JoinRequest {
+        room: "another-room".into(),
+        server: "ws://127.0.0.1:9".into(),
+        password: super::PASSWORD_DEFAULT.into(),
+    };
+    for attempt in ["leave", "demo", "join"] {
+        match attempt {
+            "leave" => {
+                let _ = WidgetExt::activate_action(window, "win.leave", None);
+            }
+            "demo" => {
+                let _ = WidgetExt::activate_action(window, "win.demo", None);
+            }
+            _ => window.request_join(another.clone()),
+        }
+        let mut asked = answer_dialog(window, "cancel").await;
+        asked["still_recording"] = window.is_recording().into();
+        asked["view"] = format!("{:?}", window.view_state()).into();
+        report.insert(format!("{attempt}_asked"), asked);
+    }
+    let stop_pressed = Instant::now();
+    let _ = WidgetExt::activate_action(window, "win.leave", None);
+    report.insert(
+        "leave_confirmed".into(),
+        answer_dialog(window, "stop").await,
+    );
+    // Leaving goes on finishing the files in the background, until the manifest says so.
+    let finished = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("session.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|manifest| manifest["state"] == "finished")
+    };
+    let _ = wait_for(FINISH_TIMEOUT, || {
+        session.last_session_dir().filter(|dir| finished(dir))
+    })
+    .await;
+    report.insert(
+        "finish_secs".into(),
+        stop_pressed.elapsed().as_secs_f64().into(),
+    );
+    report.insert("finished".into(), session.summary());
+    report
+}
+
+/// The participant the `no-media` scenario freezes.
+const FROZEN_STREAM: &str = "bob";
+
+/// Freezes one participant's media until their badge shows it, then lets it flow again.
+async fn freeze_media(
+    window: &RoomtapeWindow,
+    session: &Session,
+    plan: &Plan,
+    failed: &Cell<bool>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut report = serde_json::Map::new();
+    let badge = |session: &Session| {
+        session
+            .tiles()
+            .into_iter()
+            .find(|t| t.label().eq_ignore_ascii_case(FROZEN_STREAM))
+            .map(|t| (t.ice_state(), t.ice_badge_text(), t.ice_badge_classes()))
+    };
+    report.insert(
+        "frozen".into(),
+        session.pause_demo_media(FROZEN_STREAM, true).into(),
+    );
+    let frozen_at = Instant::now();
+    let shown = wait_for(Duration::from_secs(15), || {
+        badge(session).filter(|(state, _, _)| state == "no-media")
+    })
+    .await;
+    report.insert(
+        "no_media_after_secs".into(),
+        frozen_at.elapsed().as_secs_f64().into(),
+    );
+    report.insert("while_frozen".into(), serde_json::json!(shown));
+    report.insert("others_while_frozen".into(), session.summary());
+    if let Some(path) = &plan.screenshot
+        && let Err(err) = super::screenshot::save_widget_png_soon(window, path).await
+    {
+        eprintln!("roomtape: could not save the screenshot: {err:#}");
+        failed.set(true);
+    }
+    session.pause_demo_media(FROZEN_STREAM, false);
+    let thawed_at = Instant::now();
+    let back = wait_for(Duration::from_secs(15), || {
+        badge(session).filter(|(state, _, _)| matches!(state.as_str(), "connected" | "completed"))
+    })
+    .await;
+    report.insert(
+        "back_after_secs".into(),
+        thawed_at.elapsed().as_secs_f64().into(),
+    );
+    report.insert("after_thaw".into(), serde_json::json!(back));
+    report
+}
+
 /// Record, wait, press Stop (or close the window and answer its question), wait for the
 /// files; returns what the window showed along the way.
 async fn record(
@@ -244,6 +375,16 @@ pub(super) fn record_and_report(
         #[weak]
         window,
         async move {
+            // Another application's window in front: everything happens in the background.
+            let in_front = (plan.scenario == DemoScenario::Background).then(|| {
+                let other = gtk::Window::builder()
+                    .title("Another Application")
+                    .default_width(320)
+                    .default_height(200)
+                    .build();
+                other.present();
+                other
+            });
             // The side panel is part of what is checked (and shown in the screenshot).
             let _ = WidgetExt::activate_action(&window, "win.toggle-panel", None);
             let started = Instant::now();
@@ -281,9 +422,21 @@ pub(super) fn record_and_report(
                         serde_json::json!({ "join": join, "preferences": preferences }),
                     );
                 }
-                DemoScenario::Close => {}
+                DemoScenario::Close | DemoScenario::Background => {}
+                DemoScenario::Confirm => {
+                    report.extend(confirm_before_stopping(&window, &session, &plan).await);
+                }
+                DemoScenario::NoMedia => {
+                    report.extend(freeze_media(&window, &session, &plan, &failed).await);
+                }
             }
-            report.extend(record(&window, &session, &plan, &failed).await);
+            if !matches!(plan.scenario, DemoScenario::Confirm | DemoScenario::NoMedia) {
+                report.extend(record(&window, &session, &plan, &failed).await);
+            }
+            if let Some(other) = in_front {
+                report.insert("window_active_at_end".into(), window.is_active().into());
+                other.destroy();
+            }
             println!("{}", serde_json::Value::Object(report));
             let _ = std::io::stdout().flush();
             drop(hold);

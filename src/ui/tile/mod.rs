@@ -245,6 +245,21 @@ impl RoomtapeTile {
         }
     }
 
+    /// What the connection badge reads ("no media", "connected · host").
+    pub fn ice_badge_text(&self) -> String {
+        self.imp().ice_badge.label().to_string()
+    }
+
+    /// The badge's style classes (its colour comes from the `ice-*` one).
+    pub fn ice_badge_classes(&self) -> Vec<String> {
+        self.imp()
+            .ice_badge
+            .css_classes()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
     /// The recording time the tile shows ("00:00:03"), `None` when it shows none.
     pub fn recording_time(&self) -> Option<String> {
         let imp = self.imp();
@@ -336,7 +351,7 @@ impl RoomtapeTile {
             "ice-failed",
             "ice-disconnected",
             "ice-closed",
-            "ice-stalled",
+            "ice-no-media",
         ] {
             imp.ice_badge.remove_css_class(class);
         }

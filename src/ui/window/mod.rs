@@ -103,6 +103,8 @@ mod imp {
         #[template_child]
         pub(super) error_page: TemplateChild<adw::StatusPage>,
         #[template_child]
+        pub(super) edit_button: TemplateChild<gtk::Button>,
+        #[template_child]
         pub(super) recordings_stack: TemplateChild<gtk::Stack>,
         #[template_child]
         pub(super) recordings_box: TemplateChild<gtk::Box>,
@@ -135,6 +137,8 @@ mod imp {
         pub(super) record_elapsed: Cell<u64>,
         /// The operator confirmed closing (or nothing needs confirming any more).
         pub(super) allow_close: Cell<bool>,
+        /// Free space and recording time left, while recording.
+        pub(super) disk_status: RefCell<Option<String>>,
     }
 
     #[glib::object_subclass]
@@ -147,6 +151,10 @@ mod imp {
             klass.bind_template();
 
             klass.install_action("win.join", None, |win, _, _| win.show_join_dialog());
+            klass.install_action("win.edit-join", None, |win, _, _| win.edit_join());
+            klass.install_action("win.copy-guest-link", None, |win, _, _| {
+                win.copy_guest_link()
+            });
             klass.install_action("win.demo", None, |win, _, _| win.request_demo());
             klass.install_action("win.retry", None, |win, _, _| win.retry());
             klass.install_action("win.leave", None, |win, _, _| win.request_leave());
@@ -288,6 +296,83 @@ impl RoomtapeWindow {
         self.imp().toast_overlay.add_toast(adw::Toast::new(text));
     }
 
+    /// The message after a recording, with buttons to open its folder or show it on the
+    /// Recordings page.
+    pub fn show_recording_toast(&self, text: &str, dir: &std::path::Path) {
+        let target = dir.display().to_string().to_variant();
+        let toast = adw::Toast::builder()
+            .button_label(gettext("Open Folder"))
+            .action_name("app.open-folder")
+            .action_target(&target)
+            .timeout(10)
+            .build();
+        // A toast has one button of its own: the second goes next to the text.
+        let title = gtk::Box::new(gtk::Orientation::Horizontal, 12);
+        title.append(
+            &gtk::Label::builder()
+                .label(text)
+                .wrap(true)
+                .xalign(0.0)
+                .build(),
+        );
+        title.append(
+            &gtk::Button::builder()
+                .label(gettext("Show in Recordings"))
+                .action_name("app.show-recording")
+                .action_target(&target)
+                .valign(gtk::Align::Center)
+                .css_classes(["flat"])
+                .build(),
+        );
+        toast.set_custom_title(Some(&title));
+        self.imp().toast_overlay.add_toast(toast);
+    }
+
+    /// Free space and recording time left, shown in the status line while recording.
+    pub fn set_disk_status(&self, status: Option<String>) {
+        if *self.imp().disk_status.borrow() != status {
+            self.imp().disk_status.replace(status);
+            self.update_view();
+        }
+    }
+
+    /// What the status line says under the header bar (for the test hook).
+    pub fn status_text(&self) -> String {
+        self.imp().status_detail.label().to_string()
+    }
+
+    /// Opens the join dialog filled in with the room that could not be joined.
+    fn edit_join(&self) {
+        let request = self.imp().request.borrow().clone();
+        match request {
+            Some(RoomRequest::Join(request)) => {
+                crate::ui::join_dialog::present(self, Some(&request))
+            }
+            _ => self.show_join_dialog(),
+        }
+    }
+
+    /// Copies the link guests open to join this room, with its password.
+    fn copy_guest_link(&self) {
+        let request = self.imp().request.borrow().clone();
+        let Some(RoomRequest::Join(request)) = request else {
+            return;
+        };
+        let password = match request.password.as_str() {
+            PASSWORD_DEFAULT => None,
+            other => Some(other),
+        };
+        let salt = self.settings().string("salt");
+        let salt = Some(salt.trim()).filter(|s| !s.is_empty());
+        let link =
+            crate::signaling::link::guest_link(&request.room, &request.server, password, salt);
+        self.clipboard().set_text(&link);
+        self.show_toast(&gettext_f(
+            "Guest link for “{}” copied: guests open it in their browser to join",
+            &[&request.room],
+        ));
+    }
+
     pub fn candidate_participant_filter(&self) -> gtk::DropDown {
         self.imp().candidate_participant_filter.get()
     }
@@ -410,7 +495,7 @@ impl RoomtapeWindow {
 
     /// Opens the join dialog; its Join button calls [`Self::request_join`].
     pub fn show_join_dialog(&self) {
-        crate::ui::join_dialog::present(self);
+        crate::ui::join_dialog::present(self, None);
     }
 
     /// Shows Joining, remembers the room and emits `join-requested`; asks first when that
@@ -432,7 +517,12 @@ impl RoomtapeWindow {
     }
 
     fn join_now(&self, request: JoinRequest) {
-        crate::settings::remember_room(&self.settings(), &request.room);
+        crate::settings::remember_room(
+            &self.settings(),
+            &request.room,
+            &request.server,
+            crate::ui::join_dialog::PasswordMode::from_setting(&request.password).kind(),
+        );
         self.start_request(RoomRequest::Join(request.clone()));
         self.emit_by_name::<()>(
             "join-requested",
@@ -598,7 +688,13 @@ impl RoomtapeWindow {
             let (icon, what) = match &state {
                 ViewState::Empty => return None,
                 ViewState::Joining => ("content-loading-symbolic", gettext("joining")),
-                ViewState::Room if recording => ("media-record-symbolic", gettext("recording")),
+                ViewState::Room if recording => (
+                    "media-record-symbolic",
+                    match imp.disk_status.borrow().as_deref() {
+                        Some(disk) => gettext_f("recording · {}", &[disk]),
+                        None => gettext("recording"),
+                    },
+                ),
                 ViewState::Room => ("network-transmit-receive-symbolic", gettext("in the room")),
                 ViewState::Error(_) => ("network-error-symbolic", gettext("not connected")),
             };
@@ -659,5 +755,13 @@ impl RoomtapeWindow {
         self.action_set_enabled("win.leave", state != ViewState::Empty);
         // Without an earlier request (a bad --room), Try Again opens the join dialog.
         self.action_set_enabled("win.retry", matches!(state, ViewState::Error(_)));
+        let joined_a_room = matches!(*imp.request.borrow(), Some(RoomRequest::Join(_)));
+        let editable = joined_a_room && matches!(state, ViewState::Error(_));
+        self.action_set_enabled("win.edit-join", editable);
+        imp.edit_button.set_visible(editable);
+        self.action_set_enabled(
+            "win.copy-guest-link",
+            joined_a_room && matches!(state, ViewState::Room | ViewState::Joining),
+        );
     }
 }

@@ -640,7 +640,8 @@ fn churn_soak() {
 // 5: disk full, unwritable folder
 
 /// Runs `roomtape record` inside a private mount namespace with a tmpfs of `size` mounted on
-/// `dir` (`ro` for a read-only one). When the recorder ends, the folder is copied to `copy_to`.
+/// `dir` (`ro` for a read-only one), keeping `min_free` free. When the recorder ends, the
+/// space left on the tmpfs is reported (`free_after`) and the folder is copied to `copy_to`.
 /// The recorder dies with the shell (a failed test kills the shell), so none is left behind.
 fn record_in_tmpfs(
     url: &str,
@@ -649,6 +650,7 @@ fn record_in_tmpfs(
     size: &str,
     ro: bool,
     copy_to: &Path,
+    min_free: &str,
 ) -> Proc {
     let options = if ro {
         format!("size={size},ro")
@@ -657,10 +659,11 @@ fn record_in_tmpfs(
     };
     let script = format!(
         r#"mount -t tmpfs -o {options} roomtape-test "$1" || exit 97
-setpriv --pdeathsig KILL "$2" record --server "$3" --room "$4" --password false --stun false --json-events --output "$1" &
+setpriv --pdeathsig KILL "$2" record --server "$3" --room "$4" --password false --stun false --json-events --min-free "$6" --output "$1" &
 pid=$!
 trap 'kill -TERM $pid' TERM INT
 while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+echo "{{\"event\":\"free_after\",\"bytes\":$(df -B1 --output=avail "$1" | tail -n 1)}}"
 cp -a "$1"/. "$5"/
 echo "{{\"event\":\"exit\",\"code\":$rc}}"
 "#
@@ -680,6 +683,7 @@ echo "{{\"event\":\"exit\",\"code\":$rc}}"
             url,
             room,
             copy_to.to_str().unwrap(),
+            min_free,
         ],
     )
 }
@@ -693,7 +697,7 @@ fn a_full_disk_is_reported_and_earlier_files_survive() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&copy).unwrap();
     let (_server, url) = serve("official");
-    let mut recorder = record_in_tmpfs(&url, "full", &dir, "8m", false, &copy);
+    let mut recorder = record_in_tmpfs(&url, "full", &dir, "8m", false, &copy, "0");
     let started = recorder
         .wait_event(CONNECT, |e| e["event"] == "recording_started")
         .expect("records into the tmpfs");
@@ -787,6 +791,99 @@ fn a_full_disk_is_reported_and_earlier_files_survive() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// The disk guard on a 40 MB disk that must keep 28 MB free: told at once that little time is
+/// left, then stopped before the floor with every participant's file finished and playable,
+/// the floor still free after joining the tracks, and exit code 4.
+#[test]
+fn a_filling_disk_warns_then_stops_above_the_floor_with_every_file_playable() {
+    let _serial = serial();
+    const FLOOR: u64 = 28_000_000;
+    let base = temp_dir("diskfloor");
+    let dir = base.join("mnt");
+    let copy = base.join("copy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&copy).unwrap();
+    let (_server, url) = serve("official");
+    let mut recorder = record_in_tmpfs(&url, "floor", &dir, "40m", false, &copy, "28M");
+    let started = recorder
+        .wait_event(CONNECT, |e| e["event"] == "recording_started")
+        .expect("records into the tmpfs");
+    let session_in_ns = PathBuf::from(started["dir"].as_str().unwrap());
+    let _alice = publish(
+        &url,
+        "floor",
+        "alice",
+        "false",
+        &["--resolution", "1280x720"],
+    );
+    let _bob = publish(&url, "floor", "bob", "false", &["--resolution", "1280x720"]);
+    let (alice, _, _) = wait_flowing(&mut recorder, "alice", &[]);
+    let (bob, _, _) = wait_flowing(&mut recorder, "bob", &[]);
+    let low = recorder
+        .wait_event(Duration::from_secs(30), |e| e["event"] == "disk_low")
+        .expect("warned that little time is left");
+    assert!(
+        low["time_left_s"].as_u64().is_some_and(|s| s <= 15 * 60),
+        "{low}"
+    );
+    let stopped_at = Instant::now();
+    let floor = recorder
+        .wait_event(Duration::from_secs(180), |e| e["event"] == "disk_floor")
+        .expect("stopped before the floor");
+    eprintln!(
+        "FIGURE diskfloor: warned with {} bytes free ({} s left at {:.0} B/s); stopped with {} free, {:.1} s later",
+        low["free_bytes"],
+        low["time_left_s"],
+        low["bytes_per_sec"].as_f64().unwrap_or(0.0),
+        floor["free_bytes"],
+        stopped_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(floor["floor_bytes"], FLOOR);
+    assert!(floor["free_bytes"].as_u64().unwrap() >= FLOOR, "{floor}");
+    for id in [&alice, &bob] {
+        let finished = wait_segment_finished(&mut recorder, id, Duration::from_secs(30));
+        assert_eq!(finished["ok"], true, "finished cleanly: {finished}");
+    }
+    recorder
+        .wait_event(Duration::from_secs(30), |e| {
+            e["event"] == "recording_finished"
+        })
+        .expect("the recording finishes by itself");
+    let free_after = recorder
+        .wait_event(Duration::from_secs(30), |e| e["event"] == "free_after")
+        .expect("free space after");
+    let exit = recorder
+        .wait_event(Duration::from_secs(30), |e| e["event"] == "exit")
+        .expect("the recorder exits by itself");
+    assert_eq!(exit["code"], 4, "the disk floor has its own exit code");
+    let free_after = free_after["bytes"].as_u64().unwrap();
+    eprintln!("FIGURE diskfloor: {free_after} bytes free once every file was joined");
+    assert!(
+        free_after >= FLOOR,
+        "{free_after} bytes left, under the floor"
+    );
+
+    let session = copy.join(session_in_ns.file_name().unwrap());
+    let manifest = manifest(&session);
+    for stream in ["alice", "bob"] {
+        let segs = segments(&manifest, stream);
+        assert_eq!(segs.len(), 1, "{manifest:#}");
+        assert!(
+            segs[0]["track_files"]
+                .as_array()
+                .is_none_or(|t| t.is_empty()),
+            "joined into one file: {manifest:#}"
+        );
+        let report = inspect(&session.join(segs[0]["file"].as_str().unwrap()));
+        assert!(report.duration_s > 2.0, "{stream} plays: {report:?}");
+        assert!(
+            report.video_frames > 30 && report.audio_frames > 50,
+            "{report:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 #[test]
 fn an_unwritable_folder_is_a_clear_error() {
     let base = temp_dir("readonly");
@@ -797,7 +894,7 @@ fn an_unwritable_folder_is_a_clear_error() {
     // Root ignores permission bits: a read-only mount is what stays unwritable.
     let output = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(r#"mount -t tmpfs -o size=1m,ro roomtape-test "$1" || exit 97; exec "$2" record --server ws://127.0.0.1:9 --room r --password false --stun false --output "$1/sub""#)
+        .arg(r#"mount -t tmpfs -o size=1m,ro roomtape-test "$1" || exit 97; exec "$2" record --server ws://127.0.0.1:9 --room r --password false --stun false --min-free 0 --output "$1/sub""#)
         .args(["sh", dir.to_str().unwrap(), BIN])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -10,6 +10,9 @@ use roomtape::cli::Cli;
 use roomtape::media::inspect::count_frames;
 use roomtape::ui::LaunchOptions;
 
+#[path = "common/desktop_bus.rs"]
+mod desktop_bus;
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A PNG path in the temp folder, unique to this test and process.
@@ -100,6 +103,15 @@ fn demo_request_renders() {
 /// Record room (the real `win.record` action), stops it, and returns the JSON report and the
 /// folder the recordings went to.
 fn demo_record(seconds: &str, scenario: &str) -> (serde_json::Value, PathBuf) {
+    demo_record_with(seconds, scenario, &[])
+}
+
+/// [`demo_record`] with more environment (a private session bus, say).
+fn demo_record_with(
+    seconds: &str,
+    scenario: &str,
+    env: &[(&str, &str)],
+) -> (serde_json::Value, PathBuf) {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "DISPLAY is not set: run the UI tests under an X server"
@@ -122,6 +134,7 @@ fn demo_record(seconds: &str, scenario: &str) -> (serde_json::Value, PathBuf) {
         .env("GSK_RENDERER", "cairo")
         .env("GTK_A11Y", "none")
         .env("GSETTINGS_BACKEND", "memory")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -534,4 +547,179 @@ fn launch_options_come_from_the_command_line() {
     assert_eq!(options.room, None);
     assert_eq!(options.screenshot, None);
     assert_eq!(options.screenshot_delay, 3.0);
+}
+
+/// While recording, leaving, opening the demo room and joining another room each ask first
+/// with the same question as closing; "Keep Recording" keeps it running, and leaving for real
+/// finishes every file.
+#[test]
+fn while_recording_leave_demo_and_join_ask_first() {
+    let (report, home) = demo_record("2", "confirm");
+    assert_eq!(report["recording"]["recording"], true, "{report}");
+    for (attempt, heading, stop) in [
+        ("leave", "Stop Recording and Leave?", "_Stop and Leave"),
+        (
+            "demo",
+            "Stop Recording and Open the Demo Room?",
+            "_Stop and Open",
+        ),
+        (
+            "join",
+            "Stop Recording and Join Another Room?",
+            "_Stop and Join",
+        ),
+    ] {
+        let asked = &report[format!("{attempt}_asked")];
+        assert_eq!(asked["dialog"], true, "{attempt} did not ask: {report}");
+        assert_eq!(asked["heading"], heading, "{asked}");
+        assert_eq!(
+            asked["responses"],
+            serde_json::json!(["_Keep Recording", stop]),
+            "{asked}"
+        );
+        assert_eq!(asked["still_recording"], true, "{attempt}: {asked}");
+        assert_eq!(asked["view"], "Room", "{attempt}: {asked}");
+    }
+    assert_eq!(report["leave_confirmed"]["dialog"], true, "{report}");
+    assert_eq!(report["finished"]["view"], "Empty", "{report}");
+    let dir = session_dir(&report, &report["finished"], &home);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("session.json")).expect("session.json"),
+    )
+    .expect("session.json is JSON");
+    assert_eq!(manifest["state"], "finished", "{manifest}");
+    for participant in manifest["participants"].as_array().expect("participants") {
+        let file = participant["segments"][0]["file"].as_str().expect("file");
+        let frames = count_frames(&dir.join(file)).expect("the file demuxes to its end");
+        assert!(frames.video + frames.audio > 20, "{file}: {frames:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// A participant whose media stops while the connection stays up gets an amber "no media"
+/// badge within seconds, the others stay green, and it turns back when media returns.
+#[test]
+fn stopped_media_turns_the_badge_amber_and_back() {
+    let (report, home) = demo_record("0", "no-media");
+    assert_eq!(report["frozen"], true, "{report}");
+    let (state, text, classes) = (
+        &report["while_frozen"][0],
+        &report["while_frozen"][1],
+        &report["while_frozen"][2],
+    );
+    assert_eq!(state, "no-media", "{report}");
+    assert!(
+        text.as_str().is_some_and(|t| t.starts_with("no media")),
+        "{text}"
+    );
+    assert!(
+        classes
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c == "ice-no-media")),
+        "the amber style: {classes}"
+    );
+    let after = report["no_media_after_secs"].as_f64().unwrap_or(99.0);
+    assert!(after <= 6.0, "shown {after} s after the media stopped");
+    for tile in report["others_while_frozen"]["tiles"]
+        .as_array()
+        .expect("tiles")
+    {
+        if tile["label"] != "Bob" {
+            assert!(
+                matches!(tile["ice"].as_str(), Some("connected" | "completed")),
+                "{tile}"
+            );
+        }
+    }
+    assert!(
+        matches!(
+            report["after_thaw"][0].as_str(),
+            Some("connected" | "completed")
+        ),
+        "back to green once media flows: {report}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// With the window behind another one: a session manager (on a bus of the test's own) is
+/// asked to keep the machine awake from Record to the end of Finishing, and a real
+/// notification server (dunst) gets who joined and "Recording Saved" with its two buttons.
+#[test]
+fn recording_in_the_background_keeps_the_machine_awake_and_notifies() {
+    let bus = desktop_bus::PrivateBus::start();
+    let session_manager =
+        desktop_bus::FakeService::start(&bus.address, desktop_bus::Service::SessionManager);
+    let notifications =
+        std::env::temp_dir().join(format!("roomtape-ui-dunst-{}.txt", std::process::id()));
+    let mut dunst = Command::new("dunst")
+        .arg("-print")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(std::fs::File::create(&notifications).expect("dunst output"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dunst starts (package dunst)");
+    let started = Instant::now();
+    while !bus.has_owner("org.freedesktop.Notifications") && started.elapsed() < TIMEOUT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        bus.has_owner("org.freedesktop.Notifications"),
+        "dunst serves"
+    );
+
+    let (report, home) = demo_record_with(
+        "3",
+        "background",
+        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
+    );
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    let printed = std::fs::read_to_string(&notifications).unwrap_or_default();
+    let _ = std::fs::remove_file(&notifications);
+
+    assert_eq!(
+        report["connected"]["window_active"], false,
+        "in the background: {report}"
+    );
+    let cookie = desktop_bus::FIRST_COOKIE;
+    assert_eq!(report["recording"]["inhibit_cookie"], cookie, "{report}");
+    assert_eq!(report["finished"]["inhibit_cookie"], 0, "{report}");
+    let inhibits = session_manager.calls_of("Inhibit");
+    assert_eq!(inhibits.len(), 1, "{inhibits:?}");
+    // (app id, toplevel, reason, flags): logout 1 + suspend 4 + idle 8.
+    assert!(
+        inhibits[0].contains("'io.github.roomtape.Roomtape'")
+            && inhibits[0].contains("'Recording room Demo Room'")
+            && inhibits[0].ends_with(" 13)"),
+        "{inhibits:?}"
+    );
+    assert_eq!(
+        session_manager.calls_of("Uninhibit"),
+        vec![format!("({cookie},)")],
+        "released after Finishing"
+    );
+
+    let summaries: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("summary: "))
+        .collect();
+    for person in ["Alice", "Bob", "Carol", "Dave"] {
+        assert!(
+            summaries.contains(&format!("'{person} Joined'").as_str()),
+            "{person} joined: {summaries:?}"
+        );
+    }
+    assert!(summaries.contains(&"'Recording Saved'"), "{summaries:?}");
+    let dir = session_dir(&report, &report["finished"], &home);
+    for button in ["Open Folder", "Show in Recordings"] {
+        assert!(
+            printed.contains(&format!(": \"{button}\"")),
+            "{button}: {printed}"
+        );
+    }
+    assert!(
+        printed.contains(&format!("app.open-folder('{}')", dir.display())),
+        "{printed}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
 }

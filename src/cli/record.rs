@@ -1,7 +1,7 @@
 //! `roomtape record`: the headless recorder.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -271,6 +271,8 @@ struct Console {
     json: bool,
     terminal: bool,
     status_shown: Cell<bool>,
+    /// Participant ids and the names they go by, for lines in words.
+    names: RefCell<HashMap<String, String>>,
 }
 
 impl Console {
@@ -279,7 +281,16 @@ impl Console {
             json,
             terminal: std::io::stdout().is_terminal(),
             status_shown: Cell::new(false),
+            names: RefCell::new(HashMap::new()),
         }
+    }
+
+    fn name(&self, id: &str) -> String {
+        self.names
+            .borrow()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_owned())
     }
 
     fn wants_status(&self) -> bool {
@@ -326,7 +337,7 @@ fn print_event(console: &Console, event: &EngineEvent) {
             if json_events {
                 Some(room_event.to_json_line())
             } else {
-                describe(room_event)
+                describe(room_event, &mut console.names.borrow_mut())
             }
         }
         EngineEvent::SegmentFinished {
@@ -338,10 +349,11 @@ fn print_event(console: &Console, event: &EngineEvent) {
         } => Some(if json_events {
             json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error, "failure": failure}).to_string()
         } else if *ok {
-            format!("Saved {}", file.display())
+            format!("{}: saved {}", console.name(participant), file.display())
         } else {
             format!(
-                "Could not finalise {}: {}",
+                "{}: could not finalise {}: {}",
+                console.name(participant),
                 file.display(),
                 error.as_deref().unwrap_or("unknown error")
             )
@@ -379,7 +391,7 @@ fn print_event(console: &Console, event: &EngineEvent) {
         } => Some(if json_events {
             json!({"event": "track_refused", "id": participant, "kind": kind, "encoding": encoding, "reason": reason}).to_string()
         } else {
-            format!("{participant}: {reason}")
+            format!("{}: {reason}", console.name(participant))
         }),
         EngineEvent::DiskLow { dir, report } => Some(if json_events {
             json!({"event": "disk_low", "dir": dir, "free_bytes": report.free_bytes, "written_bytes": report.written_bytes, "bytes_per_sec": report.bytes_per_sec, "time_left_s": report.time_left.map(|t| t.as_secs())}).to_string()
@@ -415,26 +427,44 @@ fn print_event(console: &Console, event: &EngineEvent) {
     }
 }
 
-fn describe(event: &RoomEvent) -> Option<String> {
+/// A room event in words, participants named as people know them.
+fn describe(event: &RoomEvent, names: &mut HashMap<String, String>) -> Option<String> {
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     Some(match event {
         RoomEvent::SignalingConnected { .. } => "Connected to the signaling server".to_owned(),
         RoomEvent::SignalingLost { reason, .. } => format!("Signaling lost: {reason}"),
         RoomEvent::ServerMessage { message, .. } => format!("Server says: {message}"),
-        RoomEvent::Joined { stream_id, .. } => format!("{stream_id}: joined"),
-        RoomEvent::Label { id, label, .. } => format!("{id}: is {label}"),
-        RoomEvent::Left { id, reason, .. } => format!("{id}: left ({})", reason.as_str()),
-        RoomEvent::Connection { id, state, .. } => format!("{id}: connection {state:?}"),
+        RoomEvent::Joined { id, stream_id, .. } => {
+            names.entry(id.clone()).or_insert_with(|| stream_id.clone());
+            format!("{stream_id}: joined")
+        }
+        RoomEvent::Label { id, label, .. } => {
+            let before = name(id);
+            names.insert(id.clone(), label.clone());
+            if before == *label {
+                return None;
+            }
+            format!("{before}: is {label}")
+        }
+        RoomEvent::Left { id, reason, .. } => format!("{}: left ({})", name(id), reason.as_str()),
         RoomEvent::SelectedPair { id, pair, .. } => format!(
-            "{id}: using {} {} <-> {} {}",
+            "{}: using {} {} <-> {} {}",
+            name(id),
             pair.local_kind.as_str(),
             pair.local_address,
             pair.remote_kind.as_str(),
             pair.remote_address
         ),
-        RoomEvent::MediaFlowing { id, kind, .. } => format!("{id}: {kind:?} flowing"),
+        RoomEvent::MediaFlowing { id, kind, .. } => {
+            format!(
+                "{}: {} flowing",
+                name(id),
+                format!("{kind:?}").to_lowercase()
+            )
+        }
         RoomEvent::Watchdog {
             id, explanation, ..
-        } => format!("{id}: {explanation}"),
+        } => format!("{}: {explanation}", name(id)),
         _ => return None,
     })
 }

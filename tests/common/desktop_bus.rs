@@ -224,7 +224,9 @@ fn serve(
         .register_object(path, &info)
         .method_call(move |_, _, _, _, method, params, invocation| {
             if let Ok(mut calls) = calls.lock() {
-                calls.calls.push((method.to_owned(), params.print(false).to_string()));
+                calls
+                    .calls
+                    .push((method.to_owned(), params.print(false).to_string()));
             }
             match (service, method) {
                 (Service::SessionManager, "Inhibit") => {

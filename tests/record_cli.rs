@@ -1,0 +1,274 @@
+//! `roomtape record` as people script it: exit codes, what it prints on a pipe, its logs, and
+//! the sleep inhibitor it takes from systemd-logind over the system bus.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::desktop_bus::{FakeService, PrivateBus, Service};
+use common::*;
+
+/// `roomtape record` with `args`, as a script runs it: no terminal, no RUST_LOG.
+fn record_command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("record")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("G_MESSAGES_DEBUG")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().expect("roomtape runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+#[test]
+fn exit_codes_tell_usage_nobody_and_no_space_apart() {
+    let _serial = serial();
+    let out = temp_dir("exitcodes");
+    let (_server, url) = serve("official");
+    let output = out.to_str().unwrap();
+
+    // The command line is wrong: 2, like every clap error.
+    let (result, _, stderr) = run(&mut record_command(&["--room", "r", "--min-free", "lots"]));
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("500M"),
+        "says what a size looks like: {stderr}"
+    );
+
+    // Nobody came: 3, and no empty session folder is left behind.
+    let (result, stdout, stderr) = run(&mut record_command(&[
+        "--server",
+        &url,
+        "--room",
+        "empty",
+        "--password",
+        "false",
+        "--stun",
+        "false",
+        "--duration",
+        "4",
+        "--output",
+        output,
+    ]));
+    assert_eq!(result.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Nobody was recorded"), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the empty session folder is removed: {left:?}"
+    );
+
+    // Less free space than --min-free: 4, nothing started, the reason said.
+    let (result, stdout, stderr) = run(&mut record_command(&[
+        "--server",
+        &url,
+        "--room",
+        "full",
+        "--password",
+        "false",
+        "--stun",
+        "false",
+        "--duration",
+        "4",
+        "--min-free",
+        "1000T",
+        "--output",
+        output,
+    ]));
+    assert_eq!(result.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("free in") && stderr.contains("--min-free"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "nothing started"
+    );
+
+    // The exit codes are in the help.
+    let (result, stdout, _) = run(&mut record_command(&["--help"]));
+    assert!(result.status.success());
+    for code in ["0 ", "1 ", "2 ", "3 ", "4 "] {
+        assert!(
+            stdout.contains(&format!("  {code}")),
+            "exit code {code}in --help: {stdout}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// On a pipe: the events in words, no status line, no logs unless -v, no "Signaling lost" at a
+/// clean stop, a summary table at the end, and exit code 0.
+#[test]
+fn a_scripted_recording_prints_events_and_a_summary_and_logs_only_with_v() {
+    let _serial = serial();
+    let out = temp_dir("summary");
+    let (_server, url) = serve("official");
+    let _alice = publish(
+        &url,
+        "table",
+        "alice",
+        "false",
+        &["--label", "Alice Liddell"],
+    );
+    let _bob = publish(&url, "table", "bob", "false", &["--no-video"]);
+    let mut quiet = record_command(&[
+        "--server",
+        &url,
+        "--room",
+        "table",
+        "--password",
+        "false",
+        "--stun",
+        "false",
+        "--duration",
+        "8",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let (result, stdout, stderr) = run(&mut quiet);
+    eprintln!("FIGURE record stdout:\n{stdout}");
+    assert_eq!(result.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains('\r') && !stdout.contains("\x1b["),
+        "no status line on a pipe"
+    );
+    assert!(!stdout.contains("Signaling lost"), "{stdout}");
+    assert!(!stderr.contains(" INFO "), "no logs without -v: {stderr}");
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Participant"))
+        .collect();
+    assert!(
+        table[0].contains("File") && table[0].contains("Duration") && table[0].contains("Size")
+    );
+    assert_eq!(table.len(), 3, "one row per file: {stdout}");
+    assert!(
+        table
+            .iter()
+            .any(|l| l.starts_with("Alice Liddell") && l.contains(".mkv")),
+        "{stdout}"
+    );
+    assert!(
+        table
+            .iter()
+            .any(|l| l.starts_with("bob") && l.contains("MB")
+                || l.starts_with("bob") && l.contains("kB")),
+        "{stdout}"
+    );
+
+    let (result, _, stderr) = run(&mut record_command(&[
+        "-v",
+        "--server",
+        &url,
+        "--room",
+        "table",
+        "--password",
+        "false",
+        "--stun",
+        "false",
+        "--duration",
+        "3",
+        "--output",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(result.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(" INFO "), "-v logs what happens: {stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A logind on a private system bus hands out the inhibitor: taken with "sleep:idle" and a
+/// reason naming the room, held while recording, released when the recorder is done. Without
+/// logind, one line says so and recording goes on.
+#[test]
+fn the_machine_is_kept_awake_while_recording() {
+    let _serial = serial();
+    let out = temp_dir("inhibit");
+    let (_server, url) = serve("official");
+    let bus = PrivateBus::start();
+    let logind = FakeService::start(&bus.address, Service::Logind);
+    let mut recorder = Command::new(BIN)
+        .args([
+            "record",
+            "--server",
+            &url,
+            "--room",
+            "awake",
+            "--password",
+            "false",
+            "--stun",
+            "false",
+            "--json-events",
+            "--duration",
+            "6",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("record starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while logind.calls_of("Inhibit").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let calls = logind.calls_of("Inhibit");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].contains("'sleep:idle'") && calls[0].contains("'block'"),
+        "{calls:?}"
+    );
+    assert!(calls[0].contains("Recording room awake"), "{calls:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!logind.all_released(), "held while recording");
+    let status = recorder.wait().expect("record exits");
+    assert!(
+        logind.all_released(),
+        "released when the recorder is done ({status})"
+    );
+    let stderr = std::io::read_to_string(recorder.stderr.take().unwrap()).unwrap_or_default();
+    assert!(
+        !stderr.contains("cannot keep the machine awake"),
+        "{stderr}"
+    );
+
+    // No logind at all.
+    let (result, _, stderr) = run(record_command(&[
+        "--server",
+        &url,
+        "--room",
+        "awake",
+        "--password",
+        "false",
+        "--stun",
+        "false",
+        "--duration",
+        "2",
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .env(
+        "DBUS_SYSTEM_BUS_ADDRESS",
+        "unix:path=/nonexistent/roomtape-test-bus",
+    ));
+    assert_eq!(
+        stderr.matches("cannot keep the machine awake").count(),
+        1,
+        "one line says so: {stderr}"
+    );
+    assert_eq!(
+        result.status.code(),
+        Some(3),
+        "and it records (nobody here): {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

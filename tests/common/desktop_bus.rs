@@ -236,12 +236,12 @@ fn serve(
                 }
                 (Service::SessionManager, "Uninhibit") => invocation.return_value(None),
                 (Service::Logind, "Inhibit") => {
-                    let (reader, writer) = std::io::pipe().expect("a pipe");
+                    let (reader, writer) = pipe();
                     let fds = gio::UnixFDList::new();
                     let index = fds.append(&writer).expect("the descriptor is passed");
                     drop(writer);
                     if let Ok(mut calls) = calls.lock() {
-                        calls.held.push(reader.into());
+                        calls.held.push(reader);
                     }
                     invocation.return_value_with_unix_fd_list(
                         Some(&(glib::variant::Handle(index),).to_variant()),
@@ -268,4 +268,15 @@ fn serve(
     )?;
     assert_eq!(owned.get::<(u32,)>(), Some((1,)), "{name} is ours");
     Ok((connection, registration))
+}
+
+/// A pipe's reading and writing ends.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut ends = [0; 2];
+    // SAFETY: `ends` has room for the two descriptors pipe2 writes.
+    let rc = unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: pipe2 succeeded: both are open descriptors that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) }
 }

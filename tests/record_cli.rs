@@ -272,3 +272,37 @@ fn the_machine_is_kept_awake_while_recording() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), one status line is kept up to
+/// date in place: elapsed time, participants, MB written, free space.
+#[test]
+fn on_a_terminal_one_status_line_is_refreshed() {
+    let _serial = serial();
+    let out = temp_dir("status");
+    let (_server, url) = serve("official");
+    let _alice = publish(&url, "status", "alice", "false", &[]);
+    let command = format!(
+        "'{BIN}' record --server '{url}' --room status --password false --stun false --duration 7 --output '{}'",
+        out.display()
+    );
+    let output = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs (util-linux)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let updates: Vec<&str> = text
+        .split("\r\x1b[2K")
+        .filter(|part| part.contains("participant") && part.contains("written"))
+        .collect();
+    eprintln!("FIGURE status line: {:?}", updates.last());
+    assert!(updates.len() >= 2, "refreshed in place: {text:?}");
+    let last = updates.last().expect("a status line");
+    assert!(
+        last.starts_with("00:00:0") && last.contains("1 participant") && last.contains(" free"),
+        "{last:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -113,6 +113,23 @@ fn demo_record_with(
     scenario: &str,
     env: &[(&str, &str)],
 ) -> (serde_json::Value, PathBuf) {
+    hook_run(
+        scenario,
+        &[
+            "--demo",
+            "--demo-record-seconds",
+            seconds,
+            "--demo-scenario",
+            scenario,
+        ],
+        env,
+    )
+}
+
+/// Runs the app with the test hook's `args` in a home of its own; returns the hook's JSON
+/// report and that home.
+fn hook_run(name: &str, args: &[&str], env: &[(&str, &str)]) -> (serde_json::Value, PathBuf) {
+    let scenario = name;
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "DISPLAY is not set: run the UI tests under an X server"
@@ -124,8 +141,7 @@ fn demo_record_with(
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp home");
     let child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
-        .args(["--demo", "--demo-record-seconds", seconds])
-        .args(["--demo-scenario", scenario])
+        .args(args)
         // A GStreamer or GTK critical (say, around Stop) fails the run instead of scrolling by.
         .env("G_DEBUG", "fatal-criticals")
         // File dialogs open in the working folder.
@@ -721,6 +737,50 @@ fn recording_in_the_background_keeps_the_machine_awake_and_notifies() {
     assert!(
         printed.contains(&format!("app.open-folder('{}')", dir.display())),
         "{printed}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// A room that cannot be joined: the error names its cause once, and Edit… opens the join
+/// dialog filled in as it was (the custom password too, which lives only in memory).
+#[test]
+fn a_failed_join_is_explained_once_and_edit_reopens_the_dialog_filled_in() {
+    let (report, home) = hook_run(
+        "edit-join",
+        &[
+            "--room",
+            "myshow",
+            "--server",
+            "ws://127.0.0.1:9",
+            "--password",
+            "s3cret",
+            "--demo-record-seconds",
+            "0",
+            "--demo-scenario",
+            "edit-join",
+        ],
+        &[],
+    );
+    let error = report["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error shown: {report}"));
+    assert_eq!(
+        error.matches("127.0.0.1:9").count(),
+        1,
+        "the server named once: {error}"
+    );
+    assert_eq!(error.matches("Could not reach").count(), 1, "{error}");
+    assert!(error.contains("refused"), "the cause: {error}");
+    assert_eq!(report["edit_activated"], true, "{report}");
+    assert_eq!(
+        report["dialog"],
+        serde_json::json!({
+            "room": "myshow",
+            "server": "ws://127.0.0.1:9",
+            "password": "custom",
+            "password_typed": true
+        }),
+        "{report}"
     );
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -41,6 +41,9 @@ pub struct Cli {
     /// With --recordings-dir: export the newest session with this preset from the Export dialog.
     #[arg(long, value_name = "PRESET", hide = true, requires = "recordings_dir")]
     pub recordings_export: Option<String>,
+    /// With --demo: how many synthetic people the demo room holds (1 to 16).
+    #[arg(long, value_name = "N", hide = true, requires = "demo")]
+    pub demo_people: Option<usize>,
     /// Seconds to wait before --screenshot.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
     pub screenshot_delay: f64,
@@ -78,6 +81,9 @@ pub enum DemoScenario {
     /// Record like `record` with another window in front: the window is in the background,
     /// so what happens is said in notifications too.
     Background,
+    /// With --room on a server that cannot be reached: read the error, press Edit… and report
+    /// what the join dialog is filled in with.
+    EditJoin,
     /// Freeze one participant's media (the connection stays up) until the tile's badge says
     /// so, then let it flow again; no recording.
     NoMedia,
@@ -249,7 +255,7 @@ pub struct RecordArgs {
     #[arg(long)]
     pub no_record: bool,
     /// Free space to keep in the output folder: below it nothing starts, and the recording
-    /// stops (every file finished) before reaching it. 500M, 2G, 750MiB…
+    /// stops (every file finished) before reaching it. 500M, 2G, 750MiB…; 0 turns this off.
     #[arg(long, value_name = "SIZE", default_value = "500M", value_parser = parse_min_free)]
     pub min_free: u64,
     /// Log what happens (-v), or everything (-vv), on stderr.

@@ -196,7 +196,10 @@ impl DiskGuard {
             .saturating_sub(allowance);
         // Merging a segment rewrites its tracks: each byte written now needs one more later.
         let time_left = (rate > 0.0).then(|| Duration::from_secs_f64(usable as f64 / (rate * 2.0)));
-        let verdict = if usable == 0 && !self.stopped {
+        let verdict = if self.floor == 0 {
+            // A floor of 0 turns the guard off: the operator watches the space themselves.
+            DiskVerdict::Fine
+        } else if usable == 0 && !self.stopped {
             self.stopped = true;
             DiskVerdict::Stop
         } else if self.stopped {
@@ -335,6 +338,16 @@ mod tests {
             }
         }
         assert_eq!(warnings, 0, "plenty of space: no warning");
+    }
+
+    #[test]
+    fn a_floor_of_zero_turns_the_guard_off() {
+        let mut guard = DiskGuard::new(0);
+        guard.check(0, 10 * MB, 0, 0);
+        let report = guard.check(2_000, MB / 10, 9 * MB, 9 * MB);
+        assert_eq!(report.verdict, DiskVerdict::Fine);
+        assert!(report.bytes_per_sec.is_some(), "still measured and shown");
+        assert!(DiskGuard::new(0).allows_start(1));
     }
 
     #[test]

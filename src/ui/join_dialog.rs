@@ -191,6 +191,18 @@ glib::wrapper! {
 }
 
 impl JoinDialog {
+    /// What the fields hold now, for the test hook: room, server, password choice ("default",
+    /// "custom" or "none") and whether a password is typed in.
+    pub(crate) fn fields(&self) -> (String, String, &'static str, bool) {
+        let widgets = self.widgets();
+        (
+            widgets.room.text().to_string(),
+            widgets.server.text().to_string(),
+            widgets.mode().kind(),
+            !widgets.password.text().is_empty(),
+        )
+    }
+
     fn widgets(&self) -> &Widgets {
         self.imp()
             .widgets
@@ -297,7 +309,7 @@ impl JoinDialog {
 /// Opens the dialog over `window`; Join calls [`RoomtapeWindow::request_join`].
 /// Opens the join dialog, empty or `filled` in with a request made before (Edit… after an
 /// error).
-pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) {
+pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> JoinDialog {
     let settings = window.settings();
 
     let room = adw::EntryRow::builder()
@@ -461,6 +473,7 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) {
 
     dialog.present();
     room.grab_focus();
+    dialog
 }
 
 /// Offers the rooms joined recently in a menu at the end of the room row; choosing one fills

@@ -16,6 +16,7 @@ pub mod session;
 mod shortcuts;
 mod testhook;
 pub mod tile;
+mod tile_grid;
 mod window;
 
 use std::cell::{Cell, RefCell};

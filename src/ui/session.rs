@@ -66,6 +66,39 @@ pub const DEMO_PEOPLE: [DemoPerson; 4] = [
     },
 ];
 
+/// More synthetic people, for screenshots of larger rooms (`--demo-people N`).
+const MORE_DEMO_NAMES: [&str; 12] = [
+    "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",
+    "Rupert", "Sybil",
+];
+
+static DEMO_PEOPLE_COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Makes the demo room hold `count` people (1 to 16) instead of the usual four (the hidden
+/// `--demo-people` flag, for screenshots of the grid).
+pub fn set_demo_people_count(count: usize) {
+    let _ = DEMO_PEOPLE_COUNT.set(count.clamp(1, DEMO_PEOPLE.len() + MORE_DEMO_NAMES.len()));
+}
+
+/// The demo room's people: the usual four, or as many as `--demo-people` asked for.
+pub fn demo_people() -> Vec<DemoPerson> {
+    let count = DEMO_PEOPLE_COUNT
+        .get()
+        .copied()
+        .unwrap_or(DEMO_PEOPLE.len());
+    DEMO_PEOPLE
+        .iter()
+        .copied()
+        .chain(MORE_DEMO_NAMES.iter().map(|name| DemoPerson {
+            stream: name,
+            label: name,
+            video: VideoMode::Live,
+            audio: AudioMode::Tone,
+        }))
+        .take(count)
+        .collect()
+}
+
 /// How long an empty room may stay empty before the operator gets a hint.
 const EMPTY_ROOM_HINT: Duration = Duration::from_secs(12);
 
@@ -92,7 +125,7 @@ impl Demo {
         )?;
         let url = server.url();
         let mut publishers = Vec::new();
-        for person in DEMO_PEOPLE {
+        for person in demo_people() {
             let mut config = PublisherConfig::new(&url, DEMO_ROOM, person.stream);
             config.label = person.label.to_owned();
             config.video = person.video;
@@ -120,7 +153,6 @@ enum Recording {
 
 struct Participant {
     tile: RoomtapeTile,
-    child: gtk::FlowBoxChild,
     health: Health,
     video: Option<VideoPreview>,
     problems: Vec<(Problem, String)>,
@@ -157,9 +189,21 @@ pub struct Session {
 
 /// What to tell the operator when the server cannot be reached.
 pub fn explain_unreachable(server: &str, reason: &str) -> String {
+    let reason = reason.trim().trim_end_matches('.');
+    let host = server
+        .split_once("://")
+        .map_or(server, |(_, rest)| rest)
+        .trim_end_matches('/');
+    // The connection's own reasons name the server already: said once, not twice.
+    if !host.is_empty() && reason.contains(host) {
+        return gettext_f(
+            "{}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
+            &[reason],
+        );
+    }
     gettext_f(
         "Could not reach the signaling server {}: {}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
-        &[server, reason.trim_end_matches('.')],
+        &[server, reason],
     )
 }
 
@@ -365,7 +409,7 @@ impl Session {
         if let Some(window) = self.window() {
             let tiles = window.tile_box();
             for (_, participant) in std::mem::take(&mut *inner.participants.borrow_mut()) {
-                tiles.remove(&participant.child);
+                tiles.remove(&participant.tile);
             }
             window.set_finishing(false);
             window.set_recording(false);
@@ -533,11 +577,7 @@ impl Session {
         }
         let Some(window) = self.window() else { return };
         let tile = RoomtapeTile::new(id, label);
-        let child = gtk::FlowBoxChild::builder()
-            .child(&tile)
-            .focusable(false)
-            .build();
-        window.tile_box().append(&child);
+        window.tile_box().append(&tile);
         let engine = self.inner.engine.borrow().clone();
         if let Some(engine) = &engine {
             tile.set_included(!engine.is_recording_excluded(id));
@@ -557,7 +597,7 @@ impl Session {
                 .borrow_mut()
                 .remove(&tile.participant_id());
             if let (Some(participant), Some(window)) = (removed, inner.window.upgrade()) {
-                window.tile_box().remove(&participant.child);
+                window.tile_box().remove(&participant.tile);
             }
         });
         if let Recording::Running { started } = &*self.inner.recording.borrow() {
@@ -567,7 +607,6 @@ impl Session {
             id.to_owned(),
             Participant {
                 tile,
-                child,
                 health: Health::default(),
                 video: None,
                 problems: Vec::new(),
@@ -1039,19 +1078,12 @@ impl Session {
         let Some(window) = self.window() else {
             return Vec::new();
         };
-        let mut tiles = Vec::new();
-        let mut child = window.tile_box().first_child();
-        while let Some(widget) = child {
-            if let Some(tile) = widget
-                .downcast_ref::<gtk::FlowBoxChild>()
-                .and_then(|c| c.child())
-                .and_then(|c| c.downcast::<RoomtapeTile>().ok())
-            {
-                tiles.push(tile);
-            }
-            child = widget.next_sibling();
-        }
-        tiles
+        window
+            .tile_box()
+            .tiles()
+            .into_iter()
+            .filter_map(|w| w.downcast::<RoomtapeTile>().ok())
+            .collect()
     }
 
     /// What the window shows now, read from its widgets (for the test hook).
@@ -1113,5 +1145,9 @@ mod tests {
         assert!(explain_server_message("hello there").contains("hello there"));
         let text = explain_unreachable("wss://example.org", "Connection refused.");
         assert!(text.contains("wss://example.org") && text.contains("Connection refused"));
+        let reason = "Could not reach the signaling server 127.0.0.1:9: the connection was refused";
+        let text = explain_unreachable("ws://127.0.0.1:9", reason);
+        assert_eq!(text.matches("Could not reach").count(), 1, "{text}");
+        assert_eq!(text.matches("127.0.0.1:9").count(), 1, "{text}");
     }
 }

@@ -13,7 +13,7 @@ use gtk::glib;
 use gtk::glib::translate::IntoGlib;
 
 use super::RoomtapeWindow;
-use super::session::{DEMO_PEOPLE, Session};
+use super::session::{Session, demo_people};
 use crate::cli::DemoScenario;
 use crate::media::publisher::VideoMode;
 
@@ -38,7 +38,7 @@ pub(super) struct Plan {
 
 /// Whether this demo participant publishes video (unknown labels are expected to).
 fn expects_video(label: &str) -> bool {
-    DEMO_PEOPLE
+    demo_people()
         .iter()
         .find(|p| p.label == label || p.stream == label)
         .is_none_or(|p| p.video == VideoMode::Live)
@@ -50,7 +50,7 @@ fn all_connected(summary: &serde_json::Value) -> bool {
     let Some(tiles) = summary["tiles"].as_array() else {
         return false;
     };
-    tiles.len() >= DEMO_PEOPLE.len()
+    tiles.len() >= demo_people().len()
         && tiles.iter().all(|t| {
             let label = t["label"].as_str().unwrap_or_default();
             let shown = if expects_video(label) {
@@ -237,6 +237,33 @@ async fn confirm_before_stopping(
     report
 }
 
+/// A join that fails: the error names its cause once, and Edit… opens the join dialog filled
+/// in as it was.
+async fn edit_after_error(window: &RoomtapeWindow) -> serde_json::Map<String, serde_json::Value> {
+    let mut report = serde_json::Map::new();
+    let error = wait_for(CONNECT_TIMEOUT, || window.error_text()).await;
+    report.insert("error".into(), serde_json::json!(error));
+    let before = gtk::Window::list_toplevels();
+    let edited = WidgetExt::activate_action(window, "win.edit-join", None).is_ok();
+    report.insert("edit_activated".into(), edited.into());
+    let dialog = wait_for(DIALOG_TIMEOUT, || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .filter(|w| !before.contains(w))
+            .find_map(|w| w.downcast::<super::join_dialog::JoinDialog>().ok())
+    })
+    .await;
+    if let Some(dialog) = &dialog {
+        let (room, server, password, typed) = dialog.fields();
+        report.insert(
+            "dialog".into(),
+            serde_json::json!({"room": room, "server": server, "password": password, "password_typed": typed}),
+        );
+        dialog.close();
+    }
+    report
+}
+
 /// The participant the `no-media` scenario freezes.
 const FROZEN_STREAM: &str = "bob";
 
@@ -385,6 +412,14 @@ pub(super) fn record_and_report(
                 other.present();
                 other
             });
+            if plan.scenario == DemoScenario::EditJoin {
+                let report = edit_after_error(&window).await;
+                println!("{}", serde_json::Value::Object(report));
+                let _ = std::io::stdout().flush();
+                drop(hold);
+                app.quit();
+                return;
+            }
             // The side panel is part of what is checked (and shown in the screenshot).
             let _ = WidgetExt::activate_action(&window, "win.toggle-panel", None);
             let started = Instant::now();
@@ -422,7 +457,7 @@ pub(super) fn record_and_report(
                         serde_json::json!({ "join": join, "preferences": preferences }),
                     );
                 }
-                DemoScenario::Close | DemoScenario::Background => {}
+                DemoScenario::Close | DemoScenario::Background | DemoScenario::EditJoin => {}
                 DemoScenario::Confirm => {
                     report.extend(confirm_before_stopping(&window, &session, &plan).await);
                 }

@@ -99,7 +99,7 @@ mod imp {
         #[template_child]
         pub(super) joining_detail: TemplateChild<gtk::Label>,
         #[template_child]
-        pub(super) tile_box: TemplateChild<gtk::FlowBox>,
+        pub(super) tile_box: TemplateChild<crate::ui::tile_grid::TileGrid>,
         #[template_child]
         pub(super) error_page: TemplateChild<adw::StatusPage>,
         #[template_child]
@@ -148,6 +148,7 @@ mod imp {
         type ParentType = adw::ApplicationWindow;
 
         fn class_init(klass: &mut Self::Class) {
+            crate::ui::tile_grid::TileGrid::ensure_type();
             klass.bind_template();
 
             klass.install_action("win.join", None, |win, _, _| win.show_join_dialog());
@@ -336,6 +337,14 @@ impl RoomtapeWindow {
         }
     }
 
+    /// The error page's text, while it shows one (for the test hook).
+    pub fn error_text(&self) -> Option<String> {
+        match &*self.imp().state.borrow() {
+            ViewState::Error(_) => self.imp().error_page.description().map(|d| d.to_string()),
+            _ => None,
+        }
+    }
+
     /// What the status line says under the header bar (for the test hook).
     pub fn status_text(&self) -> String {
         self.imp().status_detail.label().to_string()
@@ -346,7 +355,7 @@ impl RoomtapeWindow {
         let request = self.imp().request.borrow().clone();
         match request {
             Some(RoomRequest::Join(request)) => {
-                crate::ui::join_dialog::present(self, Some(&request))
+                crate::ui::join_dialog::present(self, Some(&request));
             }
             _ => self.show_join_dialog(),
         }
@@ -468,7 +477,7 @@ impl RoomtapeWindow {
     }
 
     /// The Live page's tile grid; the app layer adds one child per participant.
-    pub fn tile_box(&self) -> gtk::FlowBox {
+    pub fn tile_box(&self) -> crate::ui::tile_grid::TileGrid {
         self.imp().tile_box.get()
     }
 

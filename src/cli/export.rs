@@ -18,7 +18,8 @@ pub fn preset_id(args: &ExportArgs) -> &'static str {
     match args.format {
         ExportFormat::Mkv => "mkv",
         ExportFormat::Webm => "webm",
-        ExportFormat::Mp4 => "mp4",
+        ExportFormat::Mp4 if args.copy_only => "mp4",
+        ExportFormat::Mp4 => "mp4-edit",
         ExportFormat::Grid => match args.grid_format {
             GridFormat::Mp4 => "grid-mp4",
             GridFormat::Webm => "grid-webm",

@@ -327,7 +327,8 @@ pub struct ExportArgs {
     /// The session folder (the one holding session.json).
     #[arg(value_name = "SESSION_DIR")]
     pub session: PathBuf,
-    /// What to make.
+    /// What to make: mkv, webm (copies), mp4 (H.264 + AAC for editors: copies what it can,
+    /// re-encodes the rest), grid (everyone in one video) or audio.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Where to write (default: an "export" folder inside the session).
@@ -339,6 +340,10 @@ pub struct ExportArgs {
     /// File type of --format audio: Opus in Ogg, or uncompressed WAV.
     #[arg(long, value_enum, default_value = "opus")]
     pub audio_format: AudioFormat,
+    /// With --format mp4: copy the streams only, and refuse codecs MP4 cannot hold (VP8),
+    /// instead of re-encoding them to H.264 and AAC.
+    #[arg(long)]
+    pub copy_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,7 +7,10 @@
 //!   placed on the session timeline at its `start_offset_ns` (tiles are black before someone
 //!   joined and after they left), all audio mixed, encoded;
 //! - **audio**: one audio file per participant covering the timeline from the session start,
-//!   silence where they were not recorded, so the tracks line up in an audio editor.
+//!   silence where they were not recorded, so the tracks line up in an audio editor;
+//! - **edit**: one MP4 per participant segment that every video editor opens (H.264 + AAC):
+//!   streams already in those formats are copied, the others decoded and encoded with the
+//!   encoders GStreamer has (`encodebin` picks them from an encoding profile).
 //!
 //! Unlike the rest of `library/` this module drives GStreamer. Its entry point [`export`]
 //! blocks: run it off the main thread. It never writes into an original: every output is
@@ -151,13 +154,23 @@ struct ParticipantMedia {
 /// One output file to make.
 enum Job {
     Remux(Source),
+    Edit(Source),
     Grid {
-        /// (tile index, source) for every segment; index `None` for participants without video.
-        sources: Vec<(Option<usize>, Source)>,
-        tiles: usize,
+        /// (tile index, source) for every segment.
+        sources: Vec<(usize, Source)>,
+        /// One per tile, in tile order: who sits there.
+        cells: Vec<Cell>,
         canvas: Canvas,
     },
     Audio(Vec<Source>),
+}
+
+/// A participant's place in a grid video.
+#[derive(Debug, Clone)]
+struct Cell {
+    label: String,
+    /// Without video, the cell is a card with their initial and name.
+    has_video: bool,
 }
 
 struct PlannedOutput {
@@ -262,24 +275,28 @@ fn write_one(
     report: &mut dyn FnMut(f64),
 ) -> Result<(), ExportError> {
     let pipeline = gst::Pipeline::new();
-    let position = Arc::new(AtomicU64::new(0));
+    let position = Positions::default();
     let built = match &output.job {
         Job::Remux(source) => build_remux(&pipeline, preset, source, partial, &position),
+        Job::Edit(source) => build_edit(&pipeline, preset, source, partial, &position),
         Job::Grid {
             sources,
-            tiles,
+            cells,
             canvas,
         } => build_decoded(
             &pipeline,
             preset,
             sources,
-            Some((*tiles, *canvas)),
+            Some(Grid {
+                cells,
+                canvas: *canvas,
+                duration_ns: output.duration_ns,
+            }),
             partial,
             &position,
         ),
         Job::Audio(sources) => {
-            let sources: Vec<(Option<usize>, Source)> =
-                sources.iter().map(|s| (None, s.clone())).collect();
+            let sources: Vec<(usize, Source)> = sources.iter().map(|s| (0, s.clone())).collect();
             build_decoded(&pipeline, preset, &sources, None, partial, &position)
         }
     };
@@ -421,7 +438,8 @@ fn plan(
                     .collect();
                 return Err(ExportError::Unsupported(format!(
                     "{} can only hold {} without re-encoding; these recordings use other codecs: {}. \
-                     Export them as MKV, or as a grid video (which re-encodes)",
+                     Export them as \"MP4 for editing\" (which re-encodes what MP4 cannot hold), \
+                     as MKV (which copies everything), or as a grid video",
                     preset.extension.to_uppercase(),
                     allowed.join(", "),
                     refused.join(", ")
@@ -437,19 +455,38 @@ fn plan(
                 })
                 .collect())
         }
+        PresetKind::Edit => {
+            for caps_name in preset.video_caps.iter().chain(&preset.audio_caps) {
+                if encoder_for(caps_name).is_none() {
+                    return Err(ExportError::MissingElement(format!(
+                        "an encoder for {}",
+                        codec_label(caps_name)
+                    )));
+                }
+            }
+            Ok(media
+                .iter()
+                .flat_map(|p| &p.sources)
+                .map(|source| PlannedOutput {
+                    stem: source.stem.clone(),
+                    duration_ns: source.duration_ns,
+                    job: Job::Edit(source.clone()),
+                })
+                .collect())
+        }
         PresetKind::Grid => {
             let canvas = preset.canvas.ok_or_else(|| {
                 ExportError::Unsupported(format!("preset {} has no canvas", preset.id))
             })?;
-            let mut tiles = 0usize;
+            let mut cells = Vec::new();
             let mut sources = Vec::new();
-            for participant in media {
-                let tile = if participant.sources.iter().any(|s| s.has(true)) {
-                    tiles += 1;
-                    Some(tiles - 1)
-                } else {
-                    None
-                };
+            // Everyone recorded gets a cell: video, or a card with their name.
+            for participant in media.iter().filter(|p| !p.sources.is_empty()) {
+                let tile = cells.len();
+                cells.push(Cell {
+                    label: participant.label.clone(),
+                    has_video: participant.sources.iter().any(|s| s.has(true)),
+                });
                 for source in &participant.sources {
                     sources.push((tile, source.clone()));
                 }
@@ -461,7 +498,7 @@ fn plan(
                 duration_ns,
                 job: Job::Grid {
                     sources,
-                    tiles,
+                    cells,
                     canvas,
                 },
             }])
@@ -571,15 +608,102 @@ fn add_err(err: impl std::fmt::Display) -> ExportError {
     }
 }
 
-/// Records the furthest buffer time that reached the muxer, for progress.
-fn track_position(pad: &gst::Pad, position: &Arc<AtomicU64>) {
-    let position = position.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
-            position.fetch_max(pts.nseconds(), Ordering::Relaxed);
+/// How far one stream has reached its muxer.
+#[derive(Debug, Default)]
+struct StreamPosition {
+    ns: AtomicU64,
+    seen: AtomicBool,
+    ended: AtomicBool,
+}
+
+/// Every stream of one output, as its muxer receives them.
+#[derive(Debug, Clone, Default)]
+struct Positions(Arc<std::sync::Mutex<Vec<Arc<StreamPosition>>>>);
+
+impl Positions {
+    /// Each stream's position, `None` before its first buffer; an ended stream is at `end_ns`.
+    fn snapshot(&self, end_ns: u64) -> Vec<Option<u64>> {
+        self.0
+            .lock()
+            .map(|streams| {
+                streams
+                    .iter()
+                    .map(|s| {
+                        if s.ended.load(Ordering::Relaxed) {
+                            Some(end_ns)
+                        } else if s.seen.load(Ordering::Relaxed) {
+                            Some(s.ns.load(Ordering::Relaxed))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Follows the buffers (and the end) of one stream reaching the muxer, for progress.
+fn track_position(pad: &gst::Pad, positions: &Positions) {
+    let stream = Arc::new(StreamPosition::default());
+    if let Ok(mut streams) = positions.0.lock() {
+        streams.push(stream.clone());
+    }
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if let Some(buffer) = info.buffer() {
+                if let Some(pts) = buffer.pts() {
+                    let end = pts.nseconds() + buffer.duration().map_or(0, |d| d.nseconds());
+                    stream.ns.fetch_max(end, Ordering::Relaxed);
+                    stream.seen.store(true, Ordering::Relaxed);
+                }
+            } else if let Some(gst::PadProbeData::Event(event)) = &info.data
+                && event.type_() == gst::EventType::Eos
+            {
+                stream.ended.store(true, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+/// The progress of one output, from what reached its muxer. The stream furthest behind sets
+/// the pace (a grid's audio runs far ahead of its video), shown progress never goes back, and
+/// it stays under 100 % until the muxer has finished the file (MP4's index is written last).
+#[derive(Debug, Clone)]
+pub struct ProgressMeter {
+    duration_ns: u64,
+    shown: f64,
+}
+
+impl ProgressMeter {
+    /// The most shown before the output is complete.
+    pub const BEFORE_DONE: f64 = 0.99;
+
+    pub fn new(duration_ns: u64) -> ProgressMeter {
+        ProgressMeter {
+            duration_ns,
+            shown: 0.0,
         }
-        gst::PadProbeReturn::Ok
-    });
+    }
+
+    /// `positions`: how far each stream has reached, `None` for one with no data yet.
+    pub fn update(&mut self, positions: &[Option<u64>]) -> f64 {
+        if self.duration_ns == 0 || positions.is_empty() {
+            return self.shown;
+        }
+        let slowest = positions.iter().map(|p| p.unwrap_or(0)).min().unwrap_or(0);
+        let fraction = (slowest as f64 / self.duration_ns as f64).min(Self::BEFORE_DONE);
+        self.shown = self.shown.max(fraction);
+        self.shown
+    }
+
+    /// The muxer has written everything.
+    pub fn finish(&mut self) -> f64 {
+        self.shown = 1.0;
+        self.shown
+    }
 }
 
 /// Links a dynamic pad of a demuxer or decoder to the first waiting chain of its kind, or to
@@ -642,7 +766,7 @@ fn build_remux(
     preset: &Preset,
     source: &Source,
     partial: &Path,
-    position: &Arc<AtomicU64>,
+    positions: &Positions,
 ) -> Result<(), ExportError> {
     let mux = make_muxer(preset)?;
     let sink = file_sink(partial)?;
@@ -676,13 +800,210 @@ fn build_remux(
             };
             let src_pad = last.static_pad("src").ok_or_else(|| link_err("queue"))?;
             src_pad.link(&mux_pad).map_err(link_err)?;
-            track_position(&mux_pad, position);
+            track_position(&mux_pad, positions);
             let sink_pad = first.static_pad("sink").ok_or_else(|| link_err("parser"))?;
             chains.push((stream.is_video, sink_pad));
         }
         connect_dynamic_pads(&demux, pipeline, chains);
     }
     Ok(())
+}
+
+/// The installed encoder GStreamer would pick for a caps name (highest rank first), if any.
+pub fn encoder_for(caps_name: &str) -> Option<String> {
+    let caps = target_caps(caps_name);
+    let mut encoders = gst::ElementFactory::factories_with_type(
+        gst::ElementFactoryType::ENCODER,
+        gst::Rank::MARGINAL,
+    )
+    .into_iter()
+    .filter(|f| f.can_src_any_caps(&caps))
+    // OpenMAX wrappers register everywhere but work only on some hardware.
+    .filter(|f| !f.name().contains("omx"))
+    .collect::<Vec<_>>();
+    encoders.sort_by_key(|f| std::cmp::Reverse(f.rank()));
+    encoders.first().map(|f| f.name().to_string())
+}
+
+/// The caps an encoding profile targets for a caps name of the preset.
+fn target_caps(caps_name: &str) -> gst::Caps {
+    match caps_name {
+        "audio/mpeg" => gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .build(),
+        other => gst::Caps::new_empty_simple(other),
+    }
+}
+
+/// A stream an edit export decodes and encodes again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reencoded {
+    pub participant: String,
+    /// As recorded ("VP8"), and what it becomes ("H.264").
+    pub from: String,
+    pub to: String,
+    pub video: bool,
+    pub seconds: f64,
+}
+
+/// Which streams of a session an edit export would re-encode. Empty when everything is
+/// copied. Blocks (the discoverer reads the files).
+pub fn reencoded_streams(
+    session_dir: &Path,
+    preset: &Preset,
+) -> Result<Vec<Reencoded>, ExportError> {
+    gst::init().map_err(|e| ExportError::Io(format!("GStreamer did not start: {e}")))?;
+    let manifest = SessionManifest::load(session_dir)?;
+    let mut out = Vec::new();
+    for participant in find_media(session_dir, &manifest) {
+        for source in &participant.sources {
+            for stream in source.files.iter().flat_map(|f| &f.streams) {
+                if preset.accepts(&stream.caps_name) {
+                    continue;
+                }
+                let target = if stream.is_video {
+                    preset.video_caps.first()
+                } else {
+                    preset.audio_caps.first()
+                };
+                out.push(Reencoded {
+                    participant: participant.label.clone(),
+                    from: codec_label(&stream.caps_name).to_owned(),
+                    to: target
+                        .map(|t| codec_label(t).to_owned())
+                        .unwrap_or_default(),
+                    video: stream.is_video,
+                    seconds: source.duration_ns as f64 / 1e9,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For an edit export: copies the streams the container takes, and decodes and re-encodes the
+/// others through `encodebin` (encoders chosen by GStreamer from what is installed):
+/// `filesrc → matroskademux → (parser | decodebin → convert → encodebin) → queue → muxer`.
+fn build_edit(
+    pipeline: &gst::Pipeline,
+    preset: &Preset,
+    source: &Source,
+    partial: &Path,
+    positions: &Positions,
+) -> Result<(), ExportError> {
+    let mux = make_muxer(preset)?;
+    let sink = file_sink(partial)?;
+    pipeline.add_many([&mux, &sink]).map_err(add_err)?;
+    mux.link(&sink).map_err(link_err)?;
+    // Editors seek: a key frame every two seconds, quality-based rate control.
+    pipeline.connect_deep_element_added(|_, _, element| {
+        if element.factory().is_some_and(|f| f.name() == "x264enc") {
+            element.set_property_from_str("speed-preset", "veryfast");
+            element.set_property_from_str("pass", "qual");
+            element.set_property("quantizer", 20u32);
+            element.set_property("key-int-max", 60u32);
+        }
+    });
+    for file in &source.files {
+        let src = file_source(&file.path)?;
+        let demux = make("matroskademux")?;
+        pipeline.add_many([&src, &demux]).map_err(add_err)?;
+        src.link(&demux).map_err(link_err)?;
+        let mut chains = Vec::new();
+        for stream in &file.streams {
+            let mux_pad = muxer_pad(&mux, stream.is_video).ok_or_else(|| {
+                ExportError::Unsupported(format!("{} takes no such stream", preset.muxer))
+            })?;
+            let out_queue = queue(Duration::from_secs(5))?;
+            pipeline.add(&out_queue).map_err(add_err)?;
+            out_queue
+                .static_pad("src")
+                .ok_or_else(|| link_err("queue"))?
+                .link(&mux_pad)
+                .map_err(link_err)?;
+            track_position(&mux_pad, positions);
+            let entry = if preset.accepts(&stream.caps_name) {
+                let mut elements = Vec::new();
+                if let Some(parser) = parser_for(&stream.caps_name) {
+                    elements.push(make(parser)?);
+                }
+                pipeline.add_many(&elements).map_err(add_err)?;
+                elements.push(out_queue.clone());
+                gst::Element::link_many(&elements).map_err(link_err)?;
+                elements[0].clone()
+            } else {
+                reencode_chain(pipeline, preset, stream.is_video, &out_queue)?
+            };
+            let sink_pad = entry.static_pad("sink").ok_or_else(|| link_err("chain"))?;
+            chains.push((stream.is_video, sink_pad));
+        }
+        connect_dynamic_pads(&demux, pipeline, chains);
+    }
+    Ok(())
+}
+
+/// queue → decodebin → convert → encodebin (the preset's format) → `out`. Returns the first
+/// element.
+fn reencode_chain(
+    pipeline: &gst::Pipeline,
+    preset: &Preset,
+    video: bool,
+    out: &gst::Element,
+) -> Result<gst::Element, ExportError> {
+    let target = if video {
+        preset.video_caps.first()
+    } else {
+        preset.audio_caps.first()
+    }
+    .ok_or_else(|| bad_preset(preset, "formats", "none to encode into"))?;
+    let profile: gst_pbutils::EncodingProfile = if video {
+        gst_pbutils::EncodingVideoProfile::builder(&target_caps(target))
+            .build()
+            .upcast()
+    } else {
+        gst_pbutils::EncodingAudioProfile::builder(&target_caps(target))
+            .build()
+            .upcast()
+    };
+    let input = queue(Duration::from_secs(3))?;
+    let decode = make("decodebin")?;
+    let converters: Vec<gst::Element> = if video {
+        vec![make("videoconvert")?]
+    } else {
+        vec![make("audioconvert")?, make("audioresample")?]
+    };
+    let encode = gst::ElementFactory::make("encodebin")
+        .property("profile", &profile)
+        .build()
+        .map_err(|_| ExportError::MissingElement("encodebin".to_owned()))?;
+    pipeline
+        .add_many([&input, &decode, &encode])
+        .map_err(add_err)?;
+    pipeline.add_many(&converters).map_err(add_err)?;
+    input.link(&decode).map_err(link_err)?;
+    gst::Element::link_many(&converters).map_err(link_err)?;
+    // encodebin hands out a sink pad for what can reach its profile (a pad asked for by
+    // template name must name a profile): linking the elements asks for one by caps.
+    converters
+        .last()
+        .ok_or_else(|| link_err("converter"))?
+        .link(&encode)
+        .map_err(|_| {
+            ExportError::MissingElement(format!("an encoder for {}", codec_label(target)))
+        })?;
+    encode.link(out).map_err(link_err)?;
+    let first_converter = converters
+        .first()
+        .and_then(|c| c.static_pad("sink"))
+        .ok_or_else(|| link_err("converter"))?;
+    decode.connect_pad_added(move |_, pad| {
+        if !first_converter.is_linked()
+            && let Err(err) = pad.link(&first_converter)
+        {
+            tracing::warn!("export: cannot link the decoder: {err:?}");
+        }
+    });
+    Ok(input)
 }
 
 /// The parser that gives a muxer the stream format it wants, where one is needed.
@@ -693,6 +1014,7 @@ fn parser_for(caps_name: &str) -> Option<&'static str> {
         "video/x-vp9" => Some("vp9parse"),
         "video/x-av1" => Some("av1parse"),
         "audio/x-opus" => Some("opusparse"),
+        "audio/mpeg" => Some("aacparse"),
         _ => None,
     }
     .filter(|name| gst::ElementFactory::find(name).is_some())
@@ -720,16 +1042,25 @@ pub fn tile_layout(
         .collect()
 }
 
+/// What a grid video shows: who sits in which cell, on what canvas, for how long.
+struct Grid<'a> {
+    cells: &'a [Cell],
+    canvas: Canvas,
+    duration_ns: u64,
+}
+
 /// Decodes every source, places it on the session timeline, mixes and encodes:
 /// `filesrc → decodebin → convert/scale → [offset] → compositor/audiomixer → encoder → muxer`.
-/// Without a `grid`, only audio is used (the audio-only export).
+/// Without a `grid`, only audio is used (the audio-only export). In a grid each cell has a
+/// card underneath (the name, and whether the person is away or has no camera) that shows
+/// wherever their video does not, and their video carries their name.
 fn build_decoded(
     pipeline: &gst::Pipeline,
     preset: &Preset,
-    sources: &[(Option<usize>, Source)],
-    grid: Option<(usize, Canvas)>,
+    sources: &[(usize, Source)],
+    grid: Option<Grid>,
     partial: &Path,
-    position: &Arc<AtomicU64>,
+    positions: &Positions,
 ) -> Result<(), ExportError> {
     let mux = make_muxer(preset)?;
     let sink = file_sink(partial)?;
@@ -756,14 +1087,18 @@ fn build_decoded(
             .ok_or_else(|| link_err("queue"))?
             .link(&mux_pad)
             .map_err(link_err)?;
-        track_position(&mux_pad, position);
+        track_position(&mux_pad, positions);
         Some(mixer)
     } else {
         None
     };
 
-    let video_mixer = match grid {
-        Some((tiles, canvas)) if tiles > 0 => {
+    let video_mixer = match &grid {
+        Some(Grid {
+            cells,
+            canvas,
+            duration_ns,
+        }) if !cells.is_empty() => {
             let mixer = gst::ElementFactory::make("compositor")
                 .property_from_str("background", "black")
                 .build()
@@ -791,8 +1126,12 @@ fn build_decoded(
                 .ok_or_else(|| link_err("queue"))?
                 .link(&mux_pad)
                 .map_err(link_err)?;
-            track_position(&mux_pad, position);
-            Some((mixer, tile_layout(tiles, canvas.width, canvas.height)))
+            track_position(&mux_pad, positions);
+            let layout = tile_layout(cells.len(), canvas.width, canvas.height);
+            for (cell, &rect) in cells.iter().zip(&layout) {
+                cell_card(pipeline, &mixer, cell, rect, *canvas, *duration_ns)?;
+            }
+            Some((mixer, layout))
         }
         _ => None,
     };
@@ -807,12 +1146,14 @@ fn build_decoded(
             let mut chains = Vec::new();
             for stream in &file.streams {
                 let chain_pad = if stream.is_video {
-                    match (&video_mixer, tile) {
-                        (Some((mixer, layout)), Some(tile)) => {
-                            let Some(&(x, y, w, h)) = layout.get(*tile) else {
+                    match (&video_mixer, &grid) {
+                        (Some((mixer, layout)), Some(grid)) => {
+                            let (Some(&rect), Some(cell)) =
+                                (layout.get(*tile), grid.cells.get(*tile))
+                            else {
                                 continue;
                             };
-                            Some(video_chain(pipeline, mixer, (x, y, w, h), offset)?)
+                            Some(video_chain(pipeline, mixer, rect, &cell.label, offset)?)
                         }
                         _ => None,
                     }
@@ -841,12 +1182,92 @@ fn mix_audio_caps() -> gst::Caps {
         .build()
 }
 
-/// queue → videoconvert → videoscale → tile caps → compositor pad at the tile, offset onto the
-/// session timeline. Returns the chain's sink pad.
+/// A cell's card, under its video for the whole session: the participant's name and, where no
+/// video of theirs covers it, why ("not in the room", or their initial for someone who never
+/// had a camera).
+fn cell_card(
+    pipeline: &gst::Pipeline,
+    mixer: &gst::Element,
+    cell: &Cell,
+    (x, y, w, h): (i32, i32, i32, i32),
+    canvas: Canvas,
+    duration_ns: u64,
+) -> Result<(), ExportError> {
+    let frames = (u128::from(duration_ns) * u128::from(canvas.framerate))
+        .div_ceil(1_000_000_000)
+        .max(1);
+    let background = gst::ElementFactory::make("videotestsrc")
+        .property_from_str("pattern", "solid-color")
+        .property("foreground-color", 0xff26_2626u32)
+        .property("num-buffers", i32::try_from(frames).unwrap_or(i32::MAX))
+        .build()
+        .map_err(|_| ExportError::MissingElement("videotestsrc".to_owned()))?;
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("width", w)
+        .field("height", h)
+        .field("framerate", gst::Fraction::new(canvas.framerate as i32, 1))
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let filter = gst::ElementFactory::make("capsfilter")
+        .property("caps", &caps)
+        .build()
+        .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
+    let name = glib::markup_escape_text(&cell.label);
+    let initial: String = cell
+        .label
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .collect();
+    let markup = if cell.has_video {
+        format!("<b>{name}</b>\n<small>not in the room</small>")
+    } else {
+        format!(
+            "<span size=\"300%\" weight=\"bold\">{}</span>\n<b>{name}</b>\n<small>audio only</small>",
+            glib::markup_escape_text(&initial)
+        )
+    };
+    let text = gst::ElementFactory::make("textoverlay")
+        .property("text", markup)
+        .property_from_str("valignment", "center")
+        .property_from_str("halignment", "center")
+        .property_from_str("line-alignment", "center")
+        .property("font-desc", format!("Sans {}", font_size(h)))
+        .build()
+        .map_err(|_| ExportError::MissingElement("textoverlay".to_owned()))?;
+    let convert = make("videoconvert")?;
+    pipeline
+        .add_many([&background, &filter, &text, &convert])
+        .map_err(add_err)?;
+    gst::Element::link_many([&background, &filter, &text, &convert]).map_err(link_err)?;
+    let pad = mixer
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| link_err("compositor refused a pad"))?;
+    pad.set_property("xpos", x);
+    pad.set_property("ypos", y);
+    pad.set_property("width", w);
+    pad.set_property("height", h);
+    pad.set_property("zorder", 0u32);
+    convert
+        .static_pad("src")
+        .ok_or_else(|| link_err("videoconvert"))?
+        .link(&pad)
+        .map_err(link_err)?;
+    Ok(())
+}
+
+/// A text size that reads well in a cell `height` pixels high.
+fn font_size(height: i32) -> i32 {
+    (height / 12).clamp(10, 32)
+}
+
+/// queue → videoconvert → videoscale → tile caps → name → compositor pad at the tile, above the
+/// cell's card, offset onto the session timeline. Returns the chain's sink pad.
 fn video_chain(
     pipeline: &gst::Pipeline,
     mixer: &gst::Element,
     (x, y, w, h): (i32, i32, i32, i32),
+    label: &str,
     offset: i64,
 ) -> Result<gst::Pad, ExportError> {
     let q = queue(Duration::from_secs(3))?;
@@ -864,10 +1285,19 @@ fn video_chain(
         .property("caps", &caps)
         .build()
         .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
+    let name = gst::ElementFactory::make("textoverlay")
+        .property("text", label)
+        .property_from_str("valignment", "bottom")
+        .property_from_str("halignment", "left")
+        .property("shaded-background", true)
+        .property("font-desc", format!("Sans Bold {}", font_size(h)))
+        .build()
+        .map_err(|_| ExportError::MissingElement("textoverlay".to_owned()))?;
+    let named = make("videoconvert")?;
     pipeline
-        .add_many([&q, &convert, &scale, &filter])
+        .add_many([&q, &convert, &scale, &filter, &name, &named])
         .map_err(add_err)?;
-    gst::Element::link_many([&q, &convert, &scale, &filter]).map_err(link_err)?;
+    gst::Element::link_many([&q, &convert, &scale, &filter, &name, &named]).map_err(link_err)?;
     let mixer_pad = mixer
         .request_pad_simple("sink_%u")
         .ok_or_else(|| link_err("compositor refused a pad"))?;
@@ -875,9 +1305,10 @@ fn video_chain(
     mixer_pad.set_property("ypos", y);
     mixer_pad.set_property("width", w);
     mixer_pad.set_property("height", h);
-    let src = filter
+    mixer_pad.set_property("zorder", 1u32);
+    let src = named
         .static_pad("src")
-        .ok_or_else(|| link_err("capsfilter"))?;
+        .ok_or_else(|| link_err("videoconvert"))?;
     src.set_offset(offset);
     src.link(&mixer_pad).map_err(link_err)?;
     q.static_pad("sink").ok_or_else(|| link_err("queue"))
@@ -921,10 +1352,11 @@ enum RunError {
 fn run_pipeline(
     pipeline: &gst::Pipeline,
     duration_ns: u64,
-    position: &AtomicU64,
+    positions: &Positions,
     cancel: &CancelFlag,
     report: &mut dyn FnMut(f64),
 ) -> Result<(), RunError> {
+    let mut meter = ProgressMeter::new(duration_ns);
     let bus = pipeline
         .bus()
         .ok_or_else(|| RunError::Failed("pipeline without bus".to_owned()))?;
@@ -948,7 +1380,7 @@ fn run_pipeline(
         {
             match message.view() {
                 gst::MessageView::Eos(_) => {
-                    report(1.0);
+                    report(meter.finish());
                     return Ok(());
                 }
                 gst::MessageView::Error(err) => {
@@ -961,7 +1393,8 @@ fn run_pipeline(
                 _ => continue,
             }
         }
-        let now_position = position.load(Ordering::Relaxed);
+        let snapshot = positions.snapshot(duration_ns);
+        let now_position = snapshot.iter().map(|p| p.unwrap_or(0)).sum::<u64>();
         if now_position != last_position {
             last_position = now_position;
             last_change = Instant::now();
@@ -971,9 +1404,7 @@ fn run_pipeline(
                 STALL_TIMEOUT.as_secs()
             )));
         }
-        if duration_ns > 0 {
-            report(now_position as f64 / duration_ns as f64);
-        }
+        report(meter.update(&snapshot));
     }
 }
 
@@ -1069,12 +1500,19 @@ mod tests {
             };
             let job = match preset.kind {
                 PresetKind::Remux => Job::Remux(input),
+                PresetKind::Edit => Job::Edit(input),
                 PresetKind::Grid => Job::Grid {
-                    sources: vec![
-                        (Some(0), input),
-                        (Some(1), source(&h264, "video/x-h264", 500_000_000)),
+                    sources: vec![(0, input), (1, source(&h264, "video/x-h264", 500_000_000))],
+                    cells: vec![
+                        Cell {
+                            label: "Alice".into(),
+                            has_video: true,
+                        },
+                        Cell {
+                            label: "Bob".into(),
+                            has_video: true,
+                        },
                     ],
-                    tiles: 2,
                     canvas: Canvas {
                         width: 320,
                         height: 180,
@@ -1137,6 +1575,217 @@ mod tests {
             plan(&manifest, &[], &mp4),
             Err(ExportError::Nothing(_))
         ));
+    }
+
+    #[test]
+    fn progress_follows_the_slowest_stream_never_goes_back_and_ends_only_when_done() {
+        let second = 1_000_000_000u64;
+        let mut meter = ProgressMeter::new(10 * second);
+        assert_eq!(meter.update(&[]), 0.0);
+        // Audio has reached the end, video is at 2 s: 20 %, not 100 %.
+        assert!((meter.update(&[Some(10 * second), Some(2 * second)]) - 0.2).abs() < 1e-9);
+        // A stream without data yet holds it at the start; what was shown stays.
+        assert!((meter.update(&[Some(10 * second), None]) - 0.2).abs() < 1e-9);
+        assert!((meter.update(&[Some(10 * second), Some(5 * second)]) - 0.5).abs() < 1e-9);
+        // Both streams at the end: the file is not finished yet (MP4 writes its index last).
+        let at_end = meter.update(&[Some(10 * second), Some(10 * second)]);
+        assert_eq!(at_end, ProgressMeter::BEFORE_DONE);
+        assert_eq!(
+            meter.update(&[Some(11 * second), Some(12 * second)]),
+            ProgressMeter::BEFORE_DONE
+        );
+        assert_eq!(meter.finish(), 1.0);
+        // Over a whole run the figures only grow.
+        let mut meter = ProgressMeter::new(100);
+        let mut last = 0.0;
+        for (a, v) in [(10, 0), (50, 5), (30, 40), (100, 60), (100, 99), (100, 100)] {
+            let shown = meter.update(&[Some(a), Some(v)]);
+            assert!(shown >= last, "went back from {last} to {shown}");
+            last = shown;
+        }
+    }
+
+    /// A grid frame, read back as pixels: the video cell carries its participant's name, and
+    /// the participant without a camera has a card with their initial and name instead of a
+    /// black cell.
+    #[test]
+    fn grid_cells_show_names_and_a_card_for_audio_only() {
+        gst::init().unwrap();
+        let dir = temp_dir("gridnames");
+        // Black video, so anything light in the cell is the name.
+        let black = dir.join("black.mkv");
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc pattern=black num-buffers=30 ! video/x-raw,width=320,height=180,framerate=15/1 ! \
+             vp8enc deadline=1 ! matroskamux ! filesink location=\"{}\"",
+            black.display()
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        crate::media::recorder::run_to_eos(&pipeline, Duration::from_secs(60)).unwrap();
+        pipeline.set_state(gst::State::Null).unwrap();
+        let tone = make_media(&dir, "tone.mkv", "vp8enc deadline=1", true);
+        let video = Source {
+            stem: "a".into(),
+            start_ns: 0,
+            duration_ns: 2_000_000_000,
+            files: vec![SourceFile {
+                path: black,
+                streams: vec![StreamInfo {
+                    caps_name: "video/x-vp8".into(),
+                    is_video: true,
+                }],
+            }],
+        };
+        let audio_only = Source {
+            stem: "b".into(),
+            start_ns: 0,
+            duration_ns: 1_000_000_000,
+            files: vec![SourceFile {
+                path: tone,
+                streams: vec![StreamInfo {
+                    caps_name: "audio/x-opus".into(),
+                    is_video: false,
+                }],
+            }],
+        };
+        let preset = presets::by_id("grid-webm").unwrap();
+        let output = PlannedOutput {
+            stem: "grid".into(),
+            job: Job::Grid {
+                sources: vec![(0, video), (1, audio_only)],
+                cells: vec![
+                    Cell {
+                        label: "Alice".into(),
+                        has_video: true,
+                    },
+                    Cell {
+                        label: "Bob".into(),
+                        has_video: false,
+                    },
+                ],
+                canvas: Canvas {
+                    width: 640,
+                    height: 180,
+                    framerate: 15,
+                },
+            },
+            duration_ns: 2_000_000_000,
+        };
+        let out = dir.join("grid.webm");
+        write_one(&output, &preset, &out, &CancelFlag::new(), &mut |_| {}).unwrap();
+        // One frame at 1 s, as grey bytes.
+        let frame_pipeline = gst::parse::launch(&format!(
+            "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! \
+             appsink name=sink sync=false",
+            out.display()
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let sink = frame_pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        frame_pipeline.set_state(gst::State::Playing).unwrap();
+        let mut frame = None;
+        while let Ok(sample) = sink.pull_sample() {
+            let pts = sample.buffer().and_then(|b| b.pts()).unwrap_or_default();
+            if pts >= gst::ClockTime::from_mseconds(1000) {
+                frame = Some(sample);
+                break;
+            }
+        }
+        frame_pipeline.set_state(gst::State::Null).unwrap();
+        let sample = frame.expect("a frame at 1 s");
+        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        let stride = info.stride()[0] as usize;
+        let light = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                .filter(|&(x, y)| map[y * stride + x] > 180)
+                .count()
+        };
+        // Alice's cell (left half): her name at the bottom left, on black video.
+        let name_pixels = light(0, 200, 130, 180);
+        let above_name = light(0, 320, 0, 100);
+        // Bob's cell (right half): a card with his initial and name.
+        let card_pixels = light(320, 640, 0, 180);
+        eprintln!(
+            "FIGURE grid pixels: name {name_pixels}, above it {above_name}, card {card_pixels}"
+        );
+        assert!(name_pixels > 50, "no name drawn on the video cell");
+        assert!(above_name < 10, "the video itself is black");
+        assert!(card_pixels > 100, "the audio-only cell is not a card");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// VP8 + Opus (what browsers send) becomes H.264 + AAC in MP4, for the whole duration.
+    #[test]
+    fn mp4_for_editing_re_encodes_vp8_and_opus_and_copies_h264() {
+        gst::init().unwrap();
+        let dir = temp_dir("edit");
+        let vp8 = make_media(&dir, "vp8.mkv", "vp8enc deadline=1", true);
+        let preset = presets::by_id("mp4-edit").unwrap();
+        let source = Source {
+            stem: "alice".into(),
+            start_ns: 0,
+            duration_ns: 1_000_000_000,
+            files: vec![SourceFile {
+                path: vp8,
+                streams: vec![
+                    StreamInfo {
+                        caps_name: "video/x-vp8".into(),
+                        is_video: true,
+                    },
+                    StreamInfo {
+                        caps_name: "audio/x-opus".into(),
+                        is_video: false,
+                    },
+                ],
+            }],
+        };
+        let output = PlannedOutput {
+            stem: "alice".into(),
+            job: Job::Edit(source),
+            duration_ns: 1_000_000_000,
+        };
+        let out = dir.join("alice.mp4");
+        let mut fractions = Vec::new();
+        write_one(&output, &preset, &out, &CancelFlag::new(), &mut |f| {
+            fractions.push(f)
+        })
+        .unwrap();
+        let uri = glib::filename_to_uri(&out, None).unwrap();
+        let info = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(20))
+            .unwrap()
+            .discover_uri(&uri)
+            .unwrap();
+        let caps: Vec<String> = info
+            .stream_list()
+            .iter()
+            .filter_map(|s| s.caps())
+            .filter_map(|c| c.structure(0).map(|s| s.name().to_string()))
+            .collect();
+        assert!(caps.contains(&"video/x-h264".to_owned()), "{caps:?}");
+        assert!(caps.contains(&"audio/mpeg".to_owned()), "{caps:?}");
+        let duration = info.duration().unwrap().mseconds();
+        assert!(duration >= 950, "{duration} ms of 1,000");
+        assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
+        assert_eq!(fractions.last(), Some(&1.0));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn encoders_for_mp4_for_editing_are_found_among_the_installed() {
+        gst::init().unwrap();
+        let video = encoder_for("video/x-h264");
+        let audio = encoder_for("audio/mpeg");
+        eprintln!("FIGURE encoders: {video:?} {audio:?}");
+        assert!(video.is_some() && audio.is_some(), "{video:?} {audio:?}");
+        assert_eq!(encoder_for("video/x-no-such-codec"), None);
     }
 
     #[test]

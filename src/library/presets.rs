@@ -19,6 +19,10 @@ pub enum PresetKind {
     Grid,
     /// One audio file per participant, decoded, aligned to the session start and encoded.
     Audio,
+    /// One file per participant segment for video editors: streams the container takes
+    /// (`video_caps`, `audio_caps`) are copied, the others decoded and encoded to those
+    /// formats with whatever encoders are installed.
+    Edit,
 }
 
 /// Output picture of a grid export.
@@ -93,7 +97,7 @@ pub fn codec_label(caps_name: &str) -> &str {
         "video/x-h265" => "H.265",
         "video/x-av1" => "AV1",
         "audio/x-opus" => "Opus",
-        "audio/mpeg" => "AAC/MP3",
+        "audio/mpeg" => "AAC",
         other => other,
     }
 }
@@ -123,9 +127,9 @@ mod tests {
                 p.id
             );
             match p.kind {
-                PresetKind::Remux => assert!(
+                PresetKind::Remux | PresetKind::Edit => assert!(
                     !p.video_caps.is_empty() && !p.audio_caps.is_empty(),
-                    "{}: remux needs the codecs it accepts",
+                    "{}: remux and edit need the codecs they take",
                     p.id
                 ),
                 PresetKind::Grid => assert!(

@@ -43,6 +43,8 @@ mod imp {
         pub(super) progress_bar: TemplateChild<gtk::ProgressBar>,
         #[template_child]
         pub(super) status_label: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub(super) show_button: TemplateChild<gtk::Button>,
 
         pub(super) session_dir: RefCell<PathBuf>,
         pub(super) output_dir: RefCell<PathBuf>,
@@ -50,8 +52,8 @@ mod imp {
         pub(super) choices: RefCell<Vec<(Preset, gtk::CheckButton)>>,
         /// Set while an export runs.
         pub(super) cancel: RefCell<Option<CancelFlag>>,
-        /// The last export finished: Export becomes "Show Files".
-        pub(super) finished: Cell<bool>,
+        /// Where the last finished export went, for Show Files.
+        pub(super) finished_in: RefCell<Option<PathBuf>>,
         pub(super) chooser: RefCell<Option<gtk::FileChooserNative>>,
         /// Print the outcome on stdout (UI tests).
         pub(super) report: Cell<bool>,
@@ -97,6 +99,15 @@ mod imp {
                 #[weak]
                 obj,
                 move |_| obj.choose_folder()
+            ));
+            self.show_button.connect_clicked(glib::clone!(
+                #[weak]
+                obj,
+                move |_| {
+                    if let Some(dir) = obj.imp().finished_in.borrow().as_ref() {
+                        super::super::open_path(obj.upcast_ref(), dir);
+                    }
+                }
             ));
         }
     }
@@ -147,6 +158,21 @@ impl ExportDialog {
                 video.into_iter().chain(audio)
             })
             .collect();
+        // Who an audio export leaves out: participants recorded without any audio.
+        let without_audio: Vec<String> = summary
+            .manifest
+            .participants
+            .iter()
+            .filter(|p| !p.segments.is_empty())
+            .filter(|p| p.segments.iter().all(|s| s.audio_codec.is_none()))
+            .map(|p| {
+                if p.label.is_empty() {
+                    p.stream_id.clone()
+                } else {
+                    p.label.clone()
+                }
+            })
+            .collect();
         let mut group: Option<gtk::CheckButton> = None;
         let mut first_possible = None;
         for preset in presets::all().unwrap_or_default() {
@@ -165,13 +191,18 @@ impl ExportDialog {
             let check = gtk::CheckButton::new();
             check.set_group(group.as_ref());
             group.get_or_insert_with(|| check.clone());
-            let description = if refused.is_empty() {
-                gettext(&preset.description)
-            } else {
+            let description = if !refused.is_empty() {
                 gettext_f(
-                    "Not possible for this session: {} cannot be copied into this format",
+                    "Not possible for this session: {} cannot be copied into this format. Choose “MP4 for editing”, which re-encodes it, or MKV, which copies every codec.",
                     &[&refused.join(", ")],
                 )
+            } else if preset.kind == PresetKind::Audio && !without_audio.is_empty() {
+                gettext_f(
+                    "{} Left out for having no audio: {}.",
+                    &[&gettext(&preset.description), &without_audio.join(", ")],
+                )
+            } else {
+                gettext(&preset.description)
             };
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext(&preset.name)))
@@ -181,6 +212,9 @@ impl ExportDialog {
                 .build();
             row.add_prefix(&check);
             imp.preset_group.add(&row);
+            if preset.kind == PresetKind::Edit && refused.is_empty() {
+                explain_reencoding(&row, &summary.dir, &preset);
+            }
             if refused.is_empty() && first_possible.is_none() {
                 first_possible = Some(check.clone());
             }
@@ -256,10 +290,6 @@ impl ExportDialog {
 
     fn on_export_clicked(&self) {
         let imp = self.imp();
-        if imp.finished.get() {
-            super::open_path(self.upcast_ref(), &imp.output_dir.borrow());
-            return;
-        }
         if imp.cancel.borrow().is_some() {
             return;
         }
@@ -277,6 +307,8 @@ impl ExportDialog {
         imp.folder_button.set_sensitive(false);
         imp.export_button.set_sensitive(false);
         imp.progress_group.set_visible(true);
+        imp.show_button.set_visible(false);
+        imp.cancel_button.set_label(&gettext("_Cancel"));
         imp.progress_bar.set_fraction(0.0);
         imp.status_label.remove_css_class("error");
         imp.status_label.set_text(&gettext("Preparing…"));
@@ -340,16 +372,19 @@ impl ExportDialog {
         imp.export_button.set_sensitive(true);
         match result {
             Ok(files) => {
-                imp.finished.set(true);
+                imp.finished_in
+                    .replace(Some(imp.output_dir.borrow().clone()));
+                imp.show_button.set_visible(true);
                 imp.progress_bar.set_fraction(1.0);
                 imp.progress_bar.set_text(Some("100 %"));
                 let names: Vec<String> = files
                     .iter()
                     .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .collect();
-                imp.status_label
-                    .set_text(&gettext_f("Saved: {}", &[&names.join(", ")]));
-                imp.export_button.set_label(&gettext("_Show Files"));
+                imp.status_label.set_text(&gettext_f(
+                    "Saved: {}. Choose another format to export again.",
+                    &[&names.join(", ")],
+                ));
                 imp.cancel_button.set_label(&gettext("_Close"));
             }
             Err(ExportError::Cancelled) => {
@@ -364,4 +399,56 @@ impl ExportDialog {
             }
         }
     }
+}
+
+/// Says on the row of an edit export which streams it will re-encode and what that costs,
+/// once the files are probed (off the main thread: the discoverer reads them).
+fn explain_reencoding(row: &adw::ActionRow, session_dir: &std::path::Path, preset: &Preset) {
+    let (tx, rx) = async_channel::bounded(1);
+    let session_dir = session_dir.to_owned();
+    let preset_for_thread = preset.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send_blocking(export::reencoded_streams(&session_dir, &preset_for_thread));
+    });
+    let description = gettext(&preset.description);
+    glib::spawn_future_local(glib::clone!(
+        #[weak]
+        row,
+        async move {
+            let Ok(Ok(streams)) = rx.recv().await else {
+                return;
+            };
+            let text = if streams.is_empty() {
+                gettext("Everything is copied as recorded: nothing needs re-encoding.")
+            } else {
+                // One entry per participant: "Alice (VP8 → H.264, Opus → AAC)".
+                let mut per_person: Vec<(String, Vec<String>)> = Vec::new();
+                for r in &streams {
+                    let change = format!("{} → {}", r.from, r.to);
+                    match per_person.iter_mut().find(|(who, _)| *who == r.participant) {
+                        Some((_, changes)) if !changes.contains(&change) => changes.push(change),
+                        Some(_) => {}
+                        None => per_person.push((r.participant.clone(), vec![change])),
+                    }
+                }
+                let list: Vec<String> = per_person
+                    .iter()
+                    .map(|(who, changes)| gettext_f("{} ({})", &[who, &changes.join(", ")]))
+                    .collect();
+                // Re-encoding 720p video on two cores took a tenth of its length for a test
+                // picture; camera video is harder, so up to a quarter is said. Audio is cheap.
+                let video_secs: f64 = streams.iter().filter(|r| r.video).map(|r| r.seconds).sum();
+                let estimate = std::time::Duration::from_secs_f64((video_secs / 4.0).max(1.0));
+                gettext_f(
+                    "{} Re-encodes: {}. Expect up to about {} on a two-core computer.",
+                    &[
+                        &description,
+                        &list.join(", "),
+                        &crate::library::disk_space::format_duration(estimate),
+                    ],
+                )
+            };
+            row.set_subtitle(&glib::markup_escape_text(&text));
+        }
+    ));
 }

@@ -252,18 +252,17 @@ fn region_brightness(
     frames
 }
 
-/// Brightness above which a tile shows a participant (labels and the test ball are white; a
-/// missing participant is the black background).
-const LIT: u8 = 100;
+/// The grey of a grid cell's card, shown where the participant's video is not.
+const CARD_GREY: i32 = 0x26;
 
-/// When region `i` is lit first and last.
-fn lit_span(frames: &[(f64, Vec<u8>)], i: usize) -> Option<(f64, f64)> {
-    let lit: Vec<f64> = frames
+/// When region `i` shows video (anything but the card's grey) first and last.
+fn video_span(frames: &[(f64, Vec<u8>)], i: usize) -> Option<(f64, f64)> {
+    let shown: Vec<f64> = frames
         .iter()
-        .filter(|(_, m)| m[i] > LIT)
+        .filter(|(_, m)| (i32::from(m[i]) - CARD_GREY).abs() > 12)
         .map(|(t, _)| *t)
         .collect();
-    Some((*lit.first()?, *lit.last()?))
+    Some((*shown.first()?, *shown.last()?))
 }
 
 /// Time of the first audible sample of a WAV file.
@@ -362,8 +361,25 @@ fn remux_keeps_codecs_and_durations_and_refuses_what_a_container_cannot_hold() {
             );
         }
     }
-    // VP8 has no place in MP4: refused with the reason, nothing written, failure exit code.
+    // VP8 has no place in MP4 as it is: copying only is refused with the reason, nothing
+    // written, failure exit code.
     let mp4_out = out.join("mp4");
+    let (code, text) = cli_export(&[
+        fx.dir.to_str().expect("utf-8"),
+        "--format",
+        "mp4",
+        "--copy-only",
+        "--output",
+        mp4_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("VP8") && text.contains("MP4"), "{text}");
+    assert!(
+        text.contains("MP4 for editing"),
+        "says what to do instead: {text}"
+    );
+    assert!(files_in(&mp4_out).is_empty(), "{:?}", files_in(&mp4_out));
+    // MP4 for editing: VP8 + Opus become H.264 + AAC for the whole duration.
     let (code, text) = cli_export(&[
         fx.dir.to_str().expect("utf-8"),
         "--format",
@@ -371,9 +387,35 @@ fn remux_keeps_codecs_and_durations_and_refuses_what_a_container_cannot_hold() {
         "--output",
         mp4_out.to_str().expect("utf-8"),
     ]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("VP8") && text.contains("MP4"), "{text}");
-    assert!(files_in(&mp4_out).is_empty(), "{:?}", files_in(&mp4_out));
+    assert_eq!(code, Some(0), "{text}");
+    for participant in ["alice", "bob"] {
+        let seg = segment(&fx.manifest, participant);
+        let recorded = discover(&fx.dir.join(&seg.file));
+        let stem = Path::new(&seg.file)
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
+        let got = discover(&mp4_out.join(format!("{stem}.mp4")));
+        assert_eq!(got.container.as_deref(), Some("video/quicktime"));
+        assert_eq!(
+            got.video,
+            ["video/x-h264"],
+            "{participant}: re-encoded to H.264"
+        );
+        assert_eq!(
+            got.audio,
+            ["audio/mpeg"],
+            "{participant}: re-encoded to AAC"
+        );
+        assert_eq!((got.width, got.height), (recorded.width, recorded.height));
+        assert!(
+            (got.duration_s - recorded.duration_s).abs() < 0.15,
+            "{participant}: {} s exported vs {} s recorded",
+            got.duration_s,
+            recorded.duration_s
+        );
+    }
     assert_eq!(hashes(&fx.dir), before, "originals unchanged");
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -407,14 +449,11 @@ fn grid_places_everyone_on_the_session_timeline() {
         got.duration_s
     );
 
-    // Two tiles side by side; look at them at a quarter of the size.
-    let frames = region_brightness(
-        &files[0],
-        (320, 180),
-        &[(0, 0, 160, 180), (160, 0, 160, 180)],
-    );
-    let (alice_in, alice_out) = lit_span(&frames, 0).expect("Alice appears");
-    let (bob_in, bob_out) = lit_span(&frames, 1).expect("Bob appears");
+    // Two tiles side by side; look at their top-left corners at a quarter of the size: the
+    // grey of a cell's card (who is not there) or the black around someone's video.
+    let frames = region_brightness(&files[0], (320, 180), &[(0, 0, 10, 10), (160, 0, 10, 10)]);
+    let (alice_in, alice_out) = video_span(&frames, 0).expect("Alice appears");
+    let (bob_in, bob_out) = video_span(&frames, 1).expect("Bob appears");
     let alice_expected = secs(alice.start_offset_ns) + first_pts(&fx.dir.join(&alice.file), true);
     let bob_expected = secs(bob.start_offset_ns) + first_pts(&fx.dir.join(&bob.file), true);
     assert!(
@@ -604,6 +643,7 @@ fn four_participants_export_from_the_command_line() {
         dir.to_str().expect("utf-8"),
         "--format",
         "mp4",
+        "--copy-only",
         "--output",
         mp4_out.to_str().expect("utf-8"),
     ]);
@@ -646,17 +686,13 @@ fn four_participants_export_from_the_command_line() {
     assert!(text.contains("progress 100%"), "{text}");
     let grid = files_in(&grid_out);
     assert_eq!(grid.len(), 1, "{grid:?}");
-    // A 2×2 grid: every quadrant shows somebody at some point.
-    let quadrants = [
-        (0, 0, 160, 90),
-        (160, 0, 160, 90),
-        (0, 90, 160, 90),
-        (160, 90, 160, 90),
-    ];
-    let frames = region_brightness(&grid_out.join(&grid[0]), (320, 180), &quadrants);
+    // A 2×2 grid: every quadrant shows its participant's video at some point (its corner
+    // turns from the card's grey to the black around the video).
+    let corners = [(0, 0, 8, 8), (160, 0, 8, 8), (0, 90, 8, 8), (160, 90, 8, 8)];
+    let frames = region_brightness(&grid_out.join(&grid[0]), (320, 180), &corners);
     for q in 0..4 {
         assert!(
-            lit_span(&frames, q).is_some(),
+            video_span(&frames, q).is_some(),
             "quadrant {q} never shows anyone"
         );
     }

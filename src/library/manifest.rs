@@ -53,6 +53,8 @@ pub enum EndReason {
     Lost,
     /// The operator stopped the recording.
     Stopped,
+    /// The operator left this participant out of the recording (their tile's record toggle).
+    Excluded,
     /// The stream changed in a way this file could not take (a codec or framing change);
     /// the recording goes on in the next part.
     Split,

@@ -920,7 +920,15 @@ impl Engine {
             .collect();
         for (key, tracks) in keys {
             if excluded {
-                glib::spawn_future_local(self.finish_segment(&key, LeaveReason::Stopped));
+                let finishing = self
+                    .inner
+                    .recorder
+                    .borrow_mut()
+                    .as_mut()
+                    .map(|recorder| recorder.exclude_peer(&key));
+                if let Some(finishing) = finishing {
+                    glib::spawn_future_local(self.report_finished(&key.participant, finishing));
+                }
             } else {
                 for track in tracks {
                     self.attach_recording(&key, &track);

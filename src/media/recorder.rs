@@ -87,6 +87,8 @@ struct TrackRecording {
     eos: Option<futures_channel::oneshot::Receiver<()>>,
     stats: Arc<TrackStats>,
     caps: Arc<Mutex<Option<gst::Caps>>>,
+    /// Every picture size the track had, with the time it started: (pts ns, width, height).
+    sizes: Arc<Mutex<Vec<(u64, u32, u32)>>>,
     first_element_sink: gst::Pad,
     depay: gst::Element,
     started: Arc<std::sync::atomic::AtomicBool>,
@@ -119,6 +121,8 @@ struct SegmentRecording {
     /// Set when the stream changed in a way the file cannot take: the segment ends as a split,
     /// not a failure, and the participant goes on in a new part.
     split: Option<FailureKind>,
+    /// The operator left this participant out: the segment ends as `excluded`.
+    excluded: bool,
 }
 
 /// A session folder being recorded into.
@@ -400,6 +404,7 @@ impl SessionRecorder {
                     last_keyframe_request: None,
                     failure: None,
                     split: None,
+                    excluded: false,
                 },
             );
         }
@@ -457,6 +462,17 @@ impl SessionRecorder {
         }
         self.write_manifest();
         Ok(())
+    }
+
+    /// Ends one participant session's segment because the operator left them out.
+    pub fn exclude_peer(
+        &mut self,
+        key: &PeerKey,
+    ) -> impl Future<Output = Vec<SegmentOutcome>> + use<> {
+        if let Some(segment) = self.segments.get_mut(key) {
+            segment.excluded = true;
+        }
+        self.finish_peer(key, LeaveReason::Stopped)
     }
 
     /// Ends one participant session's segment; resolves once its file is final.
@@ -576,6 +592,7 @@ impl SessionRecorder {
         let end_reason = match reason {
             _ if segment.failure.is_some() => EndReason::Failed,
             _ if segment.split.is_some() => EndReason::Split,
+            _ if segment.excluded => EndReason::Excluded,
             LeaveReason::Left | LeaveReason::Replaced => EndReason::Left,
             LeaveReason::Stopped => EndReason::Stopped,
             LeaveReason::Failed | LeaveReason::Vanished => EndReason::Lost,
@@ -641,6 +658,14 @@ impl SessionRecorder {
                     )
                 })
                 .collect();
+            // The size the picture had longest: browsers start small and grow within seconds.
+            let main_size = finished_tracks
+                .iter()
+                .filter(|t| t.kind == MediaKind::Video)
+                .find_map(|t| {
+                    let sizes = t.sizes.lock().ok()?;
+                    dominant_size(&sizes, t.stats.last_pts.load(Ordering::Relaxed))
+                });
             let track_paths: Vec<PathBuf> = inputs.iter().map(|(_, p, _, _)| p.clone()).collect();
             // Joining writes the tracks again: when the disk cannot take that, each track file
             // stays as it is (each one plays), listed in the manifest.
@@ -706,8 +731,8 @@ impl SessionRecorder {
                 Ok(info) => {
                     update.file = Some(final_name.clone());
                     update.duration_ns = info.duration_ns;
-                    update.width = info.width;
-                    update.height = info.height;
+                    update.width = main_size.map(|(w, _)| w).or(info.width);
+                    update.height = main_size.map(|(_, h)| h).or(info.height);
                     update.remove_track_files = true;
                     None
                 }
@@ -897,6 +922,7 @@ fn build_track_branch(
     let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let first_keyframe_at = Arc::new(std::sync::OnceLock::new());
     let caps_slot = Arc::new(Mutex::new(None));
+    let sizes: Arc<Mutex<Vec<(u64, u32, u32)>>> = Arc::default();
     let last = parser.as_ref().unwrap_or(&depay);
     let gate_pad = last
         .static_pad("src")
@@ -905,16 +931,24 @@ fn build_track_branch(
         let stats = stats.clone();
         let started = started.clone();
         let caps_slot = caps_slot.clone();
+        let sizes = sizes.clone();
         let first_keyframe_at = first_keyframe_at.clone();
         let kind = track.kind;
         gate_pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
             move |pad, info| {
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
-                    if let gst::EventView::Caps(caps) = event.view()
-                        && let Ok(mut slot) = caps_slot.lock()
-                    {
-                        *slot = Some(caps.caps_owned());
+                    if let gst::EventView::Caps(caps) = event.view() {
+                        if let Some(s) = caps.caps().structure(0)
+                            && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
+                            && let Ok(mut sizes) = sizes.lock()
+                        {
+                            let from = stats.last_pts.load(Ordering::Relaxed);
+                            sizes.push((from, w.max(0) as u32, h.max(0) as u32));
+                        }
+                        if let Ok(mut slot) = caps_slot.lock() {
+                            *slot = Some(caps.caps_owned());
+                        }
                     }
                     return gst::PadProbeReturn::Ok;
                 }
@@ -1004,6 +1038,7 @@ fn build_track_branch(
         eos: Some(eos_rx),
         stats,
         caps: caps_slot,
+        sizes,
         first_element_sink: branch_sink,
         depay,
         started,
@@ -1169,6 +1204,27 @@ enum MergeError {
 }
 
 /// The device and inode of a folder, `None` when it does not exist.
+/// The picture size held longest, from the sizes a track had (each with the time it began)
+/// and the time of its last frame.
+pub fn dominant_size(sizes: &[(u64, u32, u32)], end_ns: u64) -> Option<(u32, u32)> {
+    let mut held: Vec<((u32, u32), u64)> = Vec::new();
+    for (i, &(from, w, h)) in sizes.iter().enumerate() {
+        if w == 0 || h == 0 {
+            continue;
+        }
+        let until = sizes.get(i + 1).map_or(end_ns, |next| next.0).max(from);
+        match held.iter_mut().find(|(size, _)| *size == (w, h)) {
+            Some((_, total)) => *total += until - from,
+            None => held.push(((w, h), until - from)),
+        }
+    }
+    // At equal time the later size wins (where the stream settled).
+    // (`max_by_key` returns the last of equal maxima.)
+    held.iter()
+        .max_by_key(|(_, total)| *total)
+        .map(|(size, _)| *size)
+}
+
 /// Room a merge needs beyond its tracks' size (headers, cues, the manifest).
 const MERGE_HEADROOM: u64 = 1024 * 1024;
 
@@ -1322,4 +1378,31 @@ fn describe_file(path: &Path) -> Option<MergeInfo> {
         out.height = Some(stream.height());
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_held_longest_is_the_segments_size() {
+        let s = 1_000_000_000u64;
+        // A browser starting at 320×240, at 1280×720 for most of the minute, dropping to
+        // 640×360 for ten seconds.
+        let sizes = [
+            (0, 320, 240),
+            (2 * s, 1280, 720),
+            (40 * s, 640, 360),
+            (50 * s, 1280, 720),
+        ];
+        assert_eq!(dominant_size(&sizes, 60 * s), Some((1280, 720)));
+        assert_eq!(dominant_size(&[(0, 640, 360)], 5 * s), Some((640, 360)));
+        assert_eq!(dominant_size(&[], 5 * s), None);
+        // At equal time, where the stream settled.
+        assert_eq!(
+            dominant_size(&[(0, 320, 240), (5 * s, 640, 480)], 10 * s),
+            Some((640, 480))
+        );
+        assert_eq!(dominant_size(&[(0, 0, 0), (s, 16, 16)], s), Some((16, 16)));
+    }
 }

@@ -106,6 +106,8 @@ pub(crate) const ACCELS: &[(&str, &[&str])] = &[
     ("win.join", &["<Control>j"]),
     ("win.record", &["<Control>r"]),
     ("win.toggle-panel", &["F9"]),
+    ("win.show-live", &["<Alt>1"]),
+    ("win.show-recordings", &["<Alt>2"]),
 ];
 
 /// Runs the GTK app until its last window closes.

@@ -101,6 +101,62 @@ fn recording_page(
     files.add(&min_free_row(settings));
     page.add(&files);
 
+    let what = adw::PreferencesGroup::builder()
+        .title(gettext("What to Record"))
+        .description(gettext("Used from the next room joined."))
+        .build();
+    what.add(&choice_row(
+        settings,
+        "record-media",
+        &gettext("Tracks"),
+        &[
+            ("both", gettext("Audio and Video")),
+            ("video", gettext("Video Only")),
+            ("audio", gettext("Audio Only")),
+        ],
+    ));
+    what.add(&choice_row(
+        settings,
+        "prefer-codec",
+        &gettext("Preferred Video Codec"),
+        &[
+            ("", gettext("Any")),
+            ("vp8", "VP8".to_owned()),
+            ("vp9", "VP9".to_owned()),
+            ("h264", "H.264".to_owned()),
+            ("av1", "AV1".to_owned()),
+        ],
+    ));
+    let streams = adw::EntryRow::builder()
+        .title(gettext(
+            "Only These Streams (ids, comma separated; empty for everyone)",
+        ))
+        .build();
+    let ids: Vec<String> = settings
+        .strv("stream-filter")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    streams.set_text(&ids.join(", "));
+    streams.connect_changed(glib::clone!(
+        #[strong]
+        settings,
+        move |row| {
+            let ids: Vec<String> = row
+                .text()
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            if let Err(err) = settings.set_strv("stream-filter", refs.as_slice()) {
+                tracing::warn!("could not save the stream filter: {err}");
+            }
+        }
+    ));
+    what.add(&streams);
+    page.add(&what);
+
     let previews = adw::PreferencesGroup::builder()
         .title(gettext("Live Previews"))
         .build();
@@ -137,6 +193,35 @@ fn recording_page(
     previews.add(&quality);
     page.add(&previews);
     page
+}
+
+/// A combo row for a string key with a fixed set of values: (value, label).
+fn choice_row(
+    settings: &gio::Settings,
+    key: &'static str,
+    title: &str,
+    choices: &[(&'static str, String)],
+) -> adw::ComboRow {
+    let labels = gtk::StringList::new(&[]);
+    for (_, label) in choices {
+        labels.append(label);
+    }
+    let row = adw::ComboRow::builder().title(title).model(&labels).build();
+    let values: Vec<&'static str> = choices.iter().map(|(value, _)| *value).collect();
+    let to_index = values.clone();
+    settings
+        .bind(key, &row, "selected")
+        .mapping(move |variant, _| {
+            let value = variant.str()?;
+            let index = to_index.iter().position(|v| *v == value).unwrap_or(0);
+            Some((index as u32).to_value())
+        })
+        .set_mapping(move |value, _| {
+            let index = value.get::<u32>().ok()?;
+            values.get(index as usize).map(|v| v.to_variant())
+        })
+        .build();
+    row
 }
 
 /// The free space a recording keeps, in megabytes, from a short list of choices.

@@ -21,6 +21,7 @@ use gtk::{gio, glib};
 
 use super::RoomtapeWindow;
 use crate::i18n::{gettext, gettext_f};
+use crate::library::manifest::EndReason;
 use crate::library::{Segment, SessionSummary, scan_recordings};
 
 use session_row::SessionRow;
@@ -379,10 +380,27 @@ fn segment_details(segment: &Segment) -> String {
     }
     if let Some(error) = &segment.error {
         parts.push(gettext_f("failed: {}", &[error]));
-    } else if !segment.track_files.is_empty() {
+    } else if let Some(reason) = segment.end_reason {
+        parts.push(end_reason_text(reason));
+    }
+    if segment.error.is_none() && !segment.track_files.is_empty() {
         parts.push(gettext("separate track files"));
     }
     parts.join(" · ")
+}
+
+/// Why a segment ended, as the Recordings page says it.
+fn end_reason_text(reason: EndReason) -> String {
+    match reason {
+        // Translators: why a recorded segment ended.
+        EndReason::Left => gettext("left"),
+        EndReason::Lost => gettext("connection lost"),
+        EndReason::Stopped => gettext("stopped"),
+        EndReason::Excluded => gettext("left out by the operator"),
+        EndReason::Split => gettext("stream changed, continued in the next part"),
+        EndReason::Failed => gettext("failed"),
+        EndReason::Crashed => gettext("recorder stopped unexpectedly"),
+    }
 }
 
 /// Opens a file or folder with the desktop's default application.
@@ -448,5 +466,18 @@ mod tests {
             ..Segment::default()
         };
         assert_eq!(segment_details(&seg), "0:42 · VP8 + Opus · 640×360");
+        let lost = Segment {
+            end_reason: Some(EndReason::Lost),
+            ..seg.clone()
+        };
+        assert_eq!(
+            segment_details(&lost),
+            "0:42 · VP8 + Opus · 640×360 · connection lost"
+        );
+        let excluded = Segment {
+            end_reason: Some(EndReason::Excluded),
+            ..seg
+        };
+        assert!(segment_details(&excluded).ends_with("left out by the operator"));
     }
 }

@@ -317,6 +317,18 @@ impl Session {
         }
         config.ice = self.ice_from_settings();
         config.previews = self.preview_config();
+        let settings = &self.inner.settings;
+        let codec = settings.string("prefer-codec");
+        config.prefer_video_codec = Some(codec.to_string()).filter(|c| !c.is_empty());
+        let media = settings.string("record-media");
+        config.want_audio = media != "video";
+        config.want_video = media != "audio";
+        config.wanted_streams = settings
+            .strv("stream-filter")
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
         self.reset();
         self.inner.room_name.replace(request.room.clone());
         self.start_engine(config);
@@ -476,9 +488,11 @@ impl Session {
         match state {
             Recording::Idle => {
                 let parent = crate::settings::recordings_dir(&self.inner.settings);
+                let media = self.inner.settings.string("record-media");
                 let options = RecordOptions {
+                    audio: media != "video",
+                    video: media != "audio",
                     min_free: crate::settings::min_free_bytes(&self.inner.settings),
-                    ..Default::default()
                 };
                 match engine.start_recording(&parent, options) {
                     Ok(dir) => {

@@ -32,6 +32,18 @@ const SHORTCUTS_UI: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
                 <property name="accelerator">F9</property>
               </object>
             </child>
+            <child>
+              <object class="GtkShortcutsShortcut">
+                <property name="title" translatable="yes">Show the live room</property>
+                <property name="accelerator">&lt;Alt&gt;1</property>
+              </object>
+            </child>
+            <child>
+              <object class="GtkShortcutsShortcut">
+                <property name="title" translatable="yes">Show the recordings</property>
+                <property name="accelerator">&lt;Alt&gt;2</property>
+              </object>
+            </child>
           </object>
         </child>
         <child>

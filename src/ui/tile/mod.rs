@@ -375,6 +375,10 @@ impl RoomtapeTile {
             ],
         )));
 
+        let meter_text = gettext_f("How loud {} is", &[&label]);
+        imp.level_bar.set_tooltip_text(Some(&meter_text));
+        crate::ui::a11y::label(&*imp.level_bar, &meter_text);
+
         let included = imp.included.get();
         let toggle_text = if included {
             gettext_f("Recording includes {} (click to leave them out)", &[&label])

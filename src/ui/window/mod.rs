@@ -162,6 +162,12 @@ mod imp {
             klass.install_action("win.record", None, |win, _, _| {
                 win.emit_by_name::<()>("record-requested", &[]);
             });
+            klass.install_action("win.show-live", None, |win, _, _| {
+                win.imp().view_stack.set_visible_child_name("live");
+            });
+            klass.install_action("win.show-recordings", None, |win, _, _| {
+                win.imp().view_stack.set_visible_child_name("recordings");
+            });
             klass.install_action("win.toggle-panel", None, |win, _, _| {
                 let flap = &win.imp().flap;
                 flap.set_reveal_flap(!flap.reveals_flap());

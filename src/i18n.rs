@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use crate::config::{GETTEXT_PACKAGE, LOCALEDIR};
+use crate::config::{BUILD_LOCALE_DIR, GETTEXT_PACKAGE, LOCALEDIR};
 
 unsafe extern "C" {
     fn bindtextdomain(domainname: *const c_char, dirname: *const c_char) -> *mut c_char;
@@ -12,9 +12,20 @@ unsafe extern "C" {
 
 /// Binds the app's text domain; call once at start-up, before any widget is built.
 pub fn init() {
+    // From a checkout, the catalogs build.rs compiled; installed, the prefix the binary is in
+    // (PREFIX/bin/roomtape → PREFIX/share/locale), else where the build said.
+    let installed_next_to_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/locale")))
+        .filter(|dir| dir.is_dir())
+        .map(|dir| dir.to_string_lossy().into_owned());
+    let dir = match BUILD_LOCALE_DIR {
+        Some(dir) if crate::config::running_from_checkout() => dir.to_owned(),
+        _ => installed_next_to_binary.unwrap_or_else(|| LOCALEDIR.to_owned()),
+    };
     let (Ok(domain), Ok(dir), Ok(codeset)) = (
         CString::new(GETTEXT_PACKAGE),
-        CString::new(LOCALEDIR),
+        CString::new(dir.as_str()),
         CString::new("UTF-8"),
     ) else {
         return;

@@ -27,7 +27,7 @@ pub fn open() -> Result<gio::Settings, SettingsError> {
 }
 
 fn lookup_schema() -> Option<gio::SettingsSchema> {
-    if let Some(dir) = BUILD_SCHEMA_DIR {
+    if let Some(dir) = BUILD_SCHEMA_DIR.filter(|_| crate::config::running_from_checkout()) {
         let parent = gio::SettingsSchemaSource::default();
         if let Ok(source) = gio::SettingsSchemaSource::from_directory(dir, parent.as_ref(), false)
             && let Some(schema) = source.lookup(APP_ID, true)

@@ -88,3 +88,68 @@ fn every_listed_file_exists() {
         );
     }
 }
+
+/// Every catalog compiles (`msgfmt --check`: placeholders, mnemonics, headers) and translates
+/// every string of a template freshly extracted from the sources, so nothing marked for
+/// translation reaches a German or Spanish screen in English.
+#[test]
+fn every_catalog_compiles_and_covers_the_template() {
+    let root = Path::new(ROOT);
+    let template = std::env::temp_dir().join(format!("roomtape-{}.pot", std::process::id()));
+    let status = std::process::Command::new("bash")
+        .arg(root.join("build-aux/update-pot.sh"))
+        .env("ROOMTAPE_POT", &template)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("update-pot.sh runs (gettext installed)");
+    assert!(status.success(), "the template could not be extracted");
+    let text = std::fs::read_to_string(&template).expect("template");
+    // Strings from every kind of source: Rust, .ui, the schema-free data files, the presets.
+    for sample in [
+        "_Record Room",
+        "Copy _Guest Link",
+        "Keyboard shortcuts",
+        "Room Recorder",
+        "MP4 for editing (H.264 + AAC), one file per participant",
+    ] {
+        assert!(
+            text.contains(&format!("\"{sample}")),
+            "{sample:?} is not in the template"
+        );
+    }
+    let linguas = std::fs::read_to_string(root.join("po/LINGUAS")).expect("LINGUAS");
+    let languages: Vec<&str> = linguas
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(
+        languages.len() >= 2,
+        "two translations at least: {languages:?}"
+    );
+    for lang in languages {
+        let po = root.join(format!("po/{lang}.po"));
+        let output = std::process::Command::new("msgfmt")
+            .args(["--check", "--statistics", "-o", "/dev/null"])
+            .arg(&po)
+            .output()
+            .expect("msgfmt runs");
+        let stats = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{lang}: {stats}");
+        assert!(
+            !stats.contains("fuzzy") && !stats.contains("untranslated"),
+            "{lang}: {stats}"
+        );
+        let output = std::process::Command::new("msgcmp")
+            .arg(&po)
+            .arg(&template)
+            .output()
+            .expect("msgcmp runs");
+        assert!(
+            output.status.success(),
+            "{lang} misses strings of the template: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let _ = std::fs::remove_file(&template);
+}

@@ -548,6 +548,7 @@ fn launch_options_come_from_the_command_line() {
     assert_eq!(
         options,
         LaunchOptions {
+            link: None,
             demo: false,
             room: Some("studio-a".into()),
             server: Some("ws://127.0.0.1:8443".into()),

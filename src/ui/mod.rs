@@ -35,6 +35,8 @@ pub use window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, V
 /// What the window does right after it opens, from the command line.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LaunchOptions {
+    /// The VDO.Ninja link as given, to hand to a window that is already open.
+    pub link: Option<String>,
     /// Start the demo room.
     pub demo: bool,
     /// Join this room (ignored with `demo`).
@@ -61,6 +63,7 @@ impl LaunchOptions {
             _ => (None, cli.server.clone(), cli.password.clone()),
         };
         Self {
+            link: cli.link.clone(),
             demo: cli.demo,
             room,
             server,
@@ -70,6 +73,29 @@ impl LaunchOptions {
             demo_record_seconds: cli.demo_record_seconds,
             demo_scenario: cli.demo_scenario,
         }
+    }
+
+    /// Test hooks start several windows at once: those runs do not make one instance.
+    fn is_test_run(&self) -> bool {
+        self.screenshot.is_some() || self.demo_record_seconds.is_some()
+    }
+
+    /// What to hand to a window already open: the link, or one made of --room and its options.
+    fn link_for_running_window(&self) -> Option<String> {
+        if let Some(link) = &self.link {
+            return Some(link.clone());
+        }
+        let room = self.room.as_ref()?;
+        let server = self
+            .server
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_SERVER.to_owned());
+        Some(crate::signaling::link::guest_link(
+            room,
+            &server,
+            self.password.as_deref(),
+            None,
+        ))
     }
 
     /// Starts what was asked for: the demo, or the room (checked like the join dialog does).
@@ -127,10 +153,36 @@ pub fn run(options: LaunchOptions) -> ExitCode {
         }
     };
 
+    // One instance: a second launch hands its room to the window already open and quits.
+    let mut flags = gio::ApplicationFlags::HANDLES_OPEN;
+    if options.is_test_run() || crate::ui::recordings::has_folder_override() {
+        flags |= gio::ApplicationFlags::NON_UNIQUE;
+    }
     let app = adw::Application::builder()
         .application_id(APP_ID)
-        .flags(gio::ApplicationFlags::NON_UNIQUE)
+        .flags(flags)
         .build();
+    if let Err(err) = app.register(gio::Cancellable::NONE) {
+        tracing::warn!("could not register with the session bus: {err}");
+    }
+    if app.is_remote() {
+        match options.link_for_running_window() {
+            Some(link) => app.open(&[gio::File::for_uri(&link)], ""),
+            None => app.activate(),
+        }
+        tracing::info!("Roomtape is already running: handed over to its window");
+        return ExitCode::SUCCESS;
+    }
+    app.connect_open(|app, files, _| {
+        let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() else {
+            app.activate();
+            return;
+        };
+        window.present();
+        for file in files {
+            join_from_link(&window, &file.uri());
+        }
+    });
     app.connect_startup(glib::clone!(
         #[strong]
         settings,
@@ -204,6 +256,33 @@ pub fn run(options: LaunchOptions) -> ExitCode {
 }
 
 /// Styles, icons, application actions and shortcuts: everything that needs a display.
+/// Joins the room a link from another launch names (asking first while recording).
+fn join_from_link(window: &RoomtapeWindow, link: &str) {
+    let parsed = match crate::signaling::link::parse(link) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            window.show_toast(&crate::i18n::gettext_f(
+                "Could not use the link from another launch: {}",
+                &[&err.to_string()],
+            ));
+            return;
+        }
+    };
+    tracing::info!("another launch asked to join {}", parsed.room);
+    let settings = window.settings();
+    let server = parsed
+        .server
+        .unwrap_or_else(|| settings.string("server-url").into());
+    let password = parsed
+        .password
+        .unwrap_or_else(|| settings.string("password").into());
+    let mode = join_dialog::PasswordMode::from_setting(&password);
+    match join_dialog::validate(&parsed.room, &server, mode, &password) {
+        Ok(request) => window.request_join(request),
+        Err((_, problem)) => window.show_toast(&problem),
+    }
+}
+
 fn startup(app: &adw::Application, settings: &gio::Settings) {
     gtk::Window::set_default_icon_name(APP_ID);
     if let Some(display) = gtk::gdk::Display::default() {
@@ -216,7 +295,7 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
         );
         // Running from a checkout: the app icon is not installed yet.
         let icons = Path::new(SOURCE_DATA_DIR).join("icons");
-        if icons.is_dir() {
+        if icons.is_dir() && crate::config::running_from_checkout() {
             gtk::IconTheme::for_display(&display).add_search_path(icons);
         }
     }

@@ -109,6 +109,11 @@ pub fn set_folder_override(dir: PathBuf, export: Option<String>) {
 
 static FOLDER_OVERRIDE: std::sync::OnceLock<(PathBuf, Option<String>)> = std::sync::OnceLock::new();
 
+/// Whether `--recordings-dir` is in use (a test run: not one instance).
+pub fn has_folder_override() -> bool {
+    FOLDER_OVERRIDE.get().is_some()
+}
+
 fn show_folder(library: &Rc<Library>, window: &RoomtapeWindow, dir: &Path) {
     library.expand_first.set(true);
     library.report.set(true);

@@ -162,33 +162,13 @@ pub fn run(options: LaunchOptions) -> ExitCode {
         .application_id(APP_ID)
         .flags(flags)
         .build();
-    if let Err(err) = app.register(gio::Cancellable::NONE) {
-        tracing::warn!("could not register with the session bus: {err}");
-    }
-    if app.is_remote() {
-        match options.link_for_running_window() {
-            Some(link) => app.open(&[gio::File::for_uri(&link)], ""),
-            None => app.activate(),
-        }
-        tracing::info!("Roomtape is already running: handed over to its window");
-        return ExitCode::SUCCESS;
-    }
-    app.connect_open(|app, files, _| {
-        let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() else {
-            app.activate();
-            return;
-        };
-        window.present();
-        for file in files {
-            join_from_link(&window, &file.uri());
-        }
-    });
     app.connect_startup(glib::clone!(
         #[strong]
         settings,
         move |app| startup(app, &settings)
     ));
 
+    let link_for_running_window = options.link_for_running_window();
     let options = RefCell::new(Some(options));
     // The app layer of the window lives as long as the application.
     let session_slot: Rc<RefCell<Option<session::Session>>> = Rc::default();
@@ -244,6 +224,29 @@ pub fn run(options: LaunchOptions) -> ExitCode {
     ));
 
     // clap already parsed the arguments; GApplication must not see them.
+    // Registering runs `startup` (the actions, the style) in the first instance: after the
+    // handlers above are connected.
+    if let Err(err) = app.register(gio::Cancellable::NONE) {
+        tracing::warn!("could not register with the session bus: {err}");
+    }
+    if app.is_remote() {
+        match link_for_running_window {
+            Some(link) => app.open(&[gio::File::for_uri(&link)], ""),
+            None => app.activate(),
+        }
+        tracing::info!("Roomtape is already running: handed over to its window");
+        return ExitCode::SUCCESS;
+    }
+    app.connect_open(|app, files, _| {
+        let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() else {
+            app.activate();
+            return;
+        };
+        window.present();
+        for file in files {
+            join_from_link(&window, &file.uri());
+        }
+    });
     let argv0 = std::env::args()
         .next()
         .unwrap_or_else(|| "roomtape".to_owned());

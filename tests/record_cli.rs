@@ -306,3 +306,57 @@ fn on_a_terminal_one_status_line_is_refreshed() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The room password can stay out of the process list: read from a file, or from
+/// ROOMTAPE_PASSWORD; either one opens the room as --password does.
+#[test]
+fn the_password_comes_from_a_file_or_the_environment() {
+    let _serial = serial();
+    let out = temp_dir("password-file");
+    let (_server, url) = serve("official");
+    let _alice = publish(&url, "secret-room", "alice", "s cret", &[]);
+    let password_file = out.join("password");
+    std::fs::write(&password_file, "s cret\n").expect("password file");
+    let recordings = out.join("recordings");
+    let common = ["--server", &url, "--room", "secret-room", "--stun", "false"];
+    let (result, stdout, stderr) = run(record_command(&common)
+        .args([
+            "--duration",
+            "6",
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ])
+        .args(["--output", recordings.to_str().unwrap()]));
+    assert_eq!(result.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("alice"),
+        "recorded with the file's password: {stdout}"
+    );
+    let (result, stdout, stderr) = run(record_command(&common)
+        .env("ROOMTAPE_PASSWORD", "s cret")
+        .args(["--duration", "6", "--output", recordings.to_str().unwrap()]));
+    assert_eq!(result.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("alice"),
+        "recorded with the environment's password: {stdout}"
+    );
+    // The wrong password reaches nobody: nothing recorded.
+    let (result, _, _) = run(record_command(&common)
+        .env("ROOMTAPE_PASSWORD", "wrong")
+        .args(["--duration", "4", "--output", recordings.to_str().unwrap()]));
+    assert_eq!(result.status.code(), Some(3));
+    // An empty file is an error that says what to write.
+    std::fs::write(&password_file, "").expect("empty");
+    let (result, _, stderr) = run(record_command(&common).args([
+        "--duration",
+        "2",
+        "--password-file",
+        password_file.to_str().unwrap(),
+    ]));
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("empty") && stderr.contains("false"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

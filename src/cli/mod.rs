@@ -140,17 +140,45 @@ impl Cli {
 }
 
 impl RoomArgs {
+    /// The password from --password-file, when one is given, as if typed with --password.
+    pub fn with_password_file_read(&self) -> anyhow::Result<RoomArgs> {
+        let Some(path) = &self.password_file else {
+            return Ok(self.clone());
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!("cannot read the password file {}: {err}", path.display())
+        })?;
+        let password = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\r');
+        anyhow::ensure!(
+            !password.is_empty(),
+            "the password file {} is empty (write \"false\" for a room without a password)",
+            path.display()
+        );
+        Ok(RoomArgs {
+            password: Some(password.to_owned()),
+            password_file: None,
+            ..self.clone()
+        })
+    }
+
     /// The same arguments with what a VDO.Ninja link in `--room` says filled in.
     pub fn with_link_resolved(&self) -> anyhow::Result<RoomArgs> {
-        if !crate::signaling::link::looks_like_link(&self.room) {
-            return Ok(self.clone());
+        let resolved = self.with_password_file_read()?;
+        if !crate::signaling::link::looks_like_link(&resolved.room) {
+            return Ok(resolved);
         }
-        let link = crate::signaling::link::parse(&self.room)?;
+        let this = &resolved;
+        let link = crate::signaling::link::parse(&this.room)?;
         Ok(RoomArgs {
-            server: link.server.unwrap_or_else(|| self.server.clone()),
+            server: link.server.unwrap_or_else(|| this.server.clone()),
             room: link.room,
-            password: self.password.clone().or(link.password),
-            salt: self.salt.clone().or(link.salt),
+            password: this.password.clone().or(link.password),
+            password_file: None,
+            salt: this.salt.clone().or(link.salt),
         })
     }
 }
@@ -165,9 +193,18 @@ pub struct RoomArgs {
     /// --password or --salt wins, --server applies when the link names no wss).
     #[arg(long, value_name = "ROOM|LINK")]
     pub room: String,
-    /// Room password; omitted for the VDO.Ninja default, "false" for none.
-    #[arg(long, value_name = "PASSWORD")]
+    /// Room password; omitted for the VDO.Ninja default, "false" for none. Visible to other
+    /// users in the process list: prefer --password-file or ROOMTAPE_PASSWORD.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "ROOMTAPE_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
+    /// Read the room password from the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     /// Hash salt; derived from the server's host name when omitted.
     #[arg(long, value_name = "SALT")]
     pub salt: Option<String>,
@@ -224,9 +261,13 @@ pub struct RecordArgs {
     /// STUN server as stun://host:port, or "false" for none.
     #[arg(long, value_name = "URL")]
     pub stun: Option<String>,
-    /// TURN server as turn://user:pass@host:port (repeatable).
+    /// TURN server as turn://user:pass@host:port (repeatable). Visible in the process list:
+    /// prefer --turn-file or ROOMTAPE_TURN (URLs separated by white space).
     #[arg(long, value_name = "URL")]
     pub turn: Vec<String>,
+    /// Read TURN server URLs from this file, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub turn_file: Option<PathBuf>,
     /// Use TURN relay candidates only.
     #[arg(long)]
     pub relay_only: bool,

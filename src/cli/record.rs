@@ -28,7 +28,7 @@ pub fn engine_config(args: &RecordArgs) -> anyhow::Result<EngineConfig> {
     config.salt = room.salt.clone();
     config.ice = IceConfig {
         stun: IceConfig::parse_stun(args.stun.as_deref(), Some("stun://stun.l.google.com:19302")),
-        turn: args.turn.clone(),
+        turn: turn_servers(args)?,
         relay_only: args.relay_only,
         loopback: false,
     };
@@ -42,6 +42,27 @@ pub fn engine_config(args: &RecordArgs) -> anyhow::Result<EngineConfig> {
     config.want_video = !args.no_video;
     config.prefer_video_codec = args.prefer_codec.map(|c| c.wire_name().to_owned());
     Ok(config)
+}
+
+/// TURN servers from --turn, --turn-file (one per line) and ROOMTAPE_TURN (separated by white
+/// space): the last two keep credentials out of the process list.
+fn turn_servers(args: &RecordArgs) -> anyhow::Result<Vec<String>> {
+    let mut servers = args.turn.clone();
+    if let Some(path) = &args.turn_file {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!("cannot read the TURN file {}: {err}", path.display())
+        })?;
+        servers.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if let Ok(text) = std::env::var("ROOMTAPE_TURN") {
+        servers.extend(text.split_whitespace().map(str::to_owned));
+    }
+    Ok(servers)
 }
 
 pub fn run(args: RecordArgs) -> RecordExit {

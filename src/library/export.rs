@@ -277,8 +277,10 @@ fn write_one(
     let pipeline = gst::Pipeline::new();
     let position = Positions::default();
     let built = match &output.job {
-        Job::Remux(source) => build_remux(&pipeline, preset, source, partial, &position),
-        Job::Edit(source) => build_edit(&pipeline, preset, source, partial, &position),
+        // A remux is an edit export that found nothing to re-encode (the plan refused it).
+        Job::Remux(source) | Job::Edit(source) => {
+            build_per_segment(&pipeline, preset, source, partial, &position)
+        }
         Job::Grid {
             sources,
             cells,
@@ -760,55 +762,6 @@ fn connect_dynamic_pads(
     });
 }
 
-/// filesrc → matroskademux → (parser) → queue → muxer → filesink, for every file of a source.
-fn build_remux(
-    pipeline: &gst::Pipeline,
-    preset: &Preset,
-    source: &Source,
-    partial: &Path,
-    positions: &Positions,
-) -> Result<(), ExportError> {
-    let mux = make_muxer(preset)?;
-    let sink = file_sink(partial)?;
-    pipeline.add_many([&mux, &sink]).map_err(add_err)?;
-    mux.link(&sink).map_err(link_err)?;
-    for file in &source.files {
-        let src = file_source(&file.path)?;
-        let demux = make("matroskademux")?;
-        pipeline.add_many([&src, &demux]).map_err(add_err)?;
-        src.link(&demux).map_err(link_err)?;
-        let mut chains = Vec::new();
-        for stream in &file.streams {
-            // Request the muxer's pads before data flows: late pads break Matroska headers.
-            let mux_pad = muxer_pad(&mux, stream.is_video).ok_or_else(|| {
-                ExportError::Unsupported(format!(
-                    "{} refused a {} stream",
-                    preset.muxer,
-                    codec_label(&stream.caps_name)
-                ))
-            })?;
-            let q = queue(Duration::from_secs(5))?;
-            let mut elements = Vec::new();
-            if let Some(parser) = parser_for(&stream.caps_name) {
-                elements.push(make(parser)?);
-            }
-            elements.push(q);
-            pipeline.add_many(&elements).map_err(add_err)?;
-            gst::Element::link_many(&elements).map_err(link_err)?;
-            let (Some(first), Some(last)) = (elements.first(), elements.last()) else {
-                continue;
-            };
-            let src_pad = last.static_pad("src").ok_or_else(|| link_err("queue"))?;
-            src_pad.link(&mux_pad).map_err(link_err)?;
-            track_position(&mux_pad, positions);
-            let sink_pad = first.static_pad("sink").ok_or_else(|| link_err("parser"))?;
-            chains.push((stream.is_video, sink_pad));
-        }
-        connect_dynamic_pads(&demux, pipeline, chains);
-    }
-    Ok(())
-}
-
 /// The installed encoder GStreamer would pick for a caps name (highest rank first), if any.
 pub fn encoder_for(caps_name: &str) -> Option<String> {
     let caps = target_caps(caps_name);
@@ -881,10 +834,11 @@ pub fn reencoded_streams(
     Ok(out)
 }
 
-/// For an edit export: copies the streams the container takes, and decodes and re-encodes the
-/// others through `encodebin` (encoders chosen by GStreamer from what is installed):
+/// One output file per segment: copies the streams the container takes, and decodes and
+/// re-encodes the others through `encodebin` (encoders chosen by GStreamer from what is
+/// installed; only an edit export has such streams):
 /// `filesrc → matroskademux → (parser | decodebin → convert → encodebin) → queue → muxer`.
-fn build_edit(
+fn build_per_segment(
     pipeline: &gst::Pipeline,
     preset: &Preset,
     source: &Source,

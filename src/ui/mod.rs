@@ -234,12 +234,23 @@ pub fn run(options: LaunchOptions) -> ExitCode {
             Some(link) => app.open(&[gio::File::for_uri(&link)], ""),
             None => app.activate(),
         }
+        // The hand-over is an asynchronous D-Bus call: sent before this process ends.
+        if let Some(connection) = app.dbus_connection()
+            && let Err(err) = connection.flush_sync(gio::Cancellable::NONE)
+        {
+            tracing::warn!("could not hand over to the running window: {err}");
+            return ExitCode::FAILURE;
+        }
         tracing::info!("Roomtape is already running: handed over to its window");
         return ExitCode::SUCCESS;
     }
     app.connect_open(|app, files, _| {
-        let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() else {
+        // A link can come before the first window exists: make it (activate builds it at once).
+        if app.active_window().is_none() {
             app.activate();
+        }
+        let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() else {
+            tracing::warn!("no window to take the link from another launch");
             return;
         };
         window.present();

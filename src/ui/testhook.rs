@@ -159,20 +159,25 @@ async fn save_candidate_log(
     })
 }
 
-/// What a confirmation dialog showed, after answering it with `response`.
-async fn answer_dialog(window: &RoomtapeWindow, response: &str) -> serde_json::Value {
-    let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
-    let report = serde_json::json!({
+/// What a confirmation dialog shows: whether there is one, its heading and its answers.
+fn dialog_report(dialog: Option<&adw::MessageDialog>) -> serde_json::Value {
+    serde_json::json!({
         "dialog": dialog.is_some(),
-        "heading": dialog.as_ref().and_then(|d| d.heading()).map(|h| h.to_string()),
-        "responses": dialog.as_ref().map(|d| {
+        "heading": dialog.and_then(|d| d.heading()).map(|h| h.to_string()),
+        "responses": dialog.map(|d| {
             ["cancel", "stop"]
                 .iter()
                 .filter(|id| d.has_response(id))
                 .map(|id| d.response_label(id).to_string())
                 .collect::<Vec<_>>()
         }),
-    });
+    })
+}
+
+/// What a confirmation dialog showed, after answering it with `response`.
+async fn answer_dialog(window: &RoomtapeWindow, response: &str) -> serde_json::Value {
+    let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
+    let report = dialog_report(dialog.as_ref());
     if let Some(dialog) = dialog {
         dialog.response(response);
         // The dialog closes itself after its response.
@@ -340,22 +345,10 @@ async fn record(
         // The window's close button.
         window.close();
         let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
-        report.insert(
-            "close_asked".into(),
-            serde_json::json!({
-                "dialog": dialog.is_some(),
-                "heading": dialog.as_ref().and_then(|d| d.heading()).map(|h| h.to_string()),
-                "responses": dialog.as_ref().map(|d| {
-                    ["cancel", "stop"]
-                        .iter()
-                        .filter(|id| d.has_response(id))
-                        .map(|id| d.response_label(id).to_string())
-                        .collect::<Vec<_>>()
-                }),
-                "window_visible": window.is_visible(),
-                "still_recording": window.is_recording(),
-            }),
-        );
+        let mut asked = dialog_report(dialog.as_ref());
+        asked["window_visible"] = window.is_visible().into();
+        asked["still_recording"] = window.is_recording().into();
+        report.insert("close_asked".into(), asked);
         if let Some(dialog) = dialog {
             dialog.response("stop");
         }

@@ -1663,19 +1663,21 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
             "--output",
             out.to_str().unwrap(),
             "--duration",
-            "40",
+            "90",
         ],
     );
     recorder
         .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
         .expect("connects");
-    let _good = publish(&url, room, "good", "false", &small(&["--duration", "60"]));
+    let _good = publish(&url, room, "good", "false", &small(&["--duration", "150"]));
     wait_flowing(&mut recorder, "good", &[]);
     let pid = recorder.child.id();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let fakes: Vec<std::thread::JoinHandle<()>> = (0..80)
         .map(|n| {
             let url = url.clone();
             let crypto = crypto.clone();
+            let stop = stop.clone();
             std::thread::spawn(move || {
                 let Ok(mut fake) = RawSocket::connect(&url) else {
                     return;
@@ -1685,9 +1687,10 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
                 if fake.send(&join.to_string()).is_err() {
                     return;
                 }
-                let deadline = Instant::now() + Duration::from_secs(30);
+                let deadline = Instant::now() + Duration::from_secs(75);
                 let mut session = 0;
-                while Instant::now() < deadline {
+                while Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     let Some(request) =
                         fake.wait_text(Duration::from_secs(1), |t| t.contains("offerSDP"))
                     else {
@@ -1717,18 +1720,34 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
             })
         })
         .collect();
+    // However slowly a loaded machine builds the peers: until the room is full and refuses
+    // offers, and ten seconds more of being full, or 70 s.
+    let refusal = |e: &Value| {
+        e["event"] == "dropped"
+            && e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("offer refused"))
+    };
     let mut most = proc_stats(pid);
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
+    let mut full_since: Option<Instant> = None;
+    while started.elapsed() < Duration::from_secs(70)
+        && full_since.is_none_or(|at| at.elapsed() < Duration::from_secs(10))
+    {
         let now = proc_stats(pid);
         if now.fds > most.fds {
             most = now;
         }
+        if full_since.is_none() && recorder.events().iter().any(refusal) {
+            full_since = Some(Instant::now());
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for fake in fakes {
         let _ = fake.join();
     }
+    recorder.terminate();
     assert!(
         recorder.wait_exit(Duration::from_secs(60)),
         "the recorder survives and finishes: {:?}",
@@ -1736,15 +1755,7 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
     );
     let events = recorder.events();
     let peers = events.iter().filter(|e| e["event"] == "joined").count();
-    let refused = events
-        .iter()
-        .filter(|e| {
-            e["event"] == "dropped"
-                && e["reason"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("offer refused"))
-        })
-        .count();
+    let refused = events.iter().filter(|e| refusal(e)).count();
     eprintln!(
         "FIGURE eighty fakes: {peers} peers built, {refused} offers refused, at most {} file handles and {} threads",
         most.fds, most.threads

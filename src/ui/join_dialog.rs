@@ -20,9 +20,9 @@ pub(crate) enum PasswordMode {
 
 impl PasswordMode {
     /// In the order of the combo row.
-    const ALL: [Self; 3] = [Self::Default, Self::Custom, Self::None];
+    pub(crate) const ALL: [Self; 3] = [Self::Default, Self::Custom, Self::None];
 
-    fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         match self {
             Self::Default => gettext("Default"),
             Self::Custom => gettext("Custom"),
@@ -56,11 +56,11 @@ impl PasswordMode {
         }
     }
 
-    fn index(self) -> u32 {
+    pub(crate) fn index(self) -> u32 {
         Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
     }
 
-    fn from_index(index: u32) -> Self {
+    pub(crate) fn from_index(index: u32) -> Self {
         Self::ALL
             .get(index as usize)
             .copied()

@@ -34,20 +34,18 @@ fn connection_page(settings: &gio::Settings) -> adw::PreferencesPage {
     let signaling = adw::PreferencesGroup::builder()
         .title(gettext("Signaling"))
         .description(gettext(
-            "The defaults of the join dialog. An empty password means the VDO.Ninja default, “false” means none. An empty salt is derived from the server's host name.",
+            "The defaults of the join dialog. An empty salt is derived from the server's host name.",
         ))
         .build();
     let server = adw::EntryRow::builder()
         .title(gettext("Server (ws:// or wss://)"))
         .build();
     settings.bind("server-url", &server, "text").build();
-    let password = adw::PasswordEntryRow::builder()
-        .title(gettext("Room Password"))
-        .build();
-    settings.bind("password", &password, "text").build();
+    let (password_mode, password) = password_rows(settings);
     let salt = adw::EntryRow::builder().title(gettext("Hash Salt")).build();
     settings.bind("salt", &salt, "text").build();
     signaling.add(&server);
+    signaling.add(&password_mode);
     signaling.add(&password);
     signaling.add(&salt);
     page.add(&signaling);
@@ -193,6 +191,56 @@ fn recording_page(
     previews.add(&quality);
     page.add(&previews);
     page
+}
+
+/// The default room password as the join dialog asks for it: Default, Custom (then typed)
+/// or None, stored in the `password` key as "", the password, or "false".
+fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntryRow) {
+    use crate::ui::join_dialog::PasswordMode;
+    let labels = gtk::StringList::new(&[]);
+    for mode in PasswordMode::ALL {
+        labels.append(&mode.label());
+    }
+    let saved = settings.string("password");
+    let saved_mode = PasswordMode::from_setting(&saved);
+    let mode = adw::ComboRow::builder()
+        .title(gettext("Room Password"))
+        .model(&labels)
+        .selected(saved_mode.index())
+        .build();
+    let password = adw::PasswordEntryRow::builder()
+        .title(gettext("Password"))
+        .visible(saved_mode == PasswordMode::Custom)
+        .build();
+    if saved_mode == PasswordMode::Custom {
+        password.set_text(&saved);
+    }
+    let store = glib::clone!(
+        #[strong]
+        settings,
+        #[weak]
+        mode,
+        #[weak]
+        password,
+        move || {
+            let chosen = PasswordMode::from_index(mode.selected());
+            password.set_visible(chosen == PasswordMode::Custom);
+            let value = match chosen {
+                PasswordMode::Default => crate::ui::PASSWORD_DEFAULT.to_owned(),
+                PasswordMode::None => crate::ui::PASSWORD_NONE.to_owned(),
+                // An empty custom password is not saved: it would mean the default.
+                PasswordMode::Custom if password.text().is_empty() => return,
+                PasswordMode::Custom => password.text().to_string(),
+            };
+            if let Err(err) = settings.set_string("password", &value) {
+                tracing::warn!("could not save the password choice: {err}");
+            }
+        }
+    );
+    let on_mode = store.clone();
+    mode.connect_selected_notify(move |_| on_mode());
+    password.connect_changed(move |_| store());
+    (mode, password)
 }
 
 /// A combo row for a string key with a fixed set of values: (value, label).

@@ -111,6 +111,30 @@ impl SessionRow {
                 any = true;
             }
         }
+        // Who an audio export leaves out: said before anyone exports and wonders.
+        let without_audio: Vec<&str> = manifest
+            .participants
+            .iter()
+            .filter(|p| !p.segments.is_empty())
+            .filter(|p| p.segments.iter().all(|s| s.audio_codec.is_none()))
+            .map(|p| {
+                if p.label.is_empty() {
+                    p.id.as_str()
+                } else {
+                    p.label.as_str()
+                }
+            })
+            .collect();
+        if any && !without_audio.is_empty() {
+            let note = adw::ActionRow::builder()
+                .title(glib::markup_escape_text(&gettext_f(
+                    "No audio from {}: audio exports leave them out",
+                    &[&without_audio.join(", ")],
+                )))
+                .build();
+            note.add_css_class("dim-label");
+            row.add_row(&note);
+        }
         if !any {
             let empty = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext(

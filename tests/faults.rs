@@ -1764,7 +1764,16 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
         most.fds < 1000,
         "file handles stay under the limit: {most:?}"
     );
-    assert!(refused > 0, "the refusals are reported");
+    let cap = roomtape::limits::peers_for(1024);
+    assert!(peers <= cap, "{peers} peers, more than the {cap} that fit");
+    // Offers are refused once the room is full; on a loaded machine the room may not fill
+    // within the test (32 and 33 of 34 were seen in CI-like runs), and then none is refused.
+    if peers == cap {
+        assert!(
+            refused > 0,
+            "the room is full and the refusals are reported"
+        );
+    }
     assert_recorded_whole(&session_dir(&out), "good", "eighty fakes");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -168,6 +168,23 @@ impl ParticipantEntry {
 }
 
 impl SessionManifest {
+    /// The participants recorded without any audio, by the name they went by: an audio export
+    /// leaves them out.
+    pub fn participants_without_audio(&self) -> Vec<String> {
+        self.participants
+            .iter()
+            .filter(|p| !p.segments.is_empty())
+            .filter(|p| p.segments.iter().all(|s| s.audio_codec.is_none()))
+            .map(|p| {
+                if p.label.is_empty() {
+                    p.stream_id.clone()
+                } else {
+                    p.label.clone()
+                }
+            })
+            .collect()
+    }
+
     /// A fresh manifest for a session that starts recording now.
     pub fn new(room: impl Into<String>, server: impl Into<String>, started_unix_ms: i64) -> Self {
         Self {

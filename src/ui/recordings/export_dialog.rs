@@ -159,20 +159,7 @@ impl ExportDialog {
             })
             .collect();
         // Who an audio export leaves out: participants recorded without any audio.
-        let without_audio: Vec<String> = summary
-            .manifest
-            .participants
-            .iter()
-            .filter(|p| !p.segments.is_empty())
-            .filter(|p| p.segments.iter().all(|s| s.audio_codec.is_none()))
-            .map(|p| {
-                if p.label.is_empty() {
-                    p.stream_id.clone()
-                } else {
-                    p.label.clone()
-                }
-            })
-            .collect();
+        let without_audio = summary.manifest.participants_without_audio();
         let mut group: Option<gtk::CheckButton> = None;
         let mut first_possible = None;
         for preset in presets::all().unwrap_or_default() {

@@ -112,19 +112,7 @@ impl SessionRow {
             }
         }
         // Who an audio export leaves out: said before anyone exports and wonders.
-        let without_audio: Vec<&str> = manifest
-            .participants
-            .iter()
-            .filter(|p| !p.segments.is_empty())
-            .filter(|p| p.segments.iter().all(|s| s.audio_codec.is_none()))
-            .map(|p| {
-                if p.label.is_empty() {
-                    p.id.as_str()
-                } else {
-                    p.label.as_str()
-                }
-            })
-            .collect();
+        let without_audio = manifest.participants_without_audio();
         if any && !without_audio.is_empty() {
             let note = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext_f(

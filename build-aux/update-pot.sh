@@ -15,10 +15,11 @@ for preset in json.load(open("data/export-presets.json")):
         print("gettext(%s);" % json.dumps(preset[key], ensure_ascii=False))
 ' > po/export-presets.c
 # Rust is close enough to C for xgettext's keyword scanner; .ui and .xml use their own parsers.
-xgettext --from-code=UTF-8 --add-comments --package-name=roomtape \
-  --keyword=gettext --keyword=gettext_f --keyword=ngettext:1,2 \
+xgettext --from-code=UTF-8 --add-comments=Translators: --package-name=roomtape \
+  --keyword=gettext --keyword=gettext_f --keyword=ngettext:1,2 --keyword=ngettext_f:1,2 \
   --flag=gettext:1:no-c-format --flag=gettext_f:1:no-c-format \
+  --flag=ngettext:1:no-c-format --flag=ngettext_f:1:no-c-format \
   --language=C $(grep '\.rs$' po/.files) po/export-presets.c -o "$pot"
-xgettext --from-code=UTF-8 --join-existing $(grep -v '\.rs$' po/.files) -o "$pot"
+xgettext --from-code=UTF-8 --add-comments=Translators: --join-existing $(grep -v '\.rs$' po/.files) -o "$pot"
 rm -f po/.files po/export-presets.c
 echo "wrote $pot ($(grep -c '^msgid ' "$pot") strings)"

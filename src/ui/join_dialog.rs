@@ -258,9 +258,9 @@ impl JoinDialog {
             Err(err) => widgets.show_problem(Some((
                 Field::Room,
                 gettext_f(
-                    // Translators: {} explains what is wrong with a pasted link.
-                    "This link cannot be used: {}",
-                    &[&err.to_string()],
+                    // Translators: {reason} explains what is wrong with a pasted link.
+                    "This link cannot be used: {reason}",
+                    &[("reason", &err.to_string())],
                 ),
             ))),
         }
@@ -490,7 +490,12 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
             .trim_start_matches("wss://")
             .trim_start_matches("ws://");
         // Menu labels treat "_" as a mnemonic marker; double it to show it.
-        let label = gettext_f("{} · {}", &[&recent.room, place]).replace('_', "__");
+        let label = gettext_f(
+            // Translators: a recent room in the Join dialog's list: the room's name and the server it is on.
+            "{room} · {server}",
+            &[("room", &recent.room), ("server", place)],
+        )
+        .replace('_', "__");
         let item = gio::MenuItem::new(Some(&label), None);
         item.set_action_and_target_value(Some("join.recent"), Some(&(index as u32).to_variant()));
         menu.append_item(&item);

@@ -276,8 +276,8 @@ fn join_from_link(window: &RoomtapeWindow, link: &str) {
         Ok(parsed) => parsed,
         Err(err) => {
             window.show_toast(&crate::i18n::gettext_f(
-                "Could not use the link from another launch: {}",
-                &[&err.to_string()],
+                "Could not use the link from another launch: {error}",
+                &[("error", &err.to_string())],
             ));
             return;
         }
@@ -361,8 +361,8 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
                 tracing::warn!("cannot open {dir}: {err}");
                 if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
                     window.show_toast(&crate::i18n::gettext_f(
-                        "Could not open the folder {}: {}",
-                        &[&dir, &err.to_string()],
+                        "Could not open the folder {folder}: {error}",
+                        &[("folder", &dir), ("error", &err.to_string())],
                     ));
                 }
             }

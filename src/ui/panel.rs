@@ -344,12 +344,13 @@ impl Panel {
         row.badge.set_label(&badge);
         if let Some(pair) = pair {
             row.pair.set_label(&gettext_f(
-                "Pair: {} {} ↔ {} {}",
+                // Translators: the candidate pair in use; the kinds are host, srflx, prflx or relay, the addresses are IP:port.
+                "Pair: {local_kind} {local_address} ↔ {remote_kind} {remote_address}",
                 &[
-                    pair.local_kind.as_str(),
-                    &pair.local_address,
-                    pair.remote_kind.as_str(),
-                    &pair.remote_address,
+                    ("local_kind", pair.local_kind.as_str()),
+                    ("local_address", &pair.local_address),
+                    ("remote_kind", pair.remote_kind.as_str()),
+                    ("remote_address", &pair.remote_address),
                 ],
             ));
             row.pair.set_visible(true);
@@ -376,11 +377,16 @@ impl Panel {
                 let bits = link.bytes_received.saturating_sub(bytes) as f64 * 8.0 / secs;
                 parts.push(format_bitrate(bits));
                 parts.push(gettext_f(
-                    "{} % loss",
-                    &[&format!("{:.1}", link.loss_percent())],
+                    // Translators: packet loss of a participant's connection.
+                    "{percent} % loss",
+                    &[("percent", &format!("{:.1}", link.loss_percent()))],
                 ));
                 if let Some(rtt) = link.rtt_ms {
-                    parts.push(gettext_f("RTT {} ms", &[&format!("{rtt:.0}")]));
+                    parts.push(gettext_f(
+                        // Translators: round-trip time of a participant's connection.
+                        "RTT {milliseconds} ms",
+                        &[("milliseconds", &format!("{rtt:.0}"))],
+                    ));
                 }
                 if let Some((stats, _)) = video {
                     let (w, h) = (
@@ -503,10 +509,13 @@ impl Panel {
         if let Some(window) = self.inner.window.upgrade() {
             window.show_toast(&match &result {
                 Ok(()) => gettext_f(
-                    "Saved the candidate log to {}",
-                    &[&path.display().to_string()],
+                    "Saved the candidate log to {path}",
+                    &[("path", &path.display().to_string())],
                 ),
-                Err(err) => gettext_f("Could not save the candidate log: {}", &[&err.to_string()]),
+                Err(err) => gettext_f(
+                    "Could not save the candidate log: {error}",
+                    &[("error", &err.to_string())],
+                ),
             });
         }
         if let Err(err) = &result {

@@ -194,8 +194,10 @@ impl Library {
 
     fn show(self: &Rc<Self>, sessions: &[SessionSummary]) {
         let root = self.root.borrow().clone();
-        self.folder_label
-            .set_text(&gettext_f("Sessions in {}", &[&root.display().to_string()]));
+        self.folder_label.set_text(&gettext_f(
+            "Sessions in {folder}",
+            &[("folder", &root.display().to_string())],
+        ));
         // Keep open what the user had open.
         let mut expanded = HashSet::new();
         while let Some(child) = self.list.first_child() {
@@ -384,7 +386,7 @@ fn segment_details(segment: &Segment) -> String {
         parts.push(format!("{w}×{h}"));
     }
     if let Some(error) = &segment.error {
-        parts.push(gettext_f("failed: {}", &[error]));
+        parts.push(gettext_f("failed: {error}", &[("error", error)]));
     } else if let Some(reason) = segment.end_reason {
         parts.push(end_reason_text(reason));
     }

@@ -197,13 +197,14 @@ pub fn explain_unreachable(server: &str, reason: &str) -> String {
     // The connection's own reasons name the server already: said once, not twice.
     if !host.is_empty() && reason.contains(host) {
         return gettext_f(
-            "{}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
-            &[reason],
+            // Translators: {reason} is an error from the network library, already translated when it can be.
+            "{reason}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
+            &[("reason", reason)],
         );
     }
     gettext_f(
-        "Could not reach the signaling server {}: {}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
-        &[server, reason],
+        "Could not reach the signaling server {server}: {reason}. Check the address and your network, or try the demo room to see whether Roomtape itself works.",
+        &[("server", server), ("reason", reason)],
     )
 }
 
@@ -219,7 +220,7 @@ pub fn explain_server_message(message: &str) -> String {
             "The server refused to let you in: the password is probably wrong. Check the room password (Default, Custom or None) and join again.",
         )
     } else {
-        gettext_f("The server says: “{}”", &[message])
+        gettext_f("The server says: “{message}”", &[("message", message)])
     }
 }
 
@@ -340,8 +341,8 @@ impl Session {
             Ok(demo) => demo,
             Err(err) => {
                 self.fail(gettext_f(
-                    "The demo room could not start: {}. Check that the GStreamer plugins (good, bad, nice) are installed.",
-                    &[&format!("{err:#}")],
+                    "The demo room could not start: {error}. Check that the GStreamer plugins (good, bad, nice) are installed.",
+                    &[("error", &format!("{err:#}"))],
                 ));
                 return;
             }
@@ -452,7 +453,10 @@ impl Session {
         let Some(app) = window.application() else {
             return;
         };
-        let reason = gettext_f("Recording room {}", &[&self.inner.room_name.borrow()]);
+        let reason = gettext_f(
+            "Recording room {room}",
+            &[("room", &self.inner.room_name.borrow())],
+        );
         let cookie = app.inhibit(
             Some(window),
             gtk::ApplicationInhibitFlags::SUSPEND
@@ -507,17 +511,13 @@ impl Session {
                     }
                     Err(StartRecordingError::NotEnoughSpace { free, floor, .. }) => {
                         window.show_toast(&gettext_f(
-                            "Not enough free space to record in {}: {} free, and {} is kept free. Free some space, or choose another folder or a lower limit in Preferences.",
-                            &[
-                                &parent.display().to_string(),
-                                &format_size(free),
-                                &format_size(floor),
-                            ],
+                            "Not enough free space to record in {folder}: {free} free, and {floor} is kept free. Free some space, or choose another folder or a lower limit in Preferences.",
+                            &[("folder", &parent.display().to_string()), ("free", &format_size(free)), ("floor", &format_size(floor))],
                         ))
                     }
                     Err(err) => window.show_toast(&gettext_f(
-                        "Could not start recording in {}: {}. Choose another folder in Preferences.",
-                        &[&parent.display().to_string(), &format!("{err:#}")],
+                        "Could not start recording in {folder}: {error}. Choose another folder in Preferences.",
+                        &[("folder", &parent.display().to_string()), ("error", &format!("{err:#}"))],
                     )),
                 }
             }
@@ -695,8 +695,8 @@ impl Session {
             EngineEvent::Room(event) => self.on_room_event(&window, event, server),
             EngineEvent::FolderLost { dir, .. } => {
                 window.show_toast(&gettext_f(
-                    "The recording folder {} was deleted while recording; recording goes on in a new one",
-                    &[&dir.display().to_string()],
+                    "The recording folder {folder} was deleted while recording; recording goes on in a new one",
+                    &[("folder", &dir.display().to_string())],
                 ));
             }
             EngineEvent::TrackRefused {
@@ -706,9 +706,9 @@ impl Session {
             } => {
                 let label = self.label_of(&participant);
                 window.show_toast(&gettext_f(
-                    // Translators: {} are a participant's name and a codec (AV1).
-                    "{} sends {}, which this computer cannot record; their other tracks are recorded",
-                    &[&label, &encoding],
+                    // Translators: {codec} is a codec name such as AV1.
+                    "{name} sends {codec}, which this computer cannot record; their other tracks are recorded",
+                    &[("name", &label), ("codec", &encoding)],
                 ));
             }
             EngineEvent::Preview(PreviewEvent::Video {
@@ -767,11 +767,11 @@ impl Session {
                 self.tick();
                 let shown_dir = dir.display().to_string();
                 let text = if all_ok {
-                    gettext_f("Recording saved in {}", &[&shown_dir])
+                    gettext_f("Recording saved in {folder}", &[("folder", &shown_dir)])
                 } else {
                     gettext_f(
-                        "Some files in {} could not be finished; the others are saved.",
-                        &[&shown_dir],
+                        "Some files in {folder} could not be finished; the others are saved.",
+                        &[("folder", &shown_dir)],
                     )
                 };
                 window.show_recording_toast(&text, &dir);
@@ -799,30 +799,37 @@ impl Session {
             } => {
                 let label = self.label_of(&participant);
                 window.show_toast(&gettext_f(
-                    "{}'s recording could not be finished: {}",
-                    &[&label, error.as_deref().unwrap_or("")],
+                    "{name}'s recording could not be finished: {error}",
+                    &[("name", &label), ("error", error.as_deref().unwrap_or(""))],
                 ));
             }
             EngineEvent::DiskSpace { report, .. } => {
                 let free = format_size(report.free_bytes);
                 window.set_disk_status(Some(match report.time_left {
                     Some(left) => gettext_f(
-                        "{} free, about {} left",
-                        &[&free, &disk_space::format_duration(left)],
+                        // Translators: free disk space and how long the recording can go on, for example “12 GB free, about 3 h left”.
+                        "{free} free, about {time_left} left",
+                        &[
+                            ("free", &free),
+                            ("time_left", &disk_space::format_duration(left)),
+                        ],
                     ),
-                    None => gettext_f("{} free", &[&free]),
+                    None => gettext_f("{free} free", &[("free", &free)]),
                 }));
             }
             EngineEvent::DiskLow { dir, report } => {
                 let text = gettext_f(
-                    "Disk space is low: {} free in {}, about {} of recording left. The recording stops by itself before the disk is full.",
+                    "Disk space is low: {free} free in {folder}, about {time_left} of recording left. The recording stops by itself before the disk is full.",
                     &[
-                        &format_size(report.free_bytes),
-                        &dir.display().to_string(),
-                        &report
-                            .time_left
-                            .map(disk_space::format_duration)
-                            .unwrap_or_default(),
+                        ("free", &format_size(report.free_bytes)),
+                        ("folder", &dir.display().to_string()),
+                        (
+                            "time_left",
+                            &report
+                                .time_left
+                                .map(disk_space::format_duration)
+                                .unwrap_or_default(),
+                        ),
                     ],
                 );
                 window.show_toast(&text);
@@ -839,11 +846,11 @@ impl Session {
                 window.set_recording(false);
                 self.tick();
                 let text = gettext_f(
-                    "Recording stopped: only {} free in {}, and {} is kept free. Every file is being finished.",
+                    "Recording stopped: only {free} free in {folder}, and {floor} is kept free. Every file is being finished.",
                     &[
-                        &format_size(free_bytes),
-                        &dir.display().to_string(),
-                        &format_size(floor_bytes),
+                        ("free", &format_size(free_bytes)),
+                        ("folder", &dir.display().to_string()),
+                        ("floor", &format_size(floor_bytes)),
                     ],
                 );
                 window.show_toast(&text);
@@ -884,8 +891,8 @@ impl Session {
             RoomEvent::SignalingLost { reason, .. } => {
                 if self.inner.joined.get() {
                     window.show_toast(&gettext_f(
-                        "Lost the signaling server ({}). Reconnecting; the connections to participants keep going.",
-                        &[reason.trim_end_matches('.')],
+                        "Lost the signaling server ({reason}). Reconnecting; the connections to participants keep going.",
+                        &[("reason", reason.trim_end_matches('.'))],
                     ));
                 } else {
                     self.fail(explain_unreachable(server, &reason));
@@ -954,7 +961,7 @@ impl Session {
                     if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
                         p.problems.push((
                             Problem::NoPong,
-                            gettext_f("{}’s connection was lost", &[&label]),
+                            gettext_f("{name}’s connection was lost", &[("name", &label)]),
                         ));
                     }
                 }
@@ -965,9 +972,9 @@ impl Session {
                     window,
                     &format!("participant-{id}"),
                     &if lost {
-                        gettext_f("{}’s Connection Was Lost", &[&label])
+                        gettext_f("{name}’s Connection Was Lost", &[("name", &label)])
                     } else {
-                        gettext_f("{} Left", &[&label])
+                        gettext_f("{name} Left", &[("name", &label)])
                     },
                     &if lost {
                         gettext(
@@ -1066,8 +1073,14 @@ impl Session {
             super::notify::send(
                 &window,
                 &format!("participant-{id}"),
-                &gettext_f("{} Joined", &[&label]),
-                &gettext_f("{} is in {}", &[&label, &session.inner.room_name.borrow()]),
+                &gettext_f("{name} Joined", &[("name", &label)]),
+                &gettext_f(
+                    "{name} is in {room}",
+                    &[
+                        ("name", &label),
+                        ("room", &session.inner.room_name.borrow()),
+                    ],
+                ),
                 &[],
             );
         });

@@ -180,13 +180,16 @@ impl ExportDialog {
             group.get_or_insert_with(|| check.clone());
             let description = if !refused.is_empty() {
                 gettext_f(
-                    "Not possible for this session: {} cannot be copied into this format. Choose “MP4 for editing”, which re-encodes it, or MKV, which copies every codec.",
-                    &[&refused.join(", ")],
+                    "Not possible for this session: {codecs} cannot be copied into this format. Choose “MP4 for editing”, which re-encodes it, or MKV, which copies every codec.",
+                    &[("codecs", &refused.join(", "))],
                 )
             } else if preset.kind == PresetKind::Audio && !without_audio.is_empty() {
                 gettext_f(
-                    "{} Left out for having no audio: {}.",
-                    &[&gettext(&preset.description), &without_audio.join(", ")],
+                    "{description} Left out for having no audio: {names}.",
+                    &[
+                        ("description", &gettext(&preset.description)),
+                        ("names", &without_audio.join(", ")),
+                    ],
                 )
             } else {
                 gettext(&preset.description)
@@ -336,11 +339,11 @@ impl ExportDialog {
         imp.progress_bar
             .set_text(Some(&format!("{:.0} %", progress.fraction * 100.0)));
         imp.status_label.set_text(&gettext_f(
-            "Writing {} ({} of {})",
+            "Writing {file} ({index} of {count})",
             &[
-                &progress.current,
-                &progress.index.to_string(),
-                &progress.count.to_string(),
+                ("file", &progress.current),
+                ("index", &progress.index.to_string()),
+                ("count", &progress.count.to_string()),
             ],
         ));
     }
@@ -369,8 +372,8 @@ impl ExportDialog {
                     .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .collect();
                 imp.status_label.set_text(&gettext_f(
-                    "Saved: {}. Choose another format to export again.",
-                    &[&names.join(", ")],
+                    "Saved: {files}. Choose another format to export again.",
+                    &[("files", &names.join(", "))],
                 ));
                 imp.cancel_button.set_label(&gettext("_Close"));
             }
@@ -420,18 +423,27 @@ fn explain_reencoding(row: &adw::ActionRow, session_dir: &std::path::Path, prese
                 }
                 let list: Vec<String> = per_person
                     .iter()
-                    .map(|(who, changes)| gettext_f("{} ({})", &[who, &changes.join(", ")]))
+                    // Translators: one participant in the list of what an export re-encodes, with the codec changes, for example “Alice (VP8 → H.264, Opus → AAC)”.
+                    .map(|(who, changes)| {
+                        gettext_f(
+                            "{name} ({changes})",
+                            &[("name", who), ("changes", &changes.join(", "))],
+                        )
+                    })
                     .collect();
                 // Re-encoding 720p video on two cores took a tenth of its length for a test
                 // picture; camera video is harder, so up to a quarter is said. Audio is cheap.
                 let video_secs: f64 = streams.iter().filter(|r| r.video).map(|r| r.seconds).sum();
                 let estimate = std::time::Duration::from_secs_f64((video_secs / 4.0).max(1.0));
                 gettext_f(
-                    "{} Re-encodes: {}. Expect up to about {} on a two-core computer.",
+                    "{description} Re-encodes: {streams}. Expect up to about {duration} on a two-core computer.",
                     &[
-                        &description,
-                        &list.join(", "),
-                        &crate::library::disk_space::format_duration(estimate),
+                        ("description", &description),
+                        ("streams", &list.join(", ")),
+                        (
+                            "duration",
+                            &crate::library::disk_space::format_duration(estimate),
+                        ),
                     ],
                 )
             };

@@ -79,7 +79,11 @@ impl SegmentRow {
         let title = if segment.index == 0 {
             label.to_owned()
         } else {
-            crate::i18n::gettext_f("{} (part {})", &[label, &(segment.index + 1).to_string()])
+            crate::i18n::gettext_f(
+                // Translators: one recorded file of a participant who left and came back: their name and which of their parts it is.
+                "{name} (part {part})",
+                &[("name", label), ("part", &(segment.index + 1).to_string())],
+            )
         };
         row.set_title(&glib::markup_escape_text(&title));
         row.set_subtitle(&glib::markup_escape_text(&super::segment_details(segment)));

@@ -8,7 +8,7 @@ use adw::prelude::*;
 use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
-use crate::i18n::{gettext, gettext_f, ngettext};
+use crate::i18n::{gettext, gettext_f, ngettext_f};
 use crate::library::SessionSummary;
 
 use super::segment_row::SegmentRow;
@@ -69,12 +69,12 @@ impl SessionRow {
             manifest.room.clone()
         };
         row.set_title(&glib::markup_escape_text(&room));
-        let people = ngettext(
-            "{} participant",
-            "{} participants",
+        let people = ngettext_f(
+            "{count} participant",
+            "{count} participants",
             u32::try_from(summary.participant_count).unwrap_or(u32::MAX),
-        )
-        .replace("{}", &summary.participant_count.to_string());
+            &[("count", &summary.participant_count.to_string())],
+        );
         let subtitle = [
             super::format_date(manifest.started_unix_ms),
             super::format_duration(summary.duration_ns),
@@ -116,8 +116,8 @@ impl SessionRow {
         if any && !without_audio.is_empty() {
             let note = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext_f(
-                    "No audio from {}: audio exports leave them out",
-                    &[&without_audio.join(", ")],
+                    "No audio from {names}: audio exports leave them out",
+                    &[("names", &without_audio.join(", "))],
                 )))
                 .build();
             note.add_css_class("dim-label");
@@ -161,8 +161,11 @@ impl SessionRow {
             parent.as_ref(),
             Some(&gettext("Delete this session?")),
             Some(&gettext_f(
-                "The folder “{}” and every recording in it are moved to the trash.",
-                &[&dir.file_name().unwrap_or_default().to_string_lossy()],
+                "The folder “{folder}” and every recording in it are moved to the trash.",
+                &[(
+                    "folder",
+                    &dir.file_name().unwrap_or_default().to_string_lossy(),
+                )],
             )),
         );
         dialog.add_responses(&[

@@ -359,33 +359,43 @@ impl RoomtapeTile {
         let badge = if pair.is_empty() {
             state_text.clone()
         } else {
-            gettext_f("{} · {}", &[&state_text, &pair])
+            gettext_f(
+                // Translators: a participant's connection badge: the ICE state and the kinds of candidates in use (host, srflx, relay).
+                "{state} · {pair}",
+                &[("state", &state_text), ("pair", &pair)],
+            )
         };
         imp.ice_badge.set_label(&badge);
         imp.ice_badge.add_css_class(&format!("ice-{ice}"));
         imp.ice_badge.set_tooltip_text(Some(&gettext_f(
-            "Connection: {}. Candidate pair: {}",
+            "Connection: {state}. Candidate pair: {pair}",
             &[
-                &state_text,
-                &if pair.is_empty() {
-                    gettext("none selected yet")
-                } else {
-                    pair.clone()
-                },
+                ("state", &state_text),
+                (
+                    "pair",
+                    &if pair.is_empty() {
+                        gettext("none selected yet")
+                    } else {
+                        pair.clone()
+                    },
+                ),
             ],
         )));
 
-        let meter_text = gettext_f("How loud {} is", &[&label]);
+        let meter_text = gettext_f("How loud {name} is", &[("name", &label)]);
         imp.level_bar.set_tooltip_text(Some(&meter_text));
         crate::ui::a11y::label(&*imp.level_bar, &meter_text);
 
         let included = imp.included.get();
         let toggle_text = if included {
-            gettext_f("Recording includes {} (click to leave them out)", &[&label])
+            gettext_f(
+                "Recording includes {name} (click to leave them out)",
+                &[("name", &label)],
+            )
         } else {
             gettext_f(
-                "{} is left out of the recording (click to include)",
-                &[&label],
+                "{name} is left out of the recording (click to include)",
+                &[("name", &label)],
             )
         };
         imp.record_toggle.set_tooltip_text(Some(&toggle_text));
@@ -412,7 +422,7 @@ impl RoomtapeTile {
         imp.dismiss_button.set_visible(left);
         crate::ui::a11y::label(
             &*imp.dismiss_button,
-            &gettext_f("Dismiss {}'s tile", &[&label]),
+            &gettext_f("Dismiss {name}'s tile", &[("name", &label)]),
         );
         if left {
             self.add_css_class("left");
@@ -420,8 +430,9 @@ impl RoomtapeTile {
             self.remove_css_class("left");
         }
         self.update_property(&[gtk::accessible::Property::Label(&gettext_f(
-            "{}: {}",
-            &[&label, &badge],
+            // Translators: what a screen reader says for a tile: the participant's name and their connection state.
+            "{name}: {state}",
+            &[("name", &label), ("state", &badge)],
         ))]);
     }
 }

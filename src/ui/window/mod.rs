@@ -383,8 +383,8 @@ impl RoomtapeWindow {
             crate::signaling::link::guest_link(&request.room, &request.server, password, salt);
         self.clipboard().set_text(&link);
         self.show_toast(&gettext_f(
-            "Guest link for “{}” copied: guests open it in their browser to join",
-            &[&request.room],
+            "Guest link for “{room}” copied: guests open it in their browser to join",
+            &[("room", &request.room)],
         ));
     }
 
@@ -520,8 +520,8 @@ impl RoomtapeWindow {
             self.confirm_stop(
                 &gettext("Stop Recording and Join Another Room?"),
                 &gettext_f(
-                    "The room is being recorded. Joining “{}” stops the recording and finishes every file first.",
-                    &[&request.room],
+                    "The room is being recorded. Joining “{room}” stops the recording and finishes every file first.",
+                    &[("room", &request.room)],
                 ),
                 &gettext("_Stop and Join"),
                 move |win| win.join_now(request.clone()),
@@ -687,7 +687,10 @@ impl RoomtapeWindow {
 
         if state == ViewState::Joining {
             let (title, detail) = match &summary {
-                Some((room, place)) => (gettext_f("Joining “{}”…", &[room]), place.clone()),
+                Some((room, place)) => (
+                    gettext_f("Joining “{room}”…", &[("room", room)]),
+                    place.clone(),
+                ),
                 None => (gettext("Joining…"), String::new()),
             };
             imp.joining_title.set_label(&title);
@@ -706,14 +709,26 @@ impl RoomtapeWindow {
                 ViewState::Room if recording => (
                     "media-record-symbolic",
                     match imp.disk_status.borrow().as_deref() {
-                        Some(disk) => gettext_f("recording · {}", &[disk]),
+                        Some(disk) => gettext_f(
+                            // Translators: part of the window's subtitle; {free_space} is for example “12 GB free, about 3 h left”.
+                            "recording · {free_space}",
+                            &[("free_space", disk)],
+                        ),
                         None => gettext("recording"),
                     },
                 ),
                 ViewState::Room => ("network-transmit-receive-symbolic", gettext("in the room")),
                 ViewState::Error(_) => ("network-error-symbolic", gettext("not connected")),
             };
-            Some((icon, room, gettext_f("{} · {}", &[place, &what])))
+            Some((
+                icon,
+                room,
+                gettext_f(
+                    // Translators: the window's subtitle: the server's address and what the session is doing (connecting, recording · 12 GB free).
+                    "{server} · {state}",
+                    &[("server", place), ("state", &what)],
+                ),
+            ))
         });
         if let Some((icon, room, detail)) = status {
             imp.status_icon.set_icon_name(Some(icon));
@@ -746,8 +761,12 @@ impl RoomtapeWindow {
             imp.record_content
                 .set_icon_name("media-playback-stop-symbolic");
             imp.record_content.set_label(&gettext_f(
-                "_Stop · {}",
-                &[&crate::ui::tile::format_elapsed(imp.record_elapsed.get())],
+                // Translators: the record button while recording; {elapsed} is the time recorded so far (1:02:03). The underscore marks the access key.
+                "_Stop · {elapsed}",
+                &[(
+                    "elapsed",
+                    &crate::ui::tile::format_elapsed(imp.record_elapsed.get()),
+                )],
             ));
             imp.record_button.add_css_class("destructive-action");
             imp.record_button.set_tooltip_text(Some(&gettext(

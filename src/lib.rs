@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod glib_log;
 pub mod i18n;
 pub mod library;
 pub mod limits;
@@ -15,17 +16,25 @@ pub mod settings;
 pub mod signaling;
 pub mod ui;
 
-/// Logs go to stderr; `RUST_LOG` filters them, `G_MESSAGES_DEBUG=all` turns on debug output.
+/// Logs go to stderr; `RUST_LOG` filters them, GLib's own messages included (target
+/// `roomtape::glib`); `G_MESSAGES_DEBUG=all` turns on debug output.
 /// `verbosity` 0 shows errors only, 1 adds what happens (info), 2 and more debug output.
 pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
-    let debug = std::env::var("G_MESSAGES_DEBUG").is_ok_and(|v| v == "all");
-    let default = match verbosity {
-        _ if debug => "roomtape=debug",
-        0 => "roomtape=error",
-        1 => "roomtape=info",
-        _ => "roomtape=debug",
+    let glib_debug = std::env::var("G_MESSAGES_DEBUG").unwrap_or_default();
+    let level = match verbosity {
+        _ if glib_debug == "all" => "debug",
+        0 => "error",
+        1 => "info",
+        _ => "debug",
     };
+    // Domains G_MESSAGES_DEBUG names are asked for: their debug output passes the filter.
+    let glib_level = if glib_debug.trim().is_empty() {
+        level
+    } else {
+        "debug"
+    };
+    let default = format!("roomtape={level},roomtape::glib={glib_level}");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -4,7 +4,7 @@ use clap::Parser;
 use roomtape::cli::Cli;
 
 fn main() -> ExitCode {
-    roomtape::media::ice::glib_structured_log_to_stderr();
+    roomtape::glib_log::route_to_tracing();
     roomtape::i18n::init();
     let cli = Cli::parse();
     roomtape::init_logging(cli.verbosity());

@@ -381,6 +381,11 @@ fn a_tile_switched_off_before_recording_gets_no_file() {
 fn closing_while_recording_asks_and_stop_and_close_finishes_the_files() {
     let (report, home) = demo_record("3", "close");
     assert_eq!(report["recording"]["recording"], true, "{report}");
+    assert_eq!(
+        report["close_accels"],
+        serde_json::json!(["<Control>w"]),
+        "{report}"
+    );
     let asked = &report["close_asked"];
     assert_eq!(asked["dialog"], true, "no dialog when closing: {report}");
     assert_eq!(asked["heading"], "Stop Recording and Close?", "{asked}");

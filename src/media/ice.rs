@@ -176,52 +176,6 @@ pub fn redact_credentials(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-unsafe extern "C" {
-    // GLib 2.68+ (Debian 12 has 2.74); the binding only declares it behind a feature that
-    // would rebuild the whole GTK stack for one call.
-    fn g_log_writer_default_set_use_stderr(use_stderr: glib::ffi::gboolean);
-}
-
-/// GLib's structured log writer prints debug and info messages to stdout. It can be told
-/// otherwise only before GLib has started a thread (it refuses with a critical after), so
-/// `main` calls this first thing.
-pub fn glib_structured_log_to_stderr() {
-    // SAFETY: a plain setter; `main` calls it before any thread exists.
-    unsafe { g_log_writer_default_set_use_stderr(glib::ffi::GTRUE) };
-}
-
-/// GLib's default log handler prints debug and info messages to stdout, where `record
-/// --json-events` writes its events, and libnice's debug output (`G_MESSAGES_DEBUG=all`)
-/// includes TURN URLs with their passwords. Every GLib message goes to stderr instead, with
-/// credentials redacted, and debug and info messages only for the domains
-/// `G_MESSAGES_DEBUG` names (as GLib itself does).
-pub fn route_glib_log_to_stderr() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let wanted: Vec<String> = std::env::var("G_MESSAGES_DEBUG")
-            .unwrap_or_default()
-            .split([' ', ','])
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned)
-            .collect();
-        glib::log_set_default_handler(move |domain, level, message| {
-            let verbose = matches!(level, glib::LogLevel::Debug | glib::LogLevel::Info);
-            if verbose
-                && !wanted
-                    .iter()
-                    .any(|d| d == "all" || Some(d.as_str()) == domain)
-            {
-                return;
-            }
-            eprintln!(
-                "({}) {level:?}: {}",
-                domain.unwrap_or("glib"),
-                redact_credentials(message)
-            );
-        });
-    });
-}
-
 /// GStreamer's own debug log (`GST_DEBUG`) prints TURN URLs with their passwords (webrtcbin
 /// logs "Adding turn server: turn://user:pass@…"). When that log is on, route it through a
 /// function that redacts them; with `GST_DEBUG` unset nothing is logged and nothing changes.

@@ -20,7 +20,6 @@ pub mod turn_check;
 pub fn init() -> anyhow::Result<()> {
     gst::init()?;
     ice::redact_gstreamer_log();
-    ice::route_glib_log_to_stderr();
     let missing: Vec<&str> = [
         "webrtcbin",
         "nicesrc",

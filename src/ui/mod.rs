@@ -129,6 +129,8 @@ pub(crate) const ACCELS: &[(&str, &[&str])] = &[
     ("app.preferences", &["<Control>comma"]),
     ("app.shortcuts", &["<Control>question"]),
     ("app.quit", &["<Control>q"]),
+    // GtkWindow's own action: it asks before closing a window that is recording.
+    ("window.close", &["<Control>w"]),
     ("win.join", &["<Control>j"]),
     ("win.record", &["<Control>r"]),
     ("win.toggle-panel", &["F9"]),

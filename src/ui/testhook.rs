@@ -342,8 +342,20 @@ async fn record(
     }
     let stop_pressed = Instant::now();
     if plan.scenario == DemoScenario::Close {
-        // The window's close button.
-        window.close();
+        // Ctrl+W: the key's action, as the application binds it.
+        let accels = window
+            .application()
+            .map(|app| app.accels_for_action("window.close"))
+            .unwrap_or_default();
+        report.insert(
+            "close_accels".into(),
+            accels
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        let _ = WidgetExt::activate_action(window, "window.close", None);
         let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
         let mut asked = dialog_report(dialog.as_ref());
         asked["window_visible"] = window.is_visible().into();

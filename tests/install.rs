@@ -58,9 +58,18 @@ fn install(prefix: &Path, extra: &[&str]) -> String {
     text
 }
 
-/// The installed binary, run with a home of its own and the prefix as its data dir.
+/// The installed binary, run with a home of its own and the prefix as its data dir, in a mount
+/// namespace where an empty tmpfs covers the checkout: the sources, `target/`, the compiled
+/// catalogs and the schema the build knows of are all gone for it.
 fn installed_app(prefix: &Path, home: &Path) -> Command {
-    let mut command = Command::new(prefix.join("bin/roomtape"));
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(
+            r#"mount -t tmpfs checkout-gone "$0" && test ! -e "$0/Cargo.toml" && exec "$@""#,
+        )
+        .arg(ROOT)
+        .arg(prefix.join("bin/roomtape"));
     command
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -82,7 +91,13 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
     let prefix = base.join("usr");
     let home = base.join("home");
     std::fs::create_dir_all(&home).expect("home");
-    install(&prefix, &["--binary", env!("CARGO_BIN_EXE_roomtape")]);
+    // A build folder of its own, deleted once installed.
+    let build = base.join("build");
+    std::fs::create_dir_all(&build).expect("build folder");
+    let built = build.join("roomtape");
+    std::fs::copy(env!("CARGO_BIN_EXE_roomtape"), &built).expect("copy the binary");
+    install(&prefix, &["--binary", built.to_str().expect("utf-8")]);
+    std::fs::remove_dir_all(&build).expect("delete the build folder");
 
     let languages: Vec<String> = std::fs::read_to_string(Path::new(ROOT).join("po/LINGUAS"))
         .expect("LINGUAS")
@@ -138,7 +153,8 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
         String::from_utf8_lossy(&output.stdout)
     );
 
-    // It starts, with the checkout's schema out of reach, and shows its window.
+    // It starts with the build folder deleted and the checkout out of reach, and shows its
+    // window.
     let png = base.join("window.png");
     let status = installed_app(&prefix, &home)
         .args([

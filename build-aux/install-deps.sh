@@ -15,6 +15,9 @@ PACKAGES=(
   chromium python3-websockets coturn
   # A notification server no one here wrote, for the background-notification UI test.
   dunst
+  # A keyring no one here wrote (Secret Service), its client tool, and dconf to check that no
+  # secret lands in the settings, for tests/keyring.rs.
+  gnome-keyring libsecret-tools dconf-cli dconf-service dconf-gsettings-backend
 )
 
 missing=()

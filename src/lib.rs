@@ -12,6 +12,7 @@ pub mod limits;
 pub mod media;
 pub mod protocol;
 pub mod room;
+pub mod secrets;
 pub mod settings;
 pub mod signaling;
 pub mod ui;

@@ -65,9 +65,7 @@ fn installed_app(prefix: &Path, home: &Path) -> Command {
     let mut command = Command::new("unshare");
     command
         .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-        .arg(
-            r#"mount -t tmpfs checkout-gone "$0" && test ! -e "$0/Cargo.toml" && exec "$@""#,
-        )
+        .arg(r#"mount -t tmpfs checkout-gone "$0" && test ! -e "$0/Cargo.toml" && exec "$@""#)
         .arg(ROOT)
         .arg(prefix.join("bin/roomtape"));
     command

@@ -360,3 +360,82 @@ fn the_password_comes_from_a_file_or_the_environment() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// While `record` runs with its secrets in files, no process line on the machine shows them:
+/// not `ps`, not the recorder's own /proc/PID/cmdline.
+#[test]
+fn no_secret_is_in_the_process_list_while_recording() {
+    let _serial = serial();
+    let out = temp_dir("ps-secrets");
+    let (_server, url) = serve("official");
+    let room_password = "ps-room-pw-83e1";
+    let turn_password = "ps-turn-pw-2b7c";
+    let password_file = out.join("password");
+    std::fs::write(&password_file, room_password).expect("password file");
+    // The guest keeps it off the command line too, so that any line with it would be ours.
+    let _alice = Proc::spawn(&[
+        "publish",
+        "--server",
+        &url,
+        "--room",
+        "ps-room",
+        "--stream",
+        "alice",
+        "--password-file",
+        password_file.to_str().expect("utf-8"),
+    ]);
+    let turn_file = out.join("turn");
+    std::fs::write(
+        &turn_file,
+        format!("turn://tapeuser:{turn_password}@127.0.0.1:3478\n"),
+    )
+    .expect("turn file");
+    let recordings = out.join("recordings");
+    let mut recorder = record_command(&[
+        "--server",
+        &url,
+        "--room",
+        "ps-room",
+        "--stun",
+        "false",
+        "--duration",
+        "8",
+    ])
+    .arg("--password-file")
+    .arg(&password_file)
+    .arg("--turn-file")
+    .arg(&turn_file)
+    .arg("--output")
+    .arg(&recordings)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("record starts");
+    std::thread::sleep(Duration::from_secs(4));
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .expect("ps runs");
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", recorder.id())).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    let still_running = recorder.try_wait().expect("wait").is_none();
+    let output = recorder.wait_with_output().expect("record ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(still_running, "ps was read while recording: {stdout}");
+    assert!(
+        cmdline.contains("--password-file"),
+        "the recorder's own line: {cmdline}"
+    );
+    assert!(ps.contains("--turn-file"), "ps lists the recorder: {ps}");
+    for secret in [room_password, turn_password] {
+        assert!(!ps.contains(secret), "{secret} in ps:\n{ps}");
+        assert!(!cmdline.contains(secret), "{secret} in {cmdline}");
+    }
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("alice"),
+        "recorded with the file's password: {stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

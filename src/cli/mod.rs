@@ -87,6 +87,12 @@ pub enum DemoScenario {
     /// Freeze one participant's media (the connection stays up) until the tile's badge says
     /// so, then let it flow again; no recording.
     NoMedia,
+    /// Type a default room password and TURN credentials into Preferences and join a room
+    /// with a password to remember; report once the keyring has them.
+    SecretsWrite,
+    /// Report what Preferences and the Join dialog (a recent room chosen) fill in from the
+    /// keyring.
+    SecretsRead,
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,7 +48,7 @@ impl PasswordMode {
         }
     }
 
-    fn from_kind(kind: &str) -> Self {
+    pub(crate) fn from_kind(kind: &str) -> Self {
         match kind {
             "custom" => Self::Custom,
             "none" => Self::None,
@@ -129,6 +129,8 @@ struct Widgets {
     server: adw::EntryRow,
     mode: adw::ComboRow,
     password: adw::PasswordEntryRow,
+    remember_row: adw::ActionRow,
+    remember: gtk::Switch,
     problem: gtk::Label,
 }
 
@@ -278,6 +280,16 @@ impl JoinDialog {
             &widgets.password.text(),
         ) {
             Ok(request) => {
+                if widgets.mode() == PasswordMode::Custom {
+                    crate::ui::keyring::remember_room_password(
+                        &request.server,
+                        &request.room,
+                        widgets
+                            .remember
+                            .is_active()
+                            .then_some(request.password.as_str()),
+                    );
+                }
                 self.close();
                 if let Some(window) = self.imp().window.upgrade() {
                     window.request_join(request);
@@ -295,10 +307,60 @@ impl JoinDialog {
         }
     }
 
+    /// Fills in the remembered password of `room` on `server` once the keyring answers,
+    /// unless the operator has typed one meanwhile.
+    fn fill_remembered_password(&self, server: &str, room: &str) {
+        let (server, room) = (server.to_owned(), room.to_owned());
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = dialog)]
+            self,
+            async move {
+                let Some(password) = crate::ui::keyring::room_password(&server, &room).await else {
+                    return;
+                };
+                let widgets = dialog.widgets();
+                if widgets.password.text().is_empty() && widgets.room.text() == room {
+                    widgets.password.set_text(&password);
+                    widgets.remember.set_active(true);
+                }
+            }
+        ));
+    }
+
+    /// The typed password and whether it is to be remembered, for the test hook.
+    pub(crate) fn typed_password(&self) -> (String, bool) {
+        let widgets = self.widgets();
+        (
+            widgets.password.text().to_string(),
+            widgets.remember.is_active(),
+        )
+    }
+
+    /// Chooses the recent room at `index` as its menu does, for the test hook.
+    pub(crate) fn choose_recent(&self, index: u32) {
+        let _ = WidgetExt::activate_action(self, "join.recent", Some(&index.to_variant()));
+    }
+
+    /// Types into the dialog as an operator would, for the test hook.
+    pub(crate) fn type_in(&self, room: &str, server: &str, password: &str, remember: bool) {
+        let widgets = self.widgets();
+        widgets.room.set_text(room);
+        widgets.server.set_text(server);
+        widgets.mode.set_selected(PasswordMode::Custom.index());
+        widgets.password.set_text(password);
+        widgets.remember.set_active(remember);
+    }
+
+    /// Presses Join, for the test hook.
+    pub(crate) fn press_join(&self) {
+        self.join();
+    }
+
     fn password_mode_changed(&self) {
         let widgets = self.widgets();
         let custom = widgets.mode() == PasswordMode::Custom;
         widgets.password.set_visible(custom);
+        widgets.remember_row.set_visible(custom);
         if custom {
             widgets.password.grab_focus();
         }
@@ -325,7 +387,7 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
     for mode in PasswordMode::ALL {
         modes.append(&mode.label());
     }
-    let saved_password = settings.string("password");
+    let saved_password = crate::ui::keyring::default_room_password(&settings);
     let saved_mode = PasswordMode::from_setting(&saved_password);
     let mode = adw::ComboRow::builder()
         .title(gettext("Password"))
@@ -340,12 +402,24 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
     if saved_mode == PasswordMode::Custom {
         password.set_text(&saved_password);
     }
+    let remember = gtk::Switch::builder().valign(gtk::Align::Center).build();
+    let remember_row = adw::ActionRow::builder()
+        .title(gettext("Remember Password"))
+        .subtitle(
+            crate::ui::keyring::unavailable_note()
+                .unwrap_or_else(|| gettext("Kept in the keyring, for the next time")),
+        )
+        .activatable_widget(&remember)
+        .visible(saved_mode == PasswordMode::Custom)
+        .build();
+    remember_row.add_suffix(&remember);
     if let Some(request) = filled {
         room.set_text(&request.room);
         server.set_text(&request.server);
         let filled_mode = PasswordMode::from_setting(&request.password);
         mode.set_selected(filled_mode.index());
         password.set_visible(filled_mode == PasswordMode::Custom);
+        remember_row.set_visible(filled_mode == PasswordMode::Custom);
         password.set_text(if filled_mode == PasswordMode::Custom {
             &request.password
         } else {
@@ -362,6 +436,7 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
     group.add(&server);
     group.add(&mode);
     group.add(&password);
+    group.add(&remember_row);
 
     let problem = gtk::Label::builder()
         .wrap(true)
@@ -432,6 +507,8 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
         server: server.clone(),
         mode: mode.clone(),
         password: password.clone(),
+        remember_row,
+        remember,
         problem,
     };
     if dialog.imp().widgets.set(widgets).is_err() {
@@ -477,7 +554,8 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
 }
 
 /// Offers the rooms joined recently in a menu at the end of the room row; choosing one fills
-/// in its server and password choice too (a custom password is typed again: it is not kept).
+/// in its server and password choice too, and a custom password the operator asked to
+/// remember.
 fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
     let rooms = crate::settings::recent_rooms(settings);
     if rooms.is_empty() {
@@ -529,8 +607,10 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
             let mode = PasswordMode::from_kind(&recent.password_kind);
             widgets.mode.set_selected(mode.index());
             widgets.password.set_text("");
+            widgets.remember.set_active(false);
             if mode == PasswordMode::Custom {
                 widgets.password.grab_focus();
+                dialog.fill_remembered_password(&widgets.server.text(), &recent.room);
             } else {
                 widgets.room.grab_focus();
             }

@@ -7,6 +7,7 @@
 pub mod a11y;
 mod about;
 mod join_dialog;
+mod keyring;
 mod notify;
 pub mod panel;
 mod preferences;
@@ -112,15 +113,22 @@ impl LaunchOptions {
             .server
             .clone()
             .unwrap_or_else(|| settings.string("server-url").into());
-        let password = self
-            .password
-            .clone()
-            .unwrap_or_else(|| settings.string("password").into());
-        let mode = join_dialog::PasswordMode::from_setting(&password);
-        match join_dialog::validate(room, &server, mode, &password) {
-            Ok(request) => window.request_join(request),
-            Err((_, problem)) => window.set_view_state(ViewState::Error(problem)),
-        }
+        let (room, password) = (room.clone(), self.password.clone());
+        // The default password may be in the keyring, which answers asynchronously.
+        glib::spawn_future_local(glib::clone!(
+            #[weak]
+            window,
+            async move {
+                keyring::ready(&settings).await;
+                let password =
+                    password.unwrap_or_else(|| keyring::default_room_password(&settings));
+                let mode = join_dialog::PasswordMode::from_setting(&password);
+                match join_dialog::validate(&room, &server, mode, &password) {
+                    Ok(request) => window.request_join(request),
+                    Err((_, problem)) => window.set_view_state(ViewState::Error(problem)),
+                }
+            }
+        ));
     }
 }
 
@@ -289,17 +297,29 @@ fn join_from_link(window: &RoomtapeWindow, link: &str) {
     let server = parsed
         .server
         .unwrap_or_else(|| settings.string("server-url").into());
-    let password = parsed
-        .password
-        .unwrap_or_else(|| settings.string("password").into());
-    let mode = join_dialog::PasswordMode::from_setting(&password);
-    match join_dialog::validate(&parsed.room, &server, mode, &password) {
-        Ok(request) => window.request_join(request),
-        Err((_, problem)) => window.show_toast(&problem),
-    }
+    glib::spawn_future_local(glib::clone!(
+        #[weak]
+        window,
+        async move {
+            keyring::ready(&settings).await;
+            let password = parsed
+                .password
+                .unwrap_or_else(|| keyring::default_room_password(&settings));
+            let mode = join_dialog::PasswordMode::from_setting(&password);
+            match join_dialog::validate(&parsed.room, &server, mode, &password) {
+                Ok(request) => window.request_join(request),
+                Err((_, problem)) => window.show_toast(&problem),
+            }
+        }
+    ));
 }
 
 fn startup(app: &adw::Application, settings: &gio::Settings) {
+    glib::spawn_future_local(glib::clone!(
+        #[strong]
+        settings,
+        async move { keyring::ready(&settings).await }
+    ));
     gtk::Window::set_default_icon_name(APP_ID);
     if let Some(display) = gtk::gdk::Display::default() {
         let provider = gtk::CssProvider::new();

@@ -48,12 +48,20 @@ fn connection_page(settings: &gio::Settings) -> adw::PreferencesPage {
     signaling.add(&password_mode);
     signaling.add(&password);
     signaling.add(&salt);
+    if let Some(note) = crate::ui::keyring::unavailable_note() {
+        let row = adw::ActionRow::builder()
+            .title(gettext("Passwords Are Not Saved"))
+            .subtitle(note)
+            .build();
+        row.add_prefix(&gtk::Image::from_icon_name("dialog-warning-symbolic"));
+        signaling.add(&row);
+    }
     page.add(&signaling);
 
     let ice = adw::PreferencesGroup::builder()
         .title(gettext("Network Traversal"))
         .description(gettext(
-            "Separate several servers with commas. STUN as stun://host:port; TURN as turn://user:password@host:port or turns://….",
+            "Separate several servers with commas. STUN as stun://host:port; TURN as turn://host:port or turns://host:port, with its user name and password below.",
         ))
         .build();
     let stun = adw::EntryRow::builder()
@@ -70,8 +78,11 @@ fn connection_page(settings: &gio::Settings) -> adw::PreferencesPage {
         &gettext("Relay Only"),
         &gettext("Connect through the TURN servers only, never directly"),
     );
+    let (turn_user, turn_password) = turn_credential_rows();
     ice.add(&stun);
     ice.add(&turn);
+    ice.add(&turn_user);
+    ice.add(&turn_password);
     ice.add(&relay_only);
     page.add(&ice);
     page
@@ -194,15 +205,15 @@ fn recording_page(
 }
 
 /// The default room password as the join dialog asks for it: Default, Custom (then typed)
-/// or None, stored in the `password` key as "", the password, or "false".
+/// or None. The choice goes to the `password-kind` key, a custom password to the keyring.
 fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntryRow) {
     use crate::ui::join_dialog::PasswordMode;
     let labels = gtk::StringList::new(&[]);
     for mode in PasswordMode::ALL {
         labels.append(&mode.label());
     }
-    let saved = settings.string("password");
-    let saved_mode = PasswordMode::from_setting(&saved);
+    let saved = crate::ui::keyring::default_room_password(settings);
+    let saved_mode = PasswordMode::from_kind(&settings.string("password-kind"));
     let mode = adw::ComboRow::builder()
         .title(gettext("Room Password"))
         .model(&labels)
@@ -212,7 +223,7 @@ fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntry
         .title(gettext("Password"))
         .visible(saved_mode == PasswordMode::Custom)
         .build();
-    if saved_mode == PasswordMode::Custom {
+    if PasswordMode::from_setting(&saved) == PasswordMode::Custom {
         password.set_text(&saved);
     }
     let store = glib::clone!(
@@ -225,22 +236,52 @@ fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntry
         move || {
             let chosen = PasswordMode::from_index(mode.selected());
             password.set_visible(chosen == PasswordMode::Custom);
-            let value = match chosen {
-                PasswordMode::Default => crate::ui::PASSWORD_DEFAULT.to_owned(),
-                PasswordMode::None => crate::ui::PASSWORD_NONE.to_owned(),
-                // An empty custom password is not saved: it would mean the default.
-                PasswordMode::Custom if password.text().is_empty() => return,
-                PasswordMode::Custom => password.text().to_string(),
-            };
-            if let Err(err) = settings.set_string("password", &value) {
-                tracing::warn!("could not save the password choice: {err}");
+            // An empty custom password is not saved: it would mean the default.
+            if chosen == PasswordMode::Custom && password.text().is_empty() {
+                return;
             }
+            crate::ui::keyring::set_default_room_password(&settings, chosen, &password.text());
         }
     );
     let on_mode = store.clone();
     mode.connect_selected_notify(move |_| on_mode());
     password.connect_changed(move |_| store());
     (mode, password)
+}
+
+/// The user name and password of the TURN servers, kept in the keyring.
+fn turn_credential_rows() -> (adw::EntryRow, adw::PasswordEntryRow) {
+    let (user, secret) = crate::ui::keyring::turn_credentials()
+        .and_then(|c| c.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+        .unwrap_or_default();
+    let user_row = adw::EntryRow::builder()
+        .title(gettext("TURN User Name"))
+        .text(user.as_str())
+        .build();
+    let password_row = adw::PasswordEntryRow::builder()
+        .title(gettext("TURN Password"))
+        .text(secret.as_str())
+        .build();
+    let store = glib::clone!(
+        #[weak]
+        user_row,
+        #[weak]
+        password_row,
+        move || {
+            let user = user_row.text();
+            let credentials = if user.is_empty() {
+                String::new()
+            } else {
+                format!("{user}:{}", password_row.text())
+            };
+            crate::ui::keyring::set_turn_credentials(&credentials);
+        }
+    );
+    let store = std::rc::Rc::new(store);
+    let store_too = store.clone();
+    user_row.connect_changed(move |_| store());
+    password_row.connect_changed(move |_| store_too());
+    (user_row, password_row)
 }
 
 /// A combo row for a string key with a fixed set of values: (value, label).

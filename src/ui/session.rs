@@ -294,12 +294,7 @@ impl Session {
             .find_map(|s| IceConfig::parse_stun(Some(s.as_str()), None));
         IceConfig {
             stun,
-            turn: settings
-                .strv("turn-servers")
-                .iter()
-                .map(|s| s.to_string())
-                .filter(|s| !s.trim().is_empty())
-                .collect(),
+            turn: crate::ui::keyring::turn_urls(settings),
             relay_only: settings.boolean("relay-only"),
             loopback: false,
         }

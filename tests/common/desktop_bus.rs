@@ -20,8 +20,14 @@ pub struct PrivateBus {
 
 impl PrivateBus {
     pub fn start() -> PrivateBus {
+        Self::start_with_env(&[])
+    }
+
+    /// A bus whose activated services (dconf's, say) see `env` added to the test's own.
+    pub fn start_with_env(env: &[(&str, &std::path::Path)]) -> PrivateBus {
         let mut daemon = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

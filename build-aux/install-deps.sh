@@ -11,6 +11,10 @@ PACKAGES=(
   gstreamer1.0-gl gstreamer1.0-x gstreamer1.0-plugins-base-apps libsoup-3.0-dev
   xvfb xauth dbus-daemon imagemagick libgl1-mesa-dri iproute2 util-linux
   desktop-file-utils appstream libglib2.0-bin libglib2.0-dev-bin gettext
+  # The opentimelineio package from PyPI reads OTIO exports back (tests/export.rs), in a venv.
+  python3-venv
+  # systemd-analyze checks data/roomtape-record@.service (tests/systemd.rs).
+  systemd
   # Peers no one here wrote, for tests/browsers.rs: a browser, a WebSocket stack, a TURN server.
   chromium python3-websockets coturn
   # A notification server no one here wrote, for the background-notification UI test.

@@ -112,6 +112,9 @@ for lang in $(grep -v '^#' po/LINGUAS); do
 done
 gzip -9n -c data/roomtape.1 > "$staging/roomtape.1.gz"
 put 644 "$staging/roomtape.1.gz" share/man/man1/roomtape.1.gz
+# One recorder per room as a systemd template (roomtape-record@ROOM), running this binary.
+sed "s|@bindir@|$prefix/bin|g" "data/roomtape-record@.service" > "$staging/roomtape-record@.service"
+put 644 "$staging/roomtape-record@.service" "lib/systemd/system/roomtape-record@.service"
 
 mkdir -p "$(dirname "$record")"
 printf '%s\n' "${installed[@]}" > "$record"

@@ -19,6 +19,16 @@ desktop-file-validate data/io.github.roomtape.Roomtape.desktop
 appstreamcli validate --no-net data/io.github.roomtape.Roomtape.metainfo.xml
 glib-compile-schemas --strict --dry-run data
 
+step "python tools for tests"
+# tests/export.rs reads OpenTimelineIO exports back with the opentimelineio package from PyPI;
+# the tests themselves run without network, so the package is installed here.
+OTIO_VENV="${CARGO_TARGET_DIR:-target}/otio-venv"
+if ! "$OTIO_VENV/bin/python" -c \
+  "import sys, opentimelineio as o; sys.exit(o.__version__ != '0.18.1')" 2>/dev/null; then
+  python3 -m venv "$OTIO_VENV"
+  "$OTIO_VENV/bin/pip" install --quiet opentimelineio==0.18.1
+fi
+
 step "build tests"
 cargo test --locked --no-run
 

@@ -600,6 +600,157 @@ fn cancelling_leaves_no_file_behind() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// The version of the `opentimelineio` package the timeline test reads with.
+const OTIO_VERSION: &str = "0.18.1";
+
+/// The Python of `target/otio-venv`, with `opentimelineio` installed. Made here if missing
+/// (which needs PyPI); build-aux/test.sh makes it before the tests enter their offline
+/// network namespace.
+fn otio_python() -> PathBuf {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let made = PYTHON.get_or_init(|| {
+        // target/debug/roomtape → target
+        let target = Path::new(BIN)
+            .ancestors()
+            .nth(2)
+            .ok_or("no target folder above the binary")?;
+        let venv = target.join("otio-venv");
+        let python = venv.join("bin").join("python");
+        let has_otio = || {
+            Command::new(&python)
+                .args([
+                    "-c",
+                    "import opentimelineio; print(opentimelineio.__version__)",
+                ])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == OTIO_VERSION)
+        };
+        if has_otio() {
+            return Ok(python);
+        }
+        let run = |program: &Path, args: &[&str]| -> Result<(), String> {
+            let out = Command::new(program)
+                .args(args)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} {} failed: {}",
+                    program.display(),
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        let venv_arg = venv.to_str().ok_or("target folder is not UTF-8")?;
+        run(Path::new("python3"), &["-m", "venv", venv_arg])?;
+        let pip = venv.join("bin").join("pip");
+        let package = format!("opentimelineio=={OTIO_VERSION}");
+        run(&pip, &["install", "--quiet", &package])?;
+        if has_otio() {
+            Ok(python)
+        } else {
+            Err(format!(
+                "{} has no opentimelineio after pip install",
+                venv.display()
+            ))
+        }
+    });
+    match made {
+        Ok(python) => python.clone(),
+        Err(why) => panic!(
+            "the OpenTimelineIO reader is missing and could not be installed ({why}). \
+             Run build-aux/test.sh, or outside the test network namespace: \
+             python3 -m venv target/otio-venv && \
+             target/otio-venv/bin/pip install opentimelineio=={OTIO_VERSION}"
+        ),
+    }
+}
+
+/// `export --format otio` writes a timeline the `opentimelineio` package reads back with every
+/// participant on a video and an audio track, each clip where the manifest puts it.
+#[test]
+fn otio_timeline_reads_back_with_opentimelineio() {
+    let python = otio_python();
+    let fx = fixture();
+    let before = hashes(&fx.dir);
+    let out = temp_dir("export-otio");
+    let (code, text) = cli_export(&[
+        fx.dir.to_str().expect("utf-8"),
+        "--format",
+        "otio",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let files = files_in(&out);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".otio"), "{files:?}");
+    let checker = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("otio_check.py");
+    let read = Command::new(&python)
+        .arg(&checker)
+        .arg(out.join(&files[0]))
+        .output()
+        .expect("run the checker");
+    assert!(
+        read.status.success(),
+        "opentimelineio cannot read the timeline: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&read.stdout).expect("the checker prints JSON");
+    eprintln!("FIGURE otio: {report}");
+    assert_eq!(report["otio_version"], OTIO_VERSION);
+    let tracks = report["tracks"].as_array().expect("tracks");
+    let frame = 1.0 / 30.0;
+    assert_eq!(tracks.len(), 2 * fx.manifest.participants.len(), "{report}");
+    for participant in &fx.manifest.participants {
+        for kind in ["Video", "Audio"] {
+            let name = format!("{} ({})", participant.label, kind.to_lowercase());
+            let track = tracks
+                .iter()
+                .find(|t| t["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("no track {name} in {report}"));
+            assert_eq!(track["kind"], kind, "{name}");
+            let clips = track["clips"].as_array().expect("clips");
+            assert_eq!(clips.len(), participant.segments.len(), "{name}");
+            for (clip, segment) in clips.iter().zip(&participant.segments) {
+                let start = clip["start"].as_f64().expect("start");
+                let duration = clip["duration"].as_f64().expect("duration");
+                let expected = segment.duration_ns.expect("finished segment");
+                assert!(
+                    (start - secs(segment.start_offset_ns)).abs() <= frame,
+                    "{name}: starts at {start} s, recorded at {} s",
+                    secs(segment.start_offset_ns)
+                );
+                assert!(
+                    (duration - secs(expected)).abs() <= frame,
+                    "{name}: {duration} s long, recorded {} s",
+                    secs(expected)
+                );
+                assert_eq!(clip["rate"], 30.0, "{name}: one rate for every track");
+                let url = clip["target_url"].as_str().expect("target_url");
+                let target = Path::new(url);
+                assert!(target.is_absolute() && target.is_file(), "{name}: {url}");
+                assert_eq!(
+                    target.canonicalize().ok(),
+                    segment.path_in(&fx.dir).and_then(|p| p.canonicalize().ok()),
+                    "{name}: references the recording"
+                );
+            }
+        }
+    }
+    // Bob joined about 3 s in: his clips start there, after a gap.
+    let bob = segment(&fx.manifest, "bob");
+    assert!(secs(bob.start_offset_ns) > 2.0, "{bob:?}");
+    assert_eq!(hashes(&fx.dir), before, "originals unchanged");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn bad_input_gets_a_clear_message_and_a_failure_code() {
     let missing = temp_dir("export-not-a-session");

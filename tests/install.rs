@@ -117,6 +117,7 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
         format!("share/icons/hicolor/scalable/apps/{APP_ID}.svg"),
         format!("share/icons/hicolor/symbolic/apps/{APP_ID}-symbolic.svg"),
         "share/man/man1/roomtape.1.gz".to_owned(),
+        "lib/systemd/system/roomtape-record@.service".to_owned(),
     ];
     for lang in &languages {
         expected.push(format!("share/locale/{lang}/LC_MESSAGES/roomtape.mo"));
@@ -124,6 +125,15 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
     for file in &expected {
         assert!(prefix.join(file).is_file(), "{file} is installed");
     }
+    let unit = std::fs::read_to_string(prefix.join("lib/systemd/system/roomtape-record@.service"))
+        .expect("unit file");
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={}/bin/roomtape record ",
+            prefix.display()
+        )),
+        "the unit runs the installed binary: {unit}"
+    );
 
     // The installed data files are valid, and carry the translations.
     let desktop = prefix.join(format!("share/applications/{APP_ID}.desktop"));

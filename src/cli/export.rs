@@ -1,5 +1,6 @@
-//! `roomtape export`: a recorded session into MKV/WebM/MP4 per participant, a grid video, or
-//! audio tracks, with progress on the terminal and Ctrl+C to cancel.
+//! `roomtape export`: a recorded session into MKV/WebM/MP4 per participant, a grid video,
+//! audio tracks, or an OpenTimelineIO timeline, with progress on the terminal and Ctrl+C to
+//! cancel.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ pub fn preset_id(args: &ExportArgs) -> &'static str {
             AudioFormat::Opus => "audio-opus",
             AudioFormat::Wav => "audio-wav",
         },
+        ExportFormat::Otio => "otio",
     }
 }
 

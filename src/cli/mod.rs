@@ -103,7 +103,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Publish a synthetic participant (test video with its label, test tone) into a room.
     Publish(PublishArgs),
-    /// Export a recorded session: remux, composite grid, or audio only.
+    /// Export a recorded session: remux, composite grid, audio only, or an editor timeline.
     Export(ExportArgs),
     /// Measure the recorder with synthetic participants on loopback and print the figures.
     Bench(BenchArgs),
@@ -367,6 +367,8 @@ pub enum ExportFormat {
     Mp4,
     Grid,
     Audio,
+    /// An OpenTimelineIO timeline for video editors, referencing the recorded files.
+    Otio,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -375,7 +377,8 @@ pub struct ExportArgs {
     #[arg(value_name = "SESSION_DIR")]
     pub session: PathBuf,
     /// What to make: mkv, webm (copies), mp4 (H.264 + AAC for editors: copies what it can,
-    /// re-encodes the rest), grid (everyone in one video) or audio.
+    /// re-encodes the rest), grid (everyone in one video), audio, or otio (a timeline for
+    /// video editors that references the recordings, or the mp4 export in the same folder).
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Where to write (default: an "export" folder inside the session).

@@ -1,6 +1,6 @@
 //! Export: turning a recorded session into files people use elsewhere.
 //!
-//! Three kinds of output, chosen by a [`Preset`]:
+//! The kinds of output, chosen by a [`Preset`]:
 //! - **remux**: one file per participant segment in MKV, WebM or MP4, streams copied as they
 //!   were recorded (refused up front, with the reason, when the container cannot hold a codec);
 //! - **grid**: one video of the whole session, every participant in a fixed tile, each segment
@@ -10,7 +10,9 @@
 //!   silence where they were not recorded, so the tracks line up in an audio editor;
 //! - **edit**: one MP4 per participant segment that every video editor opens (H.264 + AAC):
 //!   streams already in those formats are copied, the others decoded and encoded with the
-//!   encoders GStreamer has (`encodebin` picks them from an encoding profile).
+//!   encoders GStreamer has (`encodebin` picks them from an encoding profile);
+//! - **timeline**: one OpenTimelineIO file that places the recorded files on the session
+//!   timeline for a video editor ([`super::otio`]); no media is read or written.
 //!
 //! Unlike the rest of `library/` this module drives GStreamer. Its entry point [`export`]
 //! blocks: run it off the main thread. It never writes into an original: every output is
@@ -29,6 +31,7 @@ use gst_pbutils::prelude::*;
 
 use super::manifest::{ManifestError, SessionManifest};
 use super::naming;
+use super::otio;
 use super::presets::{Canvas, Preset, PresetKind, codec_label};
 
 /// Name of the folder exports go to inside a session folder when no other is given.
@@ -196,6 +199,9 @@ pub fn export(
     cancel: &CancelFlag,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<PathBuf>, ExportError> {
+    if preset.kind == PresetKind::Timeline {
+        return export_timeline(session_dir, preset, output_dir, cancel, on_progress);
+    }
     gst::init().map_err(|e| ExportError::Io(format!("GStreamer did not start: {e}")))?;
     let manifest = SessionManifest::load(session_dir)?;
     let media = find_media(session_dir, &manifest);
@@ -264,6 +270,77 @@ pub fn export(
         done_ns += weight;
     }
     Ok(written)
+}
+
+/// Writes the OpenTimelineIO file of a session: a few kilobytes of JSON, so progress jumps
+/// from start to end.
+fn export_timeline(
+    session_dir: &Path,
+    preset: &Preset,
+    output_dir: &Path,
+    cancel: &CancelFlag,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<PathBuf>, ExportError> {
+    let manifest = SessionManifest::load(session_dir)?;
+    let timeline = otio::build(&manifest, session_dir, Some(output_dir))
+        .map_err(|e| ExportError::Nothing(e.to_string()))?;
+    for skipped in &timeline.skipped {
+        tracing::warn!("left out of the timeline: {skipped}");
+    }
+    let mut json = serde_json::to_vec_pretty(&timeline.document)
+        .map_err(|e| ExportError::Io(format!("cannot write the timeline: {e}")))?;
+    json.push(b'\n');
+    if cancel.is_cancelled() {
+        return Err(ExportError::Cancelled);
+    }
+    fs::create_dir_all(output_dir)
+        .map_err(|e| ExportError::Io(format!("cannot create {}: {e}", output_dir.display())))?;
+
+    // Named after the session folder, which says room and time, so that timelines of several
+    // sessions exported to one place stay apart.
+    let stem = session_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = naming::sanitize_component_or(
+        &stem,
+        &naming::sanitize_component_or(&manifest.room, "session"),
+    );
+    let taken: HashSet<String> = fs::read_dir(output_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let final_name = naming::unique_in(&taken, &stem, &preset.extension);
+    let mut report = |fraction: f64| {
+        on_progress(&Progress {
+            fraction,
+            current: final_name.clone(),
+            index: 1,
+            count: 1,
+        });
+    };
+    report(0.0);
+    let partial = output_dir.join(format!(".{final_name}.partial"));
+    let target = output_dir.join(&final_name);
+    let written = super::files::replace_with_new(&partial)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, &json)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&partial, &target));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&partial);
+        return Err(ExportError::Io(format!(
+            "cannot write {}: {e}",
+            target.display()
+        )));
+    }
+    report(1.0);
+    Ok(vec![target])
 }
 
 /// Builds one output's pipeline and plays it to the end into `partial`.
@@ -505,6 +582,9 @@ fn plan(
                 },
             }])
         }
+        PresetKind::Timeline => Err(ExportError::Unsupported(
+            "a timeline is written from the manifest, without probing media".to_owned(),
+        )),
         PresetKind::Audio => {
             let outputs: Vec<PlannedOutput> = media
                 .iter()
@@ -1447,6 +1527,9 @@ mod tests {
             }],
         };
         for preset in presets::all().unwrap() {
+            if preset.kind == PresetKind::Timeline {
+                continue;
+            }
             let input = if preset.accepts("video/x-vp8") || preset.kind != PresetKind::Remux {
                 source(&vp8, "video/x-vp8", 0)
             } else {
@@ -1474,6 +1557,7 @@ mod tests {
                     },
                 },
                 PresetKind::Audio => Job::Audio(vec![input]),
+                PresetKind::Timeline => unreachable!("skipped above"),
             };
             let output = PlannedOutput {
                 stem: preset.id.clone(),

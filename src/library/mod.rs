@@ -3,7 +3,7 @@
 //!
 //! Layout: `<XDG Videos>/Roomtape/<room> <YYYY-MM-DD HH-MM-SS>/` holds `session.json` and the
 //! media files of one session. This layer does plain file I/O only (no GTK; GStreamer only in
-//! [`export`], which turns sessions into other formats), so it is shared by the app and the
+//! [`export`], which turns sessions into other formats; [`otio`] describes them for editors), so it is shared by the app and the
 //! headless recorder and tested without a display.
 //!
 //! Every name that reaches a path passes through [`naming::sanitize_component`]: participant
@@ -15,6 +15,7 @@ pub mod export;
 pub mod files;
 pub mod manifest;
 pub mod naming;
+pub mod otio;
 pub mod presets;
 pub mod scan;
 

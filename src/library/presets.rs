@@ -23,6 +23,9 @@ pub enum PresetKind {
     /// (`video_caps`, `audio_caps`) are copied, the others decoded and encoded to those
     /// formats with whatever encoders are installed.
     Edit,
+    /// One OpenTimelineIO file for video editors, referencing the recorded files (no media is
+    /// written, nothing is decoded).
+    Timeline,
 }
 
 /// Output picture of a grid export.
@@ -45,7 +48,9 @@ pub struct Preset {
     pub kind: PresetKind,
     /// File name extension of the outputs, without the dot.
     pub extension: String,
-    /// The muxer (or, for WAV, the writer element) as a one-element launch description.
+    /// The muxer (or, for WAV, the writer element) as a one-element launch description; empty
+    /// for a timeline, which writes JSON itself.
+    #[serde(default)]
     pub muxer: String,
     /// For remux: the video caps names the container can hold.
     #[serde(default)]
@@ -113,7 +118,13 @@ mod tests {
         assert!(!presets.is_empty());
         let ids: HashSet<&str> = presets.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids.len(), presets.len(), "duplicate preset id");
-        for kind in [PresetKind::Remux, PresetKind::Grid, PresetKind::Audio] {
+        for kind in [
+            PresetKind::Remux,
+            PresetKind::Grid,
+            PresetKind::Audio,
+            PresetKind::Edit,
+            PresetKind::Timeline,
+        ] {
             assert!(presets.iter().any(|p| p.kind == kind), "no {kind:?} preset");
         }
     }
@@ -138,6 +149,10 @@ mod tests {
                     p.id
                 ),
                 PresetKind::Audio => assert!(p.audio_encoder.is_some(), "{}", p.id),
+                PresetKind::Timeline => assert!(p.muxer.is_empty(), "{}", p.id),
+            }
+            if p.kind != PresetKind::Timeline {
+                assert!(!p.muxer.is_empty(), "{}: no muxer", p.id);
             }
         }
     }

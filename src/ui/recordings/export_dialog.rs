@@ -10,9 +10,10 @@ use adw::prelude::*;
 use adw::subclass::prelude::*;
 use gtk::glib;
 
-use crate::i18n::{gettext, gettext_f};
+use crate::i18n::{gettext, gettext_f, ngettext_f};
 use crate::library::SessionSummary;
 use crate::library::export::{self, CancelFlag, ExportError, Progress};
+use crate::library::otio;
 use crate::library::presets::{self, Preset, PresetKind, codec_label};
 
 /// What the worker thread tells the dialog.
@@ -175,6 +176,11 @@ impl ExportDialog {
             } else {
                 Vec::new()
             };
+            // A timeline needs finished files of known length; say up front when a crash
+            // left none, or how many parts it leaves out.
+            let timeline = (preset.kind == PresetKind::Timeline)
+                .then(|| otio::build(&summary.manifest, &summary.dir, None));
+            let timeline_impossible = matches!(timeline, Some(Err(_)));
             let check = gtk::CheckButton::new();
             check.set_group(group.as_ref());
             group.get_or_insert_with(|| check.clone());
@@ -191,21 +197,39 @@ impl ExportDialog {
                         ("names", &without_audio.join(", ")),
                     ],
                 )
+            } else if timeline_impossible {
+                gettext(
+                    "Not possible for this session: no recording has a finished file of known length (the recorder stopped before closing them). Export it as MKV instead.",
+                )
+            } else if let Some(Ok(built)) = &timeline
+                && !built.skipped.is_empty()
+            {
+                let count = u32::try_from(built.skipped.len()).unwrap_or(u32::MAX);
+                ngettext_f(
+                    "{description} Leaves out {count} part without a finished file of known length.",
+                    "{description} Leaves out {count} parts without a finished file of known length.",
+                    count,
+                    &[
+                        ("description", &gettext(&preset.description)),
+                        ("count", &count.to_string()),
+                    ],
+                )
             } else {
                 gettext(&preset.description)
             };
+            let possible = refused.is_empty() && !timeline_impossible;
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext(&preset.name)))
                 .subtitle(glib::markup_escape_text(&description))
                 .activatable_widget(&check)
-                .sensitive(refused.is_empty())
+                .sensitive(possible)
                 .build();
             row.add_prefix(&check);
             imp.preset_group.add(&row);
             if preset.kind == PresetKind::Edit && refused.is_empty() {
                 explain_reencoding(&row, &summary.dir, &preset);
             }
-            if refused.is_empty() && first_possible.is_none() {
+            if possible && first_possible.is_none() {
                 first_possible = Some(check.clone());
             }
             imp.choices.borrow_mut().push((preset, check));

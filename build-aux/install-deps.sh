@@ -22,6 +22,8 @@ PACKAGES=(
   # A keyring no one here wrote (Secret Service), its client tool, and dconf to check that no
   # secret lands in the settings, for tests/keyring.rs.
   gnome-keyring libsecret-tools dconf-cli dconf-service dconf-gsettings-backend
+  # An HTTP client no one here wrote, for the control API in tests/automation.rs.
+  curl
 )
 
 missing=()

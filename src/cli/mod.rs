@@ -7,11 +7,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod bench;
+pub mod control;
+pub mod events;
 pub mod export;
+pub mod hooks;
 pub mod publish;
 pub mod record;
 pub mod sleep_inhibitor;
 pub mod summary;
+pub mod webhook;
 
 /// Record every participant of a VDO.Ninja-compatible WebRTC room.
 #[derive(Debug, Parser)]
@@ -311,6 +315,37 @@ pub struct RecordArgs {
     /// Also decode every video track at this size, as the app's preview tiles do (benchmarks).
     #[arg(long, value_name = "WxH", hide = true)]
     pub decode_previews: Option<String>,
+    /// POST every event, as the JSON object --json-events prints, to this http(s) URL
+    /// (repeatable). A slow or dead endpoint never holds up the recording: what it cannot
+    /// take is dropped and logged.
+    #[arg(long, value_name = "URL", value_parser = parse_webhook_url)]
+    pub webhook: Vec<String>,
+    /// Run this command (by `sh -c`) for every finished file, with ROOMTAPE_FILE,
+    /// ROOMTAPE_PARTICIPANT, ROOMTAPE_PARTICIPANT_ID, ROOMTAPE_STREAM_ID, ROOMTAPE_VIDEO_CODEC,
+    /// ROOMTAPE_AUDIO_CODEC, ROOMTAPE_DURATION (seconds), ROOMTAPE_OK, ROOMTAPE_SESSION_DIR and
+    /// ROOMTAPE_ROOM in its environment. Its failures are logged, never fatal.
+    #[arg(long, value_name = "CMD")]
+    pub on_segment_finished: Option<String>,
+    /// Run this command (by `sh -c`) once the recording is finished, with
+    /// ROOMTAPE_SESSION_DIR, ROOMTAPE_MANIFEST, ROOMTAPE_ROOM and ROOMTAPE_OK; `record` exits
+    /// when it is done.
+    #[arg(long, value_name = "CMD")]
+    pub on_recording_finished: Option<String>,
+    /// Serve a JSON control API here (GET /status, POST /stop, POST
+    /// /participants/ID/exclude and /include), loopback only; port 0 picks one. Each request
+    /// needs `Authorization: Bearer TOKEN`; the token is printed at start.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub control: Option<SocketAddr>,
+    /// Read the control API's token from the first line of this file instead of making one.
+    #[arg(long, value_name = "FILE", requires = "control")]
+    pub control_token_file: Option<PathBuf>,
+    /// Let --control listen on an address that is not loopback.
+    #[arg(long, requires = "control")]
+    pub control_allow_remote: bool,
+}
+
+fn parse_webhook_url(raw: &str) -> Result<String, String> {
+    webhook::parse_url(raw).map_err(|err| err.to_string())
 }
 
 #[derive(Debug, Clone, Args)]

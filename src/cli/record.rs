@@ -1,7 +1,7 @@
 //! `roomtape record`: the headless recorder.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -79,15 +79,30 @@ pub fn run(args: RecordArgs) -> RecordExit {
     }
 }
 
-/// What the run has seen, for the status line, the summary and the exit code.
+/// What the run has seen, for the status line, the control API, the summary and the exit
+/// code.
 #[derive(Default)]
 struct Progress {
     started: Option<Instant>,
     present: BTreeSet<String>,
+    /// Everyone seen, by participant id, for `GET /status`.
+    participants: BTreeMap<String, ParticipantStatus>,
     disk: Option<DiskReport>,
     stopping: bool,
     disk_floor: bool,
     all_ok: bool,
+}
+
+/// One participant as `GET /status` shows them.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct ParticipantStatus {
+    id: String,
+    stream_id: String,
+    label: String,
+    present: bool,
+    /// The ICE state of their connection, as the badges show it.
+    ice: String,
+    excluded: bool,
 }
 
 fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
@@ -156,22 +171,54 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
             });
         }
     };
+    let webhooks = Rc::new(RefCell::new(Some(super::webhook::Webhooks::start(
+        &args.webhook,
+    ))));
+    let hooks = Rc::new(super::hooks::Hooks::new(
+        args.on_segment_finished.clone(),
+        args.on_recording_finished.clone(),
+        &room_name,
+    ));
     {
         let console = console.clone();
         let progress = progress.clone();
         let stop = stop.clone();
+        let webhooks = webhooks.clone();
+        let hooks = hooks.clone();
+        let session_dir = session_dir.clone();
         glib::spawn_future_local(async move {
             while let Ok(event) = events.recv().await {
                 let stop_now = track_progress(&mut progress.borrow_mut(), &event);
-                if !(progress.borrow().stopping && is_our_own_disconnect(&event)) {
+                let our_own_disconnect =
+                    progress.borrow().stopping && is_our_own_disconnect(&event);
+                if !our_own_disconnect {
                     print_event(&console, &event);
+                    if let (Some(webhooks), Some(json)) = (
+                        webhooks.borrow().as_ref(),
+                        super::events::event_json(&event),
+                    ) {
+                        webhooks.send(&json);
+                    }
                 }
+                run_hooks(&hooks, session_dir.as_deref(), &event);
                 if stop_now {
                     stop();
                 }
             }
         });
     }
+    let _control = match args.control {
+        Some(listen) => Some(start_control(
+            &args,
+            listen,
+            &engine,
+            &progress,
+            session_dir.as_deref(),
+            stop.clone(),
+            &console,
+        )?),
+        None => None,
+    };
     if console.wants_status() && session_dir.is_some() {
         let console = console.clone();
         let progress = progress.clone();
@@ -198,6 +245,10 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
     }
     main_loop.run();
     console.clear_status();
+    if let Some(webhooks) = webhooks.borrow_mut().take() {
+        webhooks.finish(WEBHOOK_GRACE);
+    }
+    hooks.wait_for_all();
     let progress = progress.borrow();
     let Some(dir) = session_dir else {
         return Ok(if progress.all_ok {
@@ -229,17 +280,150 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
     })
 }
 
+/// How long the webhooks may take to send what is still queued when the recording ends.
+const WEBHOOK_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the command hooks an event calls for.
+fn run_hooks(
+    hooks: &super::hooks::Hooks,
+    session_dir: Option<&std::path::Path>,
+    event: &EngineEvent,
+) {
+    let Some(session_dir) = session_dir else {
+        return;
+    };
+    match event {
+        EngineEvent::SegmentFinished {
+            participant,
+            file,
+            ok,
+            ..
+        } => hooks.segment_finished(
+            session_dir,
+            &super::hooks::FinishedFile::describe(session_dir, participant, file, *ok),
+        ),
+        EngineEvent::RecordingFinished { dir, all_ok } => hooks.recording_finished(dir, *all_ok),
+        _ => {}
+    }
+}
+
+/// Starts `--control` and says where it is and with which token.
+fn start_control(
+    args: &RecordArgs,
+    listen: std::net::SocketAddr,
+    engine: &Engine,
+    progress: &Rc<RefCell<Progress>>,
+    session_dir: Option<&std::path::Path>,
+    stop: impl Fn() + 'static,
+    console: &Console,
+) -> anyhow::Result<super::control::ControlServer> {
+    let token = match &args.control_token_file {
+        Some(path) => super::control::token_from_file(path)?,
+        None => super::control::new_token(),
+    };
+    let status = {
+        let engine = engine.clone();
+        let progress = progress.clone();
+        let room = engine.config().room.clone();
+        let session_dir = session_dir.map(|d| d.to_owned());
+        move || {
+            let progress = progress.borrow();
+            let participants: Vec<ParticipantStatus> = progress
+                .participants
+                .values()
+                .map(|p| ParticipantStatus {
+                    excluded: engine.is_recording_excluded(&p.id),
+                    ..p.clone()
+                })
+                .collect();
+            json!({
+                "room": room,
+                "recording": engine.is_recording(),
+                "stopping": progress.stopping,
+                "session_dir": session_dir,
+                "elapsed_s": progress.started.map(|s| s.elapsed().as_secs_f64()),
+                "participants": participants,
+                "written_bytes": progress.disk.map(|d| d.written_bytes),
+                "free_bytes": progress.disk.map(|d| d.free_bytes),
+                "time_left_s": progress.disk.and_then(|d| d.time_left).map(|t| t.as_secs()),
+            })
+        }
+    };
+    let exclude = {
+        let engine = engine.clone();
+        let progress = progress.clone();
+        move |id: &str, excluded: bool| {
+            let known = progress.borrow().participants.contains_key(id);
+            if known {
+                engine.set_recording_excluded(id, excluded);
+            }
+            known
+        }
+    };
+    let server = super::control::start(
+        listen,
+        args.control_allow_remote,
+        token.clone(),
+        super::control::ControlActions {
+            status: Box::new(status),
+            stop: Box::new(stop),
+            exclude: Box::new(exclude),
+        },
+    )?;
+    // The token is for the operator, not for webhooks: printed here, never sent as an event.
+    let shown_token = if args.control_token_file.is_some() {
+        None
+    } else {
+        Some(token.as_str())
+    };
+    if console.json {
+        console.line(
+            &json!({"event": "control_listening", "url": server.url, "token": shown_token})
+                .to_string(),
+        );
+    } else {
+        console.line(&match shown_token {
+            Some(token) => format!("Control API on {} (token {token})", server.url),
+            None => format!("Control API on {} (token from the file)", server.url),
+        });
+    }
+    Ok(server)
+}
+
 /// How often the status line is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
 
 /// Updates what the run has seen; returns whether the recording must stop now.
 fn track_progress(progress: &mut Progress, event: &EngineEvent) -> bool {
     match event {
-        EngineEvent::Room(RoomEvent::Joined { id, .. }) => {
+        EngineEvent::Room(RoomEvent::Joined { id, stream_id, .. }) => {
             progress.present.insert(id.clone());
+            let entry = progress.participants.entry(id.clone()).or_default();
+            entry.id = id.clone();
+            entry.stream_id = stream_id.clone();
+            if entry.label.is_empty() {
+                entry.label = stream_id.clone();
+            }
+            entry.present = true;
+        }
+        EngineEvent::Room(RoomEvent::Label { id, label, .. }) => {
+            if let Some(entry) = progress.participants.get_mut(id) {
+                entry.label = label.clone();
+            }
+        }
+        EngineEvent::Room(RoomEvent::Ice { id, state, .. }) => {
+            if let Some(entry) = progress.participants.get_mut(id) {
+                entry.ice = serde_json::to_value(state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+            }
         }
         EngineEvent::Room(RoomEvent::Left { id, .. }) => {
             progress.present.remove(id);
+            if let Some(entry) = progress.participants.get_mut(id) {
+                entry.present = false;
+            }
         }
         EngineEvent::DiskSpace { report, .. } | EngineEvent::DiskLow { report, .. } => {
             progress.disk = Some(*report);
@@ -352,24 +536,27 @@ const fn libc_sigterm() -> i32 {
 }
 
 fn print_event(console: &Console, event: &EngineEvent) {
-    let json_events = console.json;
-    let line = match event {
-        EngineEvent::Room(room_event) => {
-            if json_events {
-                Some(room_event.to_json_line())
-            } else {
-                describe(room_event, &mut console.names.borrow_mut())
-            }
-        }
+    let line = if console.json {
+        super::events::event_json(event).map(|value| value.to_string())
+    } else {
+        event_in_words(console, event)
+    };
+    if let Some(line) = line {
+        console.line(&line);
+    }
+}
+
+/// An event as a line for people, or `None` for what only programs care about.
+fn event_in_words(console: &Console, event: &EngineEvent) -> Option<String> {
+    match event {
+        EngineEvent::Room(room_event) => describe(room_event, &mut console.names.borrow_mut()),
         EngineEvent::SegmentFinished {
             participant,
             file,
             ok,
             error,
-            failure,
-        } => Some(if json_events {
-            json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error, "failure": failure}).to_string()
-        } else if *ok {
+            ..
+        } => Some(if *ok {
             format!("{}: saved {}", console.name(participant), file.display())
         } else {
             format!(
@@ -379,72 +566,39 @@ fn print_event(console: &Console, event: &EngineEvent) {
                 error.as_deref().unwrap_or("unknown error")
             )
         }),
-        EngineEvent::RecordingStarted { dir } => {
-            json_events.then(|| json!({"event": "recording_started", "dir": dir}).to_string())
+        EngineEvent::RecordingFinished { dir, .. } => {
+            Some(format!("Session saved in {}", dir.display()))
         }
-        EngineEvent::RecordingFinished { dir, all_ok } => Some(if json_events {
-            json!({"event": "recording_finished", "dir": dir, "ok": all_ok}).to_string()
-        } else {
-            format!("Session saved in {}", dir.display())
-        }),
-        EngineEvent::Fatal(message) => Some(if json_events {
-            json!({"event": "fatal", "message": message}).to_string()
-        } else {
-            format!("Error: {message}")
-        }),
-        EngineEvent::FirstKeyframe { participant, kind, after_ms } => json_events.then(|| {
-            json!({"event": "first_keyframe", "id": participant, "kind": kind, "after_ms": after_ms}).to_string()
-        }),
-        EngineEvent::FolderLost {
-            dir,
-            message,
-            recreated,
-        } => Some(if json_events {
-            json!({"event": "recording_folder_lost", "dir": dir, "recreated": recreated, "message": message}).to_string()
-        } else {
-            format!("Error: {message}")
-        }),
+        EngineEvent::Fatal(message) | EngineEvent::FolderLost { message, .. } => {
+            Some(format!("Error: {message}"))
+        }
         EngineEvent::TrackRefused {
             participant,
-            kind,
-            encoding,
             reason,
-        } => Some(if json_events {
-            json!({"event": "track_refused", "id": participant, "kind": kind, "encoding": encoding, "reason": reason}).to_string()
-        } else {
-            format!("{}: {reason}", console.name(participant))
-        }),
-        EngineEvent::DiskLow { dir, report } => Some(if json_events {
-            json!({"event": "disk_low", "dir": dir, "free_bytes": report.free_bytes, "written_bytes": report.written_bytes, "bytes_per_sec": report.bytes_per_sec, "time_left_s": report.time_left.map(|t| t.as_secs())}).to_string()
-        } else {
-            format!(
-                "Disk space is low: {} free in {}, about {} of recording left",
-                format_size(report.free_bytes),
-                dir.display(),
-                report.time_left.map(format_duration).unwrap_or_default()
-            )
-        }),
+            ..
+        } => Some(format!("{}: {reason}", console.name(participant))),
+        EngineEvent::DiskLow { dir, report } => Some(format!(
+            "Disk space is low: {} free in {}, about {} of recording left",
+            format_size(report.free_bytes),
+            dir.display(),
+            report.time_left.map(format_duration).unwrap_or_default()
+        )),
         EngineEvent::DiskFloor {
             dir,
             free_bytes,
             floor_bytes,
-        } => Some(if json_events {
-            json!({"event": "disk_floor", "dir": dir, "free_bytes": free_bytes, "floor_bytes": floor_bytes}).to_string()
-        } else {
-            format!(
-                "Stopping: only {} free in {}, and --min-free keeps {}; every file is being finished",
-                format_size(*free_bytes),
-                dir.display(),
-                format_size(*floor_bytes)
-            )
-        }),
-        EngineEvent::DiskSpace { .. }
+        } => Some(format!(
+            "Stopping: only {} free in {}, and --min-free keeps {}; every file is being finished",
+            format_size(*free_bytes),
+            dir.display(),
+            format_size(*floor_bytes)
+        )),
+        EngineEvent::RecordingStarted { .. }
+        | EngineEvent::FirstKeyframe { .. }
+        | EngineEvent::DiskSpace { .. }
         | EngineEvent::Track { .. }
         | EngineEvent::PeerClosed { .. }
         | EngineEvent::Preview(_) => None,
-    };
-    if let Some(line) = line {
-        console.line(&line);
     }
 }
 

@@ -1,0 +1,64 @@
+//! Engine events as the JSON objects `record --json-events` prints, one per line, and the
+//! webhooks post: the same object for both, so a script written against one reads the other.
+
+use serde_json::{Value, json};
+
+use crate::media::engine::EngineEvent;
+
+/// The event's JSON object, or `None` for events that only feed the live view.
+pub fn event_json(event: &EngineEvent) -> Option<Value> {
+    Some(match event {
+        EngineEvent::Room(room_event) => serde_json::to_value(room_event)
+            .unwrap_or_else(|err| json!({"event": "unserialisable", "error": err.to_string()})),
+        EngineEvent::SegmentFinished {
+            participant,
+            file,
+            ok,
+            error,
+            failure,
+        } => {
+            json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error, "failure": failure})
+        }
+        EngineEvent::RecordingStarted { dir } => json!({"event": "recording_started", "dir": dir}),
+        EngineEvent::RecordingFinished { dir, all_ok } => {
+            json!({"event": "recording_finished", "dir": dir, "ok": all_ok})
+        }
+        EngineEvent::Fatal(message) => json!({"event": "fatal", "message": message}),
+        EngineEvent::FirstKeyframe {
+            participant,
+            kind,
+            after_ms,
+        } => {
+            json!({"event": "first_keyframe", "id": participant, "kind": kind, "after_ms": after_ms})
+        }
+        EngineEvent::FolderLost {
+            dir,
+            message,
+            recreated,
+        } => {
+            json!({"event": "recording_folder_lost", "dir": dir, "recreated": recreated, "message": message})
+        }
+        EngineEvent::TrackRefused {
+            participant,
+            kind,
+            encoding,
+            reason,
+        } => {
+            json!({"event": "track_refused", "id": participant, "kind": kind, "encoding": encoding, "reason": reason})
+        }
+        EngineEvent::DiskLow { dir, report } => {
+            json!({"event": "disk_low", "dir": dir, "free_bytes": report.free_bytes, "written_bytes": report.written_bytes, "bytes_per_sec": report.bytes_per_sec, "time_left_s": report.time_left.map(|t| t.as_secs())})
+        }
+        EngineEvent::DiskFloor {
+            dir,
+            free_bytes,
+            floor_bytes,
+        } => {
+            json!({"event": "disk_floor", "dir": dir, "free_bytes": free_bytes, "floor_bytes": floor_bytes})
+        }
+        EngineEvent::DiskSpace { .. }
+        | EngineEvent::Track { .. }
+        | EngineEvent::PeerClosed { .. }
+        | EngineEvent::Preview(_) => return None,
+    })
+}

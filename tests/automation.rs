@@ -389,3 +389,163 @@ fn the_control_api_refuses_an_address_that_is_not_loopback() {
         "{stderr}"
     );
 }
+
+/// Every `session.json` under `dir`.
+fn manifests_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "session.json") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// `gapplication action` (GLib's own client) on `bus`.
+fn gapplication(bus: &common::desktop_bus::PrivateBus, action: &str, parameter: Option<&str>) {
+    let status = Command::new("gapplication")
+        .args(["action", "io.github.roomtape.Roomtape", action])
+        .args(parameter)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .status()
+        .expect("gapplication runs (package libglib2.0-bin)");
+    assert!(status.success(), "gapplication action {action}");
+}
+
+#[test]
+fn the_app_joins_records_stops_and_leaves_through_gapplication_actions() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run this test under an X server"
+    );
+    let _serial = serial();
+    let bus = common::desktop_bus::PrivateBus::start();
+    let home = temp_dir("dbus-actions");
+    let (_server, url) = serve("official");
+    let _alice = publish(&url, "remote", "alice", "false", &[]);
+    // The app's webhook preference, set as a keyfile the way GSettings reads one.
+    let receiver = Receiver::start(home.join("app-webhook.jsonl"), 0.0);
+    let keyfile = home.join("config/glib-2.0/settings/keyfile");
+    std::fs::create_dir_all(keyfile.parent().expect("parent")).expect("settings dir");
+    std::fs::write(
+        &keyfile,
+        format!(
+            "[io/github/roomtape/Roomtape]\nwebhooks=['{}']\n",
+            receiver.url
+        ),
+    )
+    .expect("keyfile");
+    let log = home.join("app.log");
+    let mut app = Command::new(env!("CARGO_BIN_EXE_roomtape"))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("GSK_RENDERER", "cairo")
+        .env("GTK_A11Y", "none")
+        .env("GSETTINGS_BACKEND", "keyfile")
+        .env("RUST_LOG", "roomtape=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("the app starts");
+    let started = Instant::now();
+    while !bus.has_owner("io.github.roomtape.Roomtape")
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        bus.has_owner("io.github.roomtape.Roomtape"),
+        "the app is on the bus"
+    );
+
+    let link = format!("'https://vdo.ninja/?room=remote&pw=false&wss={url}'");
+    gapplication(&bus, "join", Some(&link));
+    // `record` does nothing until the room is joined: repeat it until a session starts.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while manifests_under(&home).is_empty() && Instant::now() < deadline {
+        gapplication(&bus, "record", None);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let manifest_path = manifests_under(&home).pop().unwrap_or_else(|| {
+        panic!(
+            "no recording started: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    gapplication(&bus, "record", None); // already recording: nothing changes
+    gapplication(&bus, "stop", None);
+    let finished = |path: &Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .filter(|m| m["state"] == "finished")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut manifest = None;
+    while manifest.is_none() && Instant::now() < deadline {
+        manifest = finished(&manifest_path);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let manifest = manifest.expect("stop finished the recording");
+    gapplication(&bus, "leave", None);
+    gapplication(&bus, "quit", None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut exited = None;
+    while exited.is_none() && Instant::now() < deadline {
+        exited = app.try_wait().expect("wait");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if exited.is_none() {
+        let _ = app.kill();
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exited.is_some(), "quit over D-Bus ends the app: {text}");
+    assert!(text.contains("asked over D-Bus to join"), "{text}");
+    let participants = manifest["participants"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(participants.len(), 1, "{manifest}");
+    let segments = participants[0]["segments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    eprintln!("FIGURE recorded over D-Bus: {segments:?}");
+    assert_eq!(
+        segments.len(),
+        1,
+        "one segment: record twice did not restart {manifest}"
+    );
+    assert_eq!(segments[0]["end_reason"], "stopped", "{manifest}");
+    assert!(
+        segments[0]["duration_ns"].as_u64().unwrap_or(0) > 3_000_000_000,
+        "{manifest}"
+    );
+    // The app posted the room's events to the webhook of its preferences.
+    let posted: Vec<Value> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| serde_json::from_str(r["body"].as_str().unwrap_or_default()).ok())
+        .collect();
+    let names = event_names(&posted);
+    eprintln!("FIGURE app webhook events: {names:?}");
+    for wanted in [
+        "joined",
+        "recording_started",
+        "segment_finished",
+        "recording_finished",
+    ] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -114,10 +114,13 @@ impl Webhooks {
             let Some(queue) = &endpoint.queue else {
                 continue;
             };
+            // Counted before it is queued: the sender may take it at once.
+            lock(&endpoint.delivery).queued += 1;
             match queue.try_send(body.clone()) {
-                Ok(()) => lock(&endpoint.delivery).queued += 1,
+                Ok(()) => {}
                 Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                     let mut delivery = lock(&endpoint.delivery);
+                    delivery.queued = delivery.queued.saturating_sub(1);
                     delivery.dropped += 1;
                     if delivery.dropped == 1 {
                         tracing::warn!(
@@ -179,7 +182,10 @@ fn deliver(url: &str, events: &Receiver<String>, delivery: &Mutex<Delivery>) {
         session.set_timeout(REQUEST_TIMEOUT_S);
         session.set_user_agent(concat!("Roomtape/", env!("CARGO_PKG_VERSION")));
         while let Ok(body) = events.recv() {
-            lock(delivery).queued -= 1;
+            {
+                let mut delivery = lock(delivery);
+                delivery.queued = delivery.queued.saturating_sub(1);
+            }
             let mut outcome = post(&session, url, &body);
             for wait in RETRY_WAITS {
                 if outcome.is_ok() {

@@ -279,7 +279,6 @@ pub fn run(options: LaunchOptions) -> ExitCode {
     }
 }
 
-/// Styles, icons, application actions and shortcuts: everything that needs a display.
 /// Joins the room a link from another launch names (asking first while recording).
 fn join_from_link(window: &RoomtapeWindow, link: &str) {
     let parsed = match crate::signaling::link::parse(link) {
@@ -314,6 +313,94 @@ fn join_from_link(window: &RoomtapeWindow, link: &str) {
     ));
 }
 
+/// Joins what `app.join` was given: a VDO.Ninja link, or a bare room name on the server and
+/// with the password of the settings.
+fn join_room_or_link(window: &RoomtapeWindow, text: &str) {
+    let text = text.trim();
+    if text.contains("://") || text.contains('?') || text.contains('/') {
+        join_from_link(window, text);
+        return;
+    }
+    let settings = window.settings();
+    let room = text.to_owned();
+    glib::spawn_future_local(glib::clone!(
+        #[weak]
+        window,
+        async move {
+            keyring::ready(&settings).await;
+            let server: String = settings.string("server-url").into();
+            let password = keyring::default_room_password(&settings);
+            let mode = join_dialog::PasswordMode::from_setting(&password);
+            match join_dialog::validate(&room, &server, mode, &password) {
+                Ok(request) => window.request_join(request),
+                Err((_, problem)) => window.show_toast(&problem),
+            }
+        }
+    ));
+}
+
+/// The window the remote-control actions act on, made when there is none yet.
+fn remote_window(app: &adw::Application) -> Option<RoomtapeWindow> {
+    if app.active_window().is_none() {
+        app.activate();
+    }
+    app.active_window().and_downcast::<RoomtapeWindow>()
+}
+
+/// Actions other programs call over D-Bus (`gapplication action io.github.roomtape.Roomtape
+/// record`): they do what the buttons do, and are no-ops when there is nothing to do (`record`
+/// while recording, `stop` while not), so scripts can repeat them safely.
+fn remote_control_actions() -> Vec<gio::ActionEntry<adw::Application>> {
+    let join = gio::ActionEntry::builder("join")
+        .parameter_type(Some(glib::VariantTy::STRING))
+        .activate(|app: &adw::Application, _, target| {
+            let Some(text) = target.and_then(|t| t.get::<String>()) else {
+                return;
+            };
+            if let Some(window) = remote_window(app) {
+                tracing::info!("asked over D-Bus to join {text}");
+                join_room_or_link(&window, &text);
+            }
+        })
+        .build();
+    let demo = gio::ActionEntry::builder("demo")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = remote_window(app) {
+                window.request_demo();
+            }
+        })
+        .build();
+    let record = gio::ActionEntry::builder("record")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = remote_window(app)
+                && window.view_state() == ViewState::Room
+                && !window.is_recording()
+            {
+                let _ = WidgetExt::activate_action(&window, "win.record", None);
+            }
+        })
+        .build();
+    let stop = gio::ActionEntry::builder("stop")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>()
+                && window.is_recording()
+            {
+                let _ = WidgetExt::activate_action(&window, "win.record", None);
+            }
+        })
+        .build();
+    // A script that says leave means it: no question, and the files are finished first.
+    let leave = gio::ActionEntry::builder("leave")
+        .activate(|app: &adw::Application, _, _| {
+            if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
+                window.leave_now();
+            }
+        })
+        .build();
+    vec![join, demo, record, stop, leave]
+}
+
+/// Styles, icons, application actions and shortcuts: everything that needs a display.
 fn startup(app: &adw::Application, settings: &gio::Settings) {
     glib::spawn_future_local(glib::clone!(
         #[strong]
@@ -410,6 +497,7 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
         open_folder,
         show_recording,
     ]);
+    app.add_action_entries(remote_control_actions());
     for (action, accels) in ACCELS {
         app.set_accels_for_action(action, accels);
     }

@@ -110,6 +110,17 @@ fn recording_page(
     files.add(&min_free_row(settings));
     page.add(&files);
 
+    let automation = adw::PreferencesGroup::builder()
+        .title(gettext("Automation"))
+        .description(gettext(
+            "Each event (joined, left, file finished, recording finished, disk low…) is posted as JSON to these http:// or https:// URLs. Separate several with commas. Used from the next room joined.",
+        ))
+        .build();
+    let webhooks = adw::EntryRow::builder().title(gettext("Webhooks")).build();
+    bind_string_list(settings, "webhooks", &webhooks);
+    automation.add(&webhooks);
+    page.add(&automation);
+
     let what = adw::PreferencesGroup::builder()
         .title(gettext("What to Record"))
         .description(gettext("Used from the next room joined."))

@@ -160,6 +160,9 @@ struct Participant {
     present: bool,
 }
 
+/// How long a room's webhooks may take to send what is queued once the room is left.
+const WEBHOOK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Inner {
     window: glib::WeakRef<RoomtapeWindow>,
     settings: gio::Settings,
@@ -362,14 +365,25 @@ impl Session {
         self.inner.engine.replace(Some(engine));
         let generation = self.inner.generation.get();
         let weak = Rc::downgrade(&self.inner);
+        let webhooks = crate::cli::webhook::Webhooks::start(&self.webhook_urls());
         glib::spawn_future_local(async move {
             while let Ok(event) = events.recv().await {
-                let Some(inner) = weak.upgrade() else { break };
-                if inner.generation.get() != generation {
-                    break;
+                if let Some(json) = crate::cli::events::event_json(&event) {
+                    webhooks.send(&json);
                 }
-                Session { inner }.on_event(event, &server);
+                // After leaving, the room's last events (its files finished) still go to the
+                // webhooks, not to the window.
+                let current = weak
+                    .upgrade()
+                    .filter(|inner| inner.generation.get() == generation);
+                match current {
+                    Some(inner) => Session { inner }.on_event(event, &server),
+                    None if matches!(event, EngineEvent::RecordingFinished { .. }) => break,
+                    None => {}
+                }
             }
+            // Sending what is left may take a while; it must not hold up the window.
+            std::thread::spawn(move || webhooks.finish(WEBHOOK_GRACE));
         });
         let weak = Rc::downgrade(&self.inner);
         glib::timeout_add_local_once(EMPTY_ROOM_HINT, move || {
@@ -476,6 +490,22 @@ impl Session {
 
     fn leave(&self) {
         self.reset();
+    }
+
+    /// The http(s) URLs of the `webhooks` setting; others are left out, and said so.
+    fn webhook_urls(&self) -> Vec<String> {
+        self.inner
+            .settings
+            .strv("webhooks")
+            .iter()
+            .map(|url| url.trim())
+            .filter(|url| !url.is_empty())
+            .filter_map(|url| {
+                crate::cli::webhook::parse_url(url)
+                    .map_err(|err| tracing::warn!("webhook not used: {err}"))
+                    .ok()
+            })
+            .collect()
     }
 
     fn toggle_recording(&self) {

@@ -126,6 +126,9 @@ impl Browser {
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                // The test's session bus can start GNOME Keyring, whose first-run prompt would
+                // wait forever under Xvfb: Chromium keeps its secrets in the profile instead.
+                "--password-store=basic",
                 "--no-first-run",
                 "--disable-quic",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",

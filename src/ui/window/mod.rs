@@ -584,7 +584,8 @@ impl RoomtapeWindow {
         self.leave_now();
     }
 
-    fn leave_now(&self) {
+    /// Leaves without asking; a recording is stopped and its files finished.
+    pub(crate) fn leave_now(&self) {
         self.imp().recording.set(false);
         self.imp().state.replace(ViewState::Empty);
         self.update_view();

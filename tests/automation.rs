@@ -442,7 +442,7 @@ fn the_app_joins_records_stops_and_leaves_through_gapplication_actions() {
     )
     .expect("keyfile");
     let log = home.join("app.log");
-    let mut app = Command::new(env!("CARGO_BIN_EXE_roomtape"))
+    let child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -456,6 +456,8 @@ fn the_app_joins_records_stops_and_leaves_through_gapplication_actions() {
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("the app starts");
+    // Killed when dropped, should an assertion fail first.
+    let mut app = Proc::from_child(child, std::sync::mpsc::channel().1);
     let started = Instant::now();
     while !bus.has_owner("io.github.roomtape.Roomtape")
         && started.elapsed() < Duration::from_secs(30)
@@ -502,12 +504,10 @@ fn the_app_joins_records_stops_and_leaves_through_gapplication_actions() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut exited = None;
     while exited.is_none() && Instant::now() < deadline {
-        exited = app.try_wait().expect("wait");
+        exited = app.child.try_wait().expect("wait");
         std::thread::sleep(Duration::from_millis(100));
     }
-    if exited.is_none() {
-        let _ = app.kill();
-    }
+
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(exited.is_some(), "quit over D-Bus ends the app: {text}");
     assert!(text.contains("asked over D-Bus to join"), "{text}");

@@ -95,14 +95,7 @@ pub fn start(
             addr: listen,
             source,
         })?;
-    let port = server
-        .listeners()
-        .iter()
-        .filter_map(|socket| socket.local_address().ok())
-        .filter_map(|addr| addr.downcast::<gio::InetSocketAddress>().ok())
-        .map(|addr| addr.port())
-        .next()
-        .unwrap_or(listen.port());
+    let port = crate::signaling::server::bound_port(&server).unwrap_or(listen.port());
     let url = format!("http://{}/", SocketAddr::new(listen.ip(), port));
     let actions = Rc::new(actions);
     server.add_handler(None, move |_, message, path, _| {

@@ -183,6 +183,17 @@ struct Pending {
     since: Instant,
 }
 
+/// The port a listening server got (what port 0 picked).
+pub fn bound_port(server: &soup::Server) -> Option<u16> {
+    server
+        .listeners()
+        .iter()
+        .filter_map(|socket| socket.local_address().ok())
+        .filter_map(|addr| addr.downcast::<gio::InetSocketAddress>().ok())
+        .map(|addr| addr.port())
+        .next()
+}
+
 impl SignalingServer {
     /// Binds exactly `listen` (port 0 picks a free port) and starts serving WebSocket clients on
     /// every path. Must be called on the thread that owns the thread-default main context.
@@ -198,14 +209,7 @@ impl SignalingServer {
                 addr: listen,
                 source,
             })?;
-        let port = server
-            .listeners()
-            .iter()
-            .filter_map(|socket| socket.local_address().ok())
-            .filter_map(|addr| addr.downcast::<gio::InetSocketAddress>().ok())
-            .map(|addr| addr.port())
-            .next();
-        let Some(port) = port else {
+        let Some(port) = bound_port(&server) else {
             ServerExt::disconnect(&server);
             return Err(ServerError::NoListener(listen));
         };

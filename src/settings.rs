@@ -102,6 +102,14 @@ pub fn min_free_bytes(settings: &gio::Settings) -> u64 {
     u64::from(settings.uint("min-free-mb")) * 1_000_000
 }
 
+/// The `--split-every` of the app (`split-every-minutes`, 0 for none).
+pub fn split_every(settings: &gio::Settings) -> Option<std::time::Duration> {
+    match settings.uint("split-every-minutes") {
+        0 => None,
+        minutes => Some(std::time::Duration::from_secs(u64::from(minutes) * 60)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -590,3 +590,130 @@ fn a_vdo_ninja_link_is_enough_to_record_a_room() {
     assert!(stderr.contains("names no room"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn split_every_makes_gap_free_parts_that_add_up_to_the_whole() {
+    let _serial = serial();
+    let out = temp_dir("split");
+    let (_server, url) = serve("official");
+    let mut recorder = record(
+        &url,
+        "split",
+        "false",
+        &[
+            "--output",
+            out.to_str().unwrap(),
+            "--split-every",
+            "10s",
+            "--duration",
+            "35",
+        ],
+    );
+    recorder
+        .wait_event(CONNECT, |e| e["event"] == "signaling_connected")
+        .expect("connects");
+    let _alice = publish(&url, "split", "alice", "false", &["--codec", "vp8"]);
+    let _bob = publish(&url, "split", "bob", "false", &["--codec", "h264"]);
+    assert!(
+        recorder.wait_exit(Duration::from_secs(90)),
+        "the recorder stops after --duration"
+    );
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    assert_eq!(manifest["state"], "finished");
+    let frame_ns = 1_000_000_000.0 / 30.0;
+    for name in ["alice", "bob"] {
+        let parts = segments(&manifest, name);
+        assert!(
+            parts.len() >= 3,
+            "{name}: {} parts: {parts:#?}",
+            parts.len()
+        );
+        let ns = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0) as f64;
+        let mut sum_manifest = 0.0;
+        let mut sum_files = 0.0;
+        let mut frames = 0;
+        for (n, part) in parts.iter().enumerate() {
+            assert_eq!(part["index"], 0, "{name}: one segment");
+            assert_eq!(
+                part["part"].as_u64().unwrap_or(0),
+                n as u64,
+                "{name}: part order"
+            );
+            assert!(
+                part["track_files"].as_array().is_some_and(|t| t.is_empty()),
+                "{name} part {n}: joined"
+            );
+            let file = session.join(part["file"].as_str().expect("file name"));
+            let expected = if n == 0 {
+                format!("{name}.mkv")
+            } else {
+                format!("{name}.part{}.mkv", n + 1)
+            };
+            assert_eq!(file.file_name().and_then(|f| f.to_str()), Some(&*expected));
+            let report = inspect(&file);
+            let decoded = decode_video(&file);
+            eprintln!(
+                "{name} part {n}: start {:.3}s, manifest {:.3}s, file {:.3}s, {} frames, {} decoded",
+                ns(part, "start_offset_ns") / 1e9,
+                ns(part, "duration_ns") / 1e9,
+                report.duration_s,
+                report.video_frames,
+                decoded.decoded_frames
+            );
+            assert_eq!(
+                report.first_video_is_key,
+                Some(true),
+                "{name} part {n}: key frame first"
+            );
+            assert_eq!(decoded.error, None, "{name} part {n}: decodes");
+            assert_eq!(
+                decoded.decoded_frames, report.video_frames,
+                "{name} part {n}: decodes to its end"
+            );
+            assert_eq!(report.audio_codec.as_deref(), Some("audio/x-opus"));
+            let manifest_s = ns(part, "duration_ns") / 1e9;
+            assert!(manifest_s > 0.0, "{name} part {n}: a length");
+            if n > 0 {
+                // A part's file starts at its cut: what it holds is what the manifest says.
+                assert!(
+                    (report.duration_s - manifest_s).abs() <= 0.1,
+                    "{name} part {n}: file {}s vs manifest {manifest_s}s",
+                    report.duration_s
+                );
+            }
+            if let Some(next) = parts.get(n + 1) {
+                let end = ns(part, "start_offset_ns") + ns(part, "duration_ns");
+                let gap = (ns(next, "start_offset_ns") - end).abs();
+                assert!(
+                    gap <= frame_ns,
+                    "{name}: {gap} ns between part {n} and the next"
+                );
+                assert_eq!(part["end_reason"], "split");
+            }
+            sum_manifest += manifest_s;
+            sum_files += report.duration_s;
+            frames += report.video_frames;
+        }
+        let first = &parts[0];
+        let last = &parts[parts.len() - 1];
+        let whole = (ns(last, "start_offset_ns") + ns(last, "duration_ns")
+            - ns(first, "start_offset_ns"))
+            / 1e9;
+        eprintln!(
+            "{name}: whole {whole:.3}s, parts {sum_manifest:.3}s (files {sum_files:.3}s), {frames} frames"
+        );
+        assert!((sum_manifest - whole).abs() <= 0.5);
+        assert!(
+            (sum_files - whole).abs() <= 0.5,
+            "{name}: files {sum_files}s vs {whole}s"
+        );
+        // Nothing lost or doubled at the cuts: 30 frames a second throughout.
+        let expected = whole * 30.0;
+        assert!(
+            (frames as f64 - expected).abs() <= expected * 0.03,
+            "{name}: {frames} frames in {whole}s"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

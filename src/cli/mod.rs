@@ -309,6 +309,11 @@ pub struct RecordArgs {
     /// stops (every file finished) before reaching it. 500M, 2G, 750MiB…; 0 turns this off.
     #[arg(long, value_name = "SIZE", default_value = "500M", value_parser = parse_min_free)]
     pub min_free: u64,
+    /// Start a new part for every participant at each multiple of DURATION from the recording
+    /// start (30m, 1h, 10s…), at the first key frame after the mark: parts follow each other
+    /// with no gap and no overlap, each a file that plays on its own.
+    #[arg(long, value_name = "DURATION", value_parser = parse_split_every)]
+    pub split_every: Option<std::time::Duration>,
     /// Log what happens (-v), or everything (-vv), on stderr.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -461,6 +466,10 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_split_every(text: &str) -> Result<std::time::Duration, String> {
+    crate::library::split::parse_interval(text).map_err(|err| err.to_string())
 }
 
 fn parse_min_free(text: &str) -> Result<u64, String> {

@@ -137,6 +137,7 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
                 audio: !args.no_audio,
                 video: !args.no_video,
                 min_free: args.min_free,
+                split_every: args.split_every,
             },
         )?;
         console.line(&format!(

@@ -436,11 +436,12 @@ fn find_media(session_dir: &Path, manifest: &SessionManifest) -> Vec<Participant
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| {
                     let base = naming::sanitize_component_or(&label, naming::FALLBACK_PARTICIPANT);
-                    if segment.index == 0 {
+                    let stem = if segment.index == 0 {
                         base
                     } else {
                         format!("{base} part {}", segment.index + 1)
-                    }
+                    };
+                    crate::library::split::part_stem(&stem, segment.part)
                 });
             sources.push(Source {
                 stem,

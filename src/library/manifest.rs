@@ -55,8 +55,10 @@ pub enum EndReason {
     Stopped,
     /// The operator left this participant out of the recording (their tile's record toggle).
     Excluded,
-    /// The stream changed in a way this file could not take (a codec or framing change);
-    /// the recording goes on in the next part.
+    /// The recording goes on in the next part: the stream changed in a way this file could not
+    /// take (a codec or framing change; the next part is a new segment), or a `--split-every`
+    /// mark was reached (the next part has the same [`Segment::index`] and the next
+    /// [`Segment::part`]).
     Split,
     /// The recording pipeline for this participant failed; see [`Segment::error`].
     Failed,
@@ -106,10 +108,18 @@ pub struct ParticipantEntry {
 }
 
 /// One continuous stretch of recording of one participant, in one file.
+///
+/// A stretch split into several files at `--split-every` marks is several `Segment`s with the
+/// same `index` and consecutive [`Segment::part`]s, each at its own offset: a reader that knows
+/// nothing of parts (an older Roomtape) still finds every file, each placed where it belongs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
-    /// Position in the participant's segment list, from 0.
+    /// Position in the participant's segment list, from 0; shared by the parts of one stretch.
     pub index: u32,
+    /// Which file of a stretch split at `--split-every` marks this is, from 0. Absent (0) in
+    /// manifests of unsplit recordings, so they read and write as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u32,
     /// File name relative to the session folder (a single component; resolve it with
     /// [`Segment::path_in`], never with a bare `join`).
     pub file: String,
@@ -142,6 +152,10 @@ pub struct Segment {
     pub track_files: Vec<String>,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Segment {
     /// Where the segment ends on the session timeline (its start if the duration is unknown).
     pub fn end_offset_ns(&self) -> u64 {
@@ -157,6 +171,25 @@ impl Segment {
 }
 
 impl ParticipantEntry {
+    /// The participant's stretches of recording, each as its parts in order (one part for a
+    /// stretch that was not split), stretches in the order of their first part.
+    pub fn segment_groups(&self) -> Vec<Vec<&Segment>> {
+        let mut groups: Vec<Vec<&Segment>> = Vec::new();
+        for segment in &self.segments {
+            match groups
+                .iter_mut()
+                .find(|group| group.first().is_some_and(|s| s.index == segment.index))
+            {
+                Some(group) => group.push(segment),
+                None => groups.push(vec![segment]),
+            }
+        }
+        for group in &mut groups {
+            group.sort_by_key(|s| s.part);
+        }
+        groups
+    }
+
     /// The index the next segment of this participant should get.
     pub fn next_segment_index(&self) -> u32 {
         self.segments
@@ -424,6 +457,7 @@ mod tests {
         let alice = m.participant_mut("alice", "Alice", "alice");
         alice.segments.push(Segment {
             index: 0,
+            part: 0,
             file: "Alice.mkv".into(),
             start_offset_ns: 1_000_000_000,
             duration_ns: Some(60_000_000_000),
@@ -608,6 +642,52 @@ mod tests {
         let dir = TempDir::new();
         let err = SessionManifest::load(&dir.0).unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
+    }
+
+    #[test]
+    fn parts_round_trip_and_group() {
+        let dir = TempDir::new();
+        let mut m = sample();
+        let alice = m.participant_mut("alice", "Alice", "alice");
+        for part in 1..3u32 {
+            alice.segments.push(Segment {
+                index: 1,
+                part,
+                file: format!("Alice-2.part{}.mkv", part + 1),
+                start_offset_ns: 90_000_000_000 + u64::from(part) * 10_000_000_000,
+                ..Segment::default()
+            });
+        }
+        m.write_atomic(&dir.0).unwrap();
+        let loaded = SessionManifest::load(&dir.0).unwrap();
+        assert_eq!(loaded, m);
+        let groups = loaded.participants[0].segment_groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len(), 1);
+        let parts: Vec<u32> = groups[1].iter().map(|s| s.part).collect();
+        assert_eq!(parts, [0, 1, 2]);
+        assert_eq!(loaded.participants[0].next_segment_index(), 2);
+        // Part 0 is not written, so unsplit manifests stay byte for byte what they were.
+        let json = serde_json::to_string(&sample()).unwrap();
+        assert!(!json.contains("\"part\""), "{json}");
+    }
+
+    #[test]
+    fn manifests_without_parts_still_read() {
+        let dir = TempDir::new();
+        let json = r#"{
+            "format": 1, "room": "r", "server": "s", "started_unix_ms": 5,
+            "state": "finished",
+            "participants": [{ "id": "a", "segments": [
+                { "index": 0, "file": "a.mkv", "start_offset_ns": 0, "duration_ns": 5 },
+                { "index": 1, "file": "a part 2.mkv", "start_offset_ns": 9, "end_reason": "split" }
+            ]}]
+        }"#;
+        fs::write(dir.0.join(MANIFEST_FILE_NAME), json).unwrap();
+        let m = SessionManifest::load(&dir.0).unwrap();
+        let groups = m.participants[0].segment_groups();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.iter().all(|g| g.len() == 1 && g[0].part == 0));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod naming;
 pub mod otio;
 pub mod presets;
 pub mod scan;
+pub mod split;
 
 pub use manifest::{
     EndReason, MANIFEST_FILE_NAME, ManifestError, ParticipantEntry, Segment, SessionManifest,

@@ -250,10 +250,19 @@ fn place<'a>(
     skipped: &mut Vec<String>,
 ) -> Vec<Placed<'a>> {
     let mut segments: Vec<&Segment> = participant.segments.iter().collect();
-    segments.sort_by_key(|s| (s.start_offset_ns, s.index));
+    segments.sort_by_key(|s| (s.start_offset_ns, s.index, s.part));
     let mut placed: Vec<Placed<'a>> = Vec::new();
     for segment in segments {
-        let part = format!("{who} part {}", u64::from(segment.index) + 1);
+        // Each `--split-every` part is a clip of its own, at its own offset.
+        let part = if segment.part == 0 {
+            format!("{who} part {}", u64::from(segment.index) + 1)
+        } else {
+            format!(
+                "{who} part {} file {}",
+                u64::from(segment.index) + 1,
+                u64::from(segment.part) + 1
+            )
+        };
         if segment.video_codec.is_none() && segment.audio_codec.is_none() {
             skipped.push(format!("{part}: no media"));
             continue;

@@ -655,14 +655,19 @@ impl Engine {
         if tick % (disk_space::CHECK_EVERY_MS / 250) == 0 {
             self.check_disk_space(now);
         }
-        let firsts = self
+        let tick = self
             .inner
             .recorder
             .borrow_mut()
             .as_mut()
             .map(|recorder| recorder.on_tick())
             .unwrap_or_default();
-        for first in firsts {
+        for (participant, finishing) in tick.finished_parts {
+            glib::spawn_future_local(
+                self.report_finished(&participant, async move { vec![finishing.await] }),
+            );
+        }
+        for first in tick.firsts {
             self.emit(EngineEvent::FirstKeyframe {
                 participant: first.participant,
                 kind: first.kind,

@@ -40,6 +40,8 @@ pub struct RecordOptions {
     pub video: bool,
     /// Free space, in bytes, below which nothing starts and before which recording stops.
     pub min_free: u64,
+    /// Start a new part for everyone at every multiple of this from the recording start.
+    pub split_every: Option<Duration>,
 }
 
 impl Default for RecordOptions {
@@ -48,6 +50,7 @@ impl Default for RecordOptions {
             audio: true,
             video: true,
             min_free: crate::library::disk_space::DEFAULT_MIN_FREE,
+            split_every: None,
         }
     }
 }
@@ -71,8 +74,17 @@ struct TrackStats {
     keyframe_wait_started_ns: AtomicU64,
 }
 
+/// What a recording branch is made for: the track's kind, encoding and the tee it hangs from.
+struct TrackSource<'a> {
+    kind: MediaKind,
+    encoding: &'a str,
+    tee: &'a gst::Element,
+}
+
 struct TrackRecording {
     kind: MediaKind,
+    /// The RTP encoding, for the branch of the next part.
+    encoding: String,
     /// `recN`: the prefix of this branch's element names.
     tag: String,
     file: PathBuf,
@@ -95,6 +107,128 @@ struct TrackRecording {
     attached_at: Instant,
     first_keyframe_at: Arc<std::sync::OnceLock<Instant>>,
     reported: bool,
+    /// Set when a split is under way: from its cut on, this branch's buffers go to the next
+    /// part's branch instead.
+    cut_out: Arc<Mutex<Option<Arc<TrackCut>>>>,
+}
+
+/// Where one track of a participant moves from one part's file to the next, at a
+/// `--split-every` mark. The old part's branch and the new part's branch both see every buffer
+/// (the tee feeds both, from one streaming thread), and each buffer goes to exactly one of
+/// them: the first buffer at or after the threshold (for video: a key frame) is the cut,
+/// decided by whichever branch sees it first, and everything from it on is the new part's.
+#[derive(Debug)]
+pub struct TrackCut {
+    /// Pipeline running time of the mark, in ns: the new part takes nothing before it.
+    mark_rt: u64,
+    /// For audio beside video: the video's cut, which audio follows, so a part's tracks start
+    /// together and no audio is in two parts.
+    follow: Option<Arc<TrackCut>>,
+    /// Running time + 1 of the new part's first buffer; 0 while undecided.
+    at: AtomicU64,
+    /// Running time + 1 of the latest buffer the old part took: a buffer the old part already
+    /// wrote (before the threshold was known) is never claimed by the new part too.
+    old_last: AtomicU64,
+    /// The new branch's queue output: once the cut is known, the part's file timeline is moved
+    /// to start at it.
+    new_queue_src: Mutex<Option<gst::Pad>>,
+    /// The running time the new branch's offset already removes.
+    new_base: u64,
+}
+
+impl TrackCut {
+    pub fn new(mark_rt: u64, follow: Option<Arc<TrackCut>>) -> TrackCut {
+        TrackCut {
+            mark_rt,
+            follow,
+            at: AtomicU64::new(0),
+            old_last: AtomicU64::new(0),
+            new_queue_src: Mutex::new(None),
+            new_base: mark_rt,
+        }
+    }
+
+    /// The running time of the new part's first buffer, once decided.
+    pub fn decided(&self) -> Option<u64> {
+        let at = self.at.load(Ordering::SeqCst);
+        (at > 0).then(|| at - 1)
+    }
+
+    /// Where the new part's file timeline begins: the video's cut when there is video.
+    fn origin(&self) -> Option<u64> {
+        match &self.follow {
+            Some(video) => video.decided(),
+            None => self.decided(),
+        }
+    }
+
+    /// Whether the buffer at running time `rt` belongs to the new part; the first one that
+    /// does decides the cut. `key` is false for a video delta frame.
+    pub fn belongs_to_new(&self, rt: u64, key: bool, old_side: bool) -> bool {
+        if let Some(at) = self.decided() {
+            return rt >= at;
+        }
+        let threshold = match &self.follow {
+            Some(video) => video.decided(),
+            None => Some(self.mark_rt),
+        };
+        let Some(threshold) = threshold else {
+            return false;
+        };
+        if rt < threshold || !key {
+            return false;
+        }
+        if !old_side && rt.saturating_add(1) <= self.old_last.load(Ordering::SeqCst) {
+            return false;
+        }
+        match self
+            .at
+            .compare_exchange(0, rt.saturating_add(1), Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {
+                tracing::debug!(
+                    rt,
+                    mark_rt = self.mark_rt,
+                    old_side,
+                    origin = ?self.origin(),
+                    "the new part starts here"
+                );
+                self.move_origin();
+                true
+            }
+            Err(at) => rt.saturating_add(1) >= at,
+        }
+    }
+
+    /// The old part took the buffer at `rt`.
+    pub fn taken_by_old(&self, rt: u64) {
+        self.old_last
+            .fetch_max(rt.saturating_add(1), Ordering::SeqCst);
+    }
+
+    /// Shifts the new part's file timeline so that it starts at the cut, not at the mark: the
+    /// part's length is then what a player shows, and its tracks share one origin.
+    fn move_origin(&self) {
+        let Some(origin) = self.origin() else { return };
+        let shift = origin.saturating_sub(self.new_base);
+        if let Ok(pad) = self.new_queue_src.lock()
+            && let Some(pad) = pad.as_ref()
+        {
+            pad.set_offset(-(i64::try_from(shift).unwrap_or(i64::MAX)));
+        }
+    }
+}
+
+/// A split under way: the old part still writes until every track's cut.
+struct PendingSplit {
+    old_tracks: Vec<TrackRecording>,
+    old_part: u32,
+    old_stem: String,
+    old_start_offset_ns: u64,
+    old_part_base: Option<gst::ClockTime>,
+    /// One per track of the new part, the video's first.
+    cuts: Vec<Arc<TrackCut>>,
+    started: Instant,
 }
 
 /// The first key frame of a track reached the file.
@@ -112,6 +246,16 @@ struct SegmentRecording {
     segment_index: u32,
     stem: String,
     started_wall: SystemTime,
+    /// Where the segment starts on the session timeline.
+    start_offset_ns: u64,
+    /// The part being written now (0 until a `--split-every` mark).
+    part: u32,
+    /// Where the current part starts on the session timeline.
+    part_start_offset_ns: u64,
+    /// The running time the current part's branches take as their zero.
+    part_base: Option<gst::ClockTime>,
+    /// A split to the current part from the one before, under way.
+    pending: Option<PendingSplit>,
     tracks: Vec<TrackRecording>,
     pipeline: gst::Pipeline,
     running_time_base: Option<gst::ClockTime>,
@@ -144,7 +288,21 @@ pub struct SessionRecorder {
     finishing: Rc<std::cell::Cell<usize>>,
     /// What the segments that ended had written into their track files.
     finished_bytes: u64,
+    /// The next `--split-every` mark on the session timeline.
+    next_mark: Option<Duration>,
 }
+
+/// What a tick of the recorder did.
+#[derive(Default)]
+pub struct RecorderTick {
+    /// Tracks whose first key frame was written since the last tick.
+    pub firsts: Vec<FirstKeyframe>,
+    /// Parts that ended at a `--split-every` mark, finishing: who, and the outcome.
+    pub finished_parts: Vec<(String, PartFinishing)>,
+}
+
+/// A part being finished, resolving once its file is final.
+pub type PartFinishing = std::pin::Pin<Box<dyn Future<Output = SegmentOutcome>>>;
 
 /// Counts one segment as finishing for as long as it lives.
 struct Finishing(Rc<std::cell::Cell<usize>>);
@@ -205,6 +363,7 @@ impl SessionRecorder {
             failed_segments: 0,
             finishing: Rc::new(std::cell::Cell::new(0)),
             finished_bytes: 0,
+            next_mark: options.split_every,
         })
     }
 
@@ -252,7 +411,10 @@ impl SessionRecorder {
         let open: u64 = self
             .segments
             .values()
-            .flat_map(|segment| &segment.tracks)
+            .flat_map(|segment| {
+                let old = segment.pending.iter().flat_map(|p| &p.old_tracks);
+                segment.tracks.iter().chain(old)
+            })
             .map(|track| file_size(&track.file))
             .sum();
         (self.finished_bytes.saturating_add(open), open)
@@ -302,10 +464,13 @@ impl SessionRecorder {
         }
     }
 
-    /// Periodic work: key-frame re-requests and a manifest that could not be written before.
-    /// Returns the tracks whose first key frame was written since the last tick.
-    pub fn on_tick(&mut self) -> Vec<FirstKeyframe> {
-        let mut firsts = Vec::new();
+    /// Periodic work: `--split-every` marks and the splits under way, key-frame re-requests
+    /// and a manifest that could not be written before.
+    pub fn on_tick(&mut self) -> RecorderTick {
+        let mut tick = RecorderTick::default();
+        self.split_at_marks();
+        tick.finished_parts = self.complete_splits();
+        let firsts = &mut tick.firsts;
         for segment in self.segments.values_mut() {
             for track in segment.tracks.iter_mut().filter(|t| !t.reported) {
                 if let Some(at) = track.first_keyframe_at.get() {
@@ -340,7 +505,280 @@ impl SessionRecorder {
         if self.manifest_dirty && self.manifest_retry_at.is_none_or(|at| Instant::now() >= at) {
             self.write_manifest();
         }
-        firsts
+        tick
+    }
+
+    /// At a `--split-every` mark, every participant being recorded starts a new part.
+    fn split_at_marks(&mut self) {
+        let (Some(every), Some(mark)) = (self.options.split_every, self.next_mark) else {
+            return;
+        };
+        let elapsed = SystemTime::now()
+            .duration_since(self.started_wall)
+            .unwrap_or_default();
+        if elapsed < mark {
+            return;
+        }
+        self.next_mark = Some(crate::library::split::next_mark(elapsed, every));
+        let mark_ns = u64::try_from(mark.as_nanos()).unwrap_or(u64::MAX);
+        let keys: Vec<PeerKey> = self.segments.keys().cloned().collect();
+        for key in keys {
+            if let Err(err) = self.start_split(&key, mark_ns) {
+                tracing::warn!(peer = %key, "cannot start a new part: {err:#}");
+            }
+        }
+        self.write_manifest();
+    }
+
+    /// Opens the next part's files beside the current ones; the branches hand over at the cut.
+    fn start_split(&mut self, key: &PeerKey, mark_ns: u64) -> anyhow::Result<()> {
+        let Some(segment) = self.segments.get_mut(key) else {
+            return Ok(());
+        };
+        // A split still under way (no key frame yet since the last mark) goes on as it is.
+        if segment.pending.is_some() || segment.tracks.is_empty() {
+            return Ok(());
+        }
+        // Someone who joined just before the mark is not cut into a sliver.
+        if mark_ns
+            < segment
+                .part_start_offset_ns
+                .saturating_add(MIN_PART.as_nanos() as u64)
+        {
+            return Ok(());
+        }
+        let Some(base) = segment.running_time_base else {
+            return Ok(());
+        };
+        let mark_rt = base.nseconds() + (mark_ns - segment.start_offset_ns);
+        let new_part = segment.part + 1;
+        let stem = crate::library::split::part_stem(&segment.stem, new_part);
+        let mut order: Vec<usize> = (0..segment.tracks.len()).collect();
+        // Video first: audio follows its cut.
+        order.sort_by_key(|&i| segment.tracks[i].kind != MediaKind::Video);
+        let mut video_cut: Option<Arc<TrackCut>> = None;
+        let mut built: Vec<(usize, TrackRecording, String, Arc<TrackCut>)> = Vec::new();
+        let mut failed = None;
+        for i in order {
+            let track = &segment.tracks[i];
+            let follow = match track.kind {
+                MediaKind::Audio => video_cut.clone(),
+                MediaKind::Video => None,
+            };
+            let cut = Arc::new(TrackCut::new(mark_rt, follow));
+            if track.kind == MediaKind::Video && video_cut.is_none() {
+                video_cut = Some(cut.clone());
+            }
+            let suffix = track_suffix(track.kind);
+            let attempt = create_track_file(&self.dir, &mut self.reserved_names, &stem, suffix)
+                .and_then(|(name, opened)| {
+                    let source = TrackSource {
+                        kind: track.kind,
+                        encoding: &track.encoding,
+                        tee: &track.tee,
+                    };
+                    build_track_branch(
+                        &segment.pipeline,
+                        &source,
+                        &self.dir.join(&name),
+                        opened,
+                        Some(gst::ClockTime::from_nseconds(mark_rt)),
+                        Some(cut.clone()),
+                    )
+                    .map(|recording| (recording, name))
+                });
+            match attempt {
+                Ok((recording, name)) => built.push((i, recording, name, cut)),
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        if let Some(err) = failed {
+            for (_, track, _, _) in built {
+                discard_branch(&segment.pipeline, track);
+            }
+            return Err(err);
+        }
+        let mut track_files = Vec::new();
+        let mut cuts = Vec::new();
+        let mut new_tracks = Vec::new();
+        for (i, recording, name, cut) in built {
+            if let Ok(mut slot) = segment.tracks[i].cut_out.lock() {
+                *slot = Some(cut.clone());
+            }
+            track_files.push(name);
+            cuts.push(cut);
+            new_tracks.push(recording);
+        }
+        let (video_codec, audio_codec) = {
+            let manifest = self.manifest.borrow();
+            manifest
+                .participants
+                .iter()
+                .find(|p| p.id == segment.stream_id)
+                .and_then(|p| {
+                    p.segments
+                        .iter()
+                        .find(|s| s.index == segment.segment_index && s.part == segment.part)
+                })
+                .map(|s| (s.video_codec.clone(), s.audio_codec.clone()))
+                .unwrap_or_default()
+        };
+        if let Some(entry) = self
+            .manifest
+            .borrow_mut()
+            .participants
+            .iter_mut()
+            .find(|p| p.id == segment.stream_id)
+        {
+            entry.segments.push(crate::library::manifest::Segment {
+                index: segment.segment_index,
+                part: new_part,
+                start_offset_ns: mark_ns,
+                video_codec,
+                audio_codec,
+                track_files,
+                ..Default::default()
+            });
+        }
+        let old_tracks = std::mem::replace(&mut segment.tracks, new_tracks);
+        segment.pending = Some(PendingSplit {
+            old_tracks,
+            old_part: segment.part,
+            old_stem: crate::library::split::part_stem(&segment.stem, segment.part),
+            old_start_offset_ns: segment.part_start_offset_ns,
+            old_part_base: segment.part_base,
+            cuts,
+            started: Instant::now(),
+        });
+        segment.part = new_part;
+        segment.part_start_offset_ns = mark_ns;
+        segment.part_base = Some(gst::ClockTime::from_nseconds(mark_rt));
+        tracing::info!(peer = %key, part = new_part + 1, "a new part starts at the next key frame");
+        Ok(())
+    }
+
+    /// Ends the old part of every split whose tracks have all been cut.
+    fn complete_splits(&mut self) -> Vec<(String, PartFinishing)> {
+        let ready: Vec<PeerKey> = self
+            .segments
+            .iter()
+            .filter(|(_, segment)| {
+                segment.pending.as_ref().is_some_and(|pending| {
+                    pending.cuts.iter().all(|cut| cut.decided().is_some())
+                        || pending.started.elapsed() >= SPLIT_TIMEOUT
+                })
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut finishing = Vec::new();
+        for key in ready {
+            let Some(mut segment) = self.segments.remove(&key) else {
+                continue;
+            };
+            let participant = segment.participant_id.clone();
+            let job = self.complete_split(&mut segment);
+            self.segments.insert(key, segment);
+            if let Some(job) = job {
+                finishing.push((participant, Box::pin(self.finish_part(job)) as _));
+            }
+        }
+        if !finishing.is_empty() {
+            self.write_manifest();
+        }
+        finishing
+    }
+
+    /// The new part's place on the timeline, now that its cut is known, and the old part's
+    /// finishing. A split whose cut never came (no key frame in time) is one part after all.
+    fn complete_split(&mut self, segment: &mut SegmentRecording) -> Option<PartJob> {
+        let pending = segment.pending.take()?;
+        let origin = pending
+            .cuts
+            .first()
+            .and_then(|cut| cut.origin().or(cut.decided()));
+        let Some(origin) = origin.filter(|_| pending.cuts.iter().all(|c| c.decided().is_some()))
+        else {
+            tracing::warn!(
+                participant = %segment.participant_id,
+                "no key frame came for the new part: the part goes on"
+            );
+            self.cancel_split(segment, pending);
+            return None;
+        };
+        let base = segment.running_time_base.map(|b| b.nseconds()).unwrap_or(0);
+        let start = segment.start_offset_ns + origin.saturating_sub(base);
+        segment.part_start_offset_ns = start;
+        segment.part_base = Some(gst::ClockTime::from_nseconds(origin));
+        let duration = start.saturating_sub(pending.old_start_offset_ns);
+        {
+            let mut manifest = self.manifest.borrow_mut();
+            if let Some(entry) = manifest
+                .participants
+                .iter_mut()
+                .find(|p| p.id == segment.stream_id)
+                && let Some(seg) = entry
+                    .segments
+                    .iter_mut()
+                    .find(|s| s.index == segment.segment_index && s.part == segment.part)
+            {
+                seg.start_offset_ns = start;
+            }
+        }
+        let final_name = naming::unique_in(&self.reserved_names, &pending.old_stem, "mkv");
+        self.reserved_names.insert(final_name.clone());
+        let track_bytes: u64 = pending.old_tracks.iter().map(|t| file_size(&t.file)).sum();
+        self.finished_bytes = self.finished_bytes.saturating_add(track_bytes);
+        Some(PartJob {
+            participant_id: segment.participant_id.clone(),
+            stream_id: segment.stream_id.clone(),
+            segment_index: segment.segment_index,
+            part: pending.old_part,
+            tracks: pending.old_tracks,
+            pipeline: segment.pipeline.clone(),
+            failure: None,
+            split: None,
+            end_reason: EndReason::Split,
+            final_name,
+            duration_ns: Some(duration),
+            // The old branches get nothing after their cut: there is nothing left to drain.
+            drain: false,
+        })
+    }
+
+    /// Takes back a split that did not happen: the new part's branches and files go, the old
+    /// part goes on.
+    fn cancel_split(&mut self, segment: &mut SegmentRecording, pending: PendingSplit) {
+        let new_tracks = std::mem::replace(&mut segment.tracks, pending.old_tracks);
+        for track in &segment.tracks {
+            if let Ok(mut slot) = track.cut_out.lock() {
+                *slot = None;
+            }
+        }
+        let abandoned_part = segment.part;
+        for track in new_tracks {
+            let name = track.file.clone();
+            discard_branch(&segment.pipeline, track);
+            let _ = std::fs::remove_file(&name);
+        }
+        segment.part = pending.old_part;
+        segment.part_start_offset_ns = pending.old_start_offset_ns;
+        segment.part_base = pending.old_part_base;
+        if let Some(entry) = self
+            .manifest
+            .borrow_mut()
+            .participants
+            .iter_mut()
+            .find(|p| p.id == segment.stream_id)
+        {
+            let index = segment.segment_index;
+            entry
+                .segments
+                .retain(|s| !(s.index == index && s.part == abandoned_part));
+        }
+        self.write_manifest();
     }
 
     /// Sends a PLI for every video track of this peer.
@@ -384,12 +822,12 @@ impl SessionRecorder {
                 .duration_since(self.started_wall)
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0);
+            let running_time_base = pipeline.current_running_time();
             entry.segments.push(crate::library::manifest::Segment {
                 index: segment_index,
                 start_offset_ns,
                 ..Default::default()
             });
-            let running_time_base = pipeline.current_running_time();
             self.segments.insert(
                 key.clone(),
                 SegmentRecording {
@@ -398,6 +836,11 @@ impl SessionRecorder {
                     segment_index,
                     stem,
                     started_wall,
+                    start_offset_ns,
+                    part: 0,
+                    part_start_offset_ns: start_offset_ns,
+                    part_base: running_time_base,
+                    pending: None,
                     tracks: Vec::new(),
                     pipeline: pipeline.clone(),
                     running_time_base,
@@ -414,34 +857,18 @@ impl SessionRecorder {
         if segment.tracks.iter().any(|t| t.kind == track.kind) {
             return Ok(());
         }
-        let suffix = match track.kind {
-            MediaKind::Audio => "audio",
-            MediaKind::Video => "video",
-        };
-        // The file is made here, new (never through a link planted under its name); a name
-        // that is taken on disk is skipped.
-        let mut attempts = 0;
-        let (file_name, opened) = loop {
-            let name = naming::unique_in(
-                &self.reserved_names,
-                &format!("{}.{suffix}", segment.stem),
-                "mkv",
-            );
-            self.reserved_names.insert(name.clone());
-            match crate::library::files::create_new(&self.dir.join(&name)) {
-                Ok(opened) => break (name, opened),
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempts < 20 => {
-                    tracing::warn!("{name} already exists in the session folder: not used");
-                    attempts += 1;
-                }
-                Err(err) => {
-                    anyhow::bail!("cannot create {}: {err}", self.dir.join(&name).display())
-                }
-            }
-        };
+        let suffix = track_suffix(track.kind);
+        let stem = crate::library::split::part_stem(&segment.stem, segment.part);
+        let (file_name, opened) =
+            create_track_file(&self.dir, &mut self.reserved_names, &stem, suffix)?;
         let file = self.dir.join(&file_name);
+        let source = TrackSource {
+            kind: track.kind,
+            encoding: &track.encoding,
+            tee: &track.tee,
+        };
         let recording =
-            build_track_branch(pipeline, track, &file, opened, segment.running_time_base)?;
+            build_track_branch(pipeline, &source, &file, opened, segment.part_base, None)?;
         segment.tracks.push(recording);
         if let Some(entry) = self
             .manifest
@@ -452,7 +879,7 @@ impl SessionRecorder {
             && let Some(seg) = entry
                 .segments
                 .iter_mut()
-                .find(|s| s.index == segment.segment_index)
+                .find(|s| s.index == segment.segment_index && s.part == segment.part)
         {
             seg.track_files.push(file_name);
             match track.kind {
@@ -582,12 +1009,18 @@ impl SessionRecorder {
 
     fn finish_segment(
         &mut self,
-        segment: SegmentRecording,
+        mut segment: SegmentRecording,
         reason: LeaveReason,
     ) -> impl Future<Output = SegmentOutcome> + use<> {
-        let dir = self.dir.clone();
-        let manifest = self.manifest.clone();
-        let final_name = naming::unique_in(&self.reserved_names, &segment.stem, "mkv");
+        // A split under way ends first: with its cut, the old part is finished as usual; without
+        // one, the new part had nothing and is taken back.
+        let earlier_part = self.complete_split(&mut segment);
+        let earlier = earlier_part.map(|job| self.finish_part(job));
+        let final_name = naming::unique_in(
+            &self.reserved_names,
+            &crate::library::split::part_stem(&segment.stem, segment.part),
+            "mkv",
+        );
         self.reserved_names.insert(final_name.clone());
         let end_reason = match reason {
             _ if segment.failure.is_some() => EndReason::Failed,
@@ -601,21 +1034,56 @@ impl SessionRecorder {
         let _ = segment.started_wall;
         let track_bytes: u64 = segment.tracks.iter().map(|t| file_size(&t.file)).sum();
         self.finished_bytes = self.finished_bytes.saturating_add(track_bytes);
+        let job = PartJob {
+            participant_id: segment.participant_id,
+            stream_id: segment.stream_id,
+            segment_index: segment.segment_index,
+            part: segment.part,
+            tracks: segment.tracks,
+            pipeline: segment.pipeline,
+            failure: segment.failure,
+            split: segment.split,
+            end_reason,
+            final_name,
+            duration_ns: None,
+            drain: true,
+        };
+        let this = self.finish_part(job);
+        async move {
+            // The part before goes first in the manifest and on disk.
+            if let Some(earlier) = earlier {
+                earlier.await;
+            }
+            this.await
+        }
+    }
+
+    /// Drains a part's track branches, joins them into its file and updates the manifest.
+    fn finish_part(&mut self, job: PartJob) -> impl Future<Output = SegmentOutcome> + use<> {
+        let dir = self.dir.clone();
+        let manifest = self.manifest.clone();
         let in_flight = Finishing::start(&self.finishing);
         async move {
             let _in_flight = in_flight;
-            let SegmentRecording {
+            let PartJob {
                 participant_id,
                 stream_id,
                 segment_index,
+                part,
                 tracks,
                 pipeline,
                 failure,
                 split,
-                ..
-            } = segment;
+                end_reason,
+                final_name,
+                duration_ns,
+                drain,
+            } = job;
+            let segment_index = (segment_index, part);
             // What the jitter buffer still holds is part of the recording: let it drain.
-            glib::timeout_future(JITTER_DRAIN).await;
+            if drain {
+                glib::timeout_future(JITTER_DRAIN).await;
+            }
             let mut finished_tracks = Vec::new();
             for mut track in tracks {
                 stop_branch(&track);
@@ -730,7 +1198,7 @@ impl SessionRecorder {
             let error = match merged {
                 Ok(info) => {
                     update.file = Some(final_name.clone());
-                    update.duration_ns = info.duration_ns;
+                    update.duration_ns = duration_ns.or(info.duration_ns);
                     update.width = main_size.map(|(w, _)| w).or(info.width);
                     update.height = main_size.map(|(_, h)| h).or(info.height);
                     update.remove_track_files = true;
@@ -790,16 +1258,85 @@ struct SegmentUpdate {
     remove_track_files: bool,
 }
 
+/// A part whose recording ends: what finishing it needs.
+struct PartJob {
+    participant_id: String,
+    stream_id: String,
+    segment_index: u32,
+    part: u32,
+    tracks: Vec<TrackRecording>,
+    pipeline: gst::Pipeline,
+    failure: Option<(FailureKind, String)>,
+    split: Option<FailureKind>,
+    end_reason: EndReason,
+    final_name: String,
+    /// Known exactly for a part that ended at a cut; otherwise read from the joined file.
+    duration_ns: Option<u64>,
+    /// Wait for the jitter buffer to hand over what it still holds.
+    drain: bool,
+}
+
+/// The shortest part a `--split-every` mark cuts off: someone who joined just before a mark
+/// goes on to the next one.
+const MIN_PART: Duration = Duration::from_secs(1);
+/// A split whose cut has not come this long after its mark (a publisher that sends no key
+/// frame) is taken back.
+const SPLIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn track_suffix(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    }
+}
+
+/// Makes a track file `<stem>.<suffix>.mkv` in the session folder, new (never through a link
+/// planted under its name); a name that is taken on disk is skipped.
+fn create_track_file(
+    dir: &Path,
+    reserved: &mut HashSet<String>,
+    stem: &str,
+    suffix: &str,
+) -> anyhow::Result<(String, std::fs::File)> {
+    let mut attempts = 0;
+    loop {
+        let name = naming::unique_in(reserved, &format!("{stem}.{suffix}"), "mkv");
+        reserved.insert(name.clone());
+        match crate::library::files::create_new(&dir.join(&name)) {
+            Ok(opened) => return Ok((name, opened)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempts < 20 => {
+                tracing::warn!("{name} already exists in the session folder: not used");
+                attempts += 1;
+            }
+            Err(err) => anyhow::bail!("cannot create {}: {err}", dir.join(&name).display()),
+        }
+    }
+}
+
+/// Takes a branch that never wrote a part out of the pipeline.
+fn discard_branch(pipeline: &gst::Pipeline, track: TrackRecording) {
+    track.tee.release_request_pad(&track.tee_pad);
+    let _ = track.tee_pad.unlink(&track.first_element_sink);
+    for element in &track.elements {
+        let _ = element.set_state(gst::State::Null);
+    }
+    let _ = pipeline.remove_many(track.elements.iter());
+}
+
 fn apply_update(
     manifest: &mut SessionManifest,
     stream_id: &str,
-    index: u32,
+    (index, part): (u32, u32),
     update: SegmentUpdate,
 ) {
     let Some(entry) = manifest.participants.iter_mut().find(|p| p.id == stream_id) else {
         return;
     };
-    let Some(seg) = entry.segments.iter_mut().find(|s| s.index == index) else {
+    let Some(seg) = entry
+        .segments
+        .iter_mut()
+        .find(|s| s.index == index && s.part == part)
+    else {
         return;
     };
     if let Some(file) = update.file {
@@ -873,12 +1410,16 @@ fn codec_name(encoding: &str) -> String {
     }
 }
 
+/// Builds a track's recording branch. `running_time_base` is the pipeline running time that
+/// becomes the file's zero; `cut_in` makes it the next part's branch, taking buffers only
+/// from that cut on.
 fn build_track_branch(
     pipeline: &gst::Pipeline,
-    track: &Track,
+    track: &TrackSource<'_>,
     file: &Path,
     opened: std::fs::File,
     running_time_base: Option<gst::ClockTime>,
+    cut_in: Option<Arc<TrackCut>>,
 ) -> anyhow::Result<TrackRecording> {
     let tag = format!("rec{}", NEXT_SINK.fetch_add(1, Ordering::Relaxed));
     let queue = gst::ElementFactory::make("queue")
@@ -887,9 +1428,9 @@ fn build_track_branch(
         .property("max-size-buffers", 0u32)
         .property("max-size-bytes", 0u32)
         .build()?;
-    let (depay, parser) = depay_and_parser(&track.encoding)?;
+    let (depay, parser) = depay_and_parser(track.encoding)?;
     let guard = BranchGuard::new(&format!("{tag}-guard"));
-    let framing = in_band_framing(&track.encoding, &tag)?;
+    let framing = in_band_framing(track.encoding, &tag)?;
     let mux = gst::ElementFactory::make("matroskamux")
         .name(format!("{tag}-mux"))
         .property("streamable", false)
@@ -927,7 +1468,15 @@ fn build_track_branch(
     let gate_pad = last
         .static_pad("src")
         .ok_or_else(|| anyhow::anyhow!("no src pad"))?;
+    let cut_out: Arc<Mutex<Option<Arc<TrackCut>>>> = Arc::default();
+    if let Some(cut) = &cut_in
+        && let Ok(mut slot) = cut.new_queue_src.lock()
     {
+        *slot = queue.static_pad("src");
+    }
+    {
+        let cut_out = cut_out.clone();
+        let segment: Mutex<Option<gst::FormattedSegment<gst::ClockTime>>> = Mutex::new(None);
         let stats = stats.clone();
         let started = started.clone();
         let caps_slot = caps_slot.clone();
@@ -938,6 +1487,11 @@ fn build_track_branch(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
             move |pad, info| {
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
+                    if let gst::EventView::Segment(seg) = event.view()
+                        && let Ok(mut slot) = segment.lock()
+                    {
+                        *slot = seg.segment().downcast_ref::<gst::ClockTime>().cloned();
+                    }
                     if let gst::EventView::Caps(caps) = event.view() {
                         if let Some(s) = caps.caps().structure(0)
                             && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
@@ -955,6 +1509,31 @@ fn build_track_branch(
                 let Some(buffer) = info.buffer() else {
                     return gst::PadProbeReturn::Ok;
                 };
+                // Around a part's cut, each buffer goes to exactly one of the two parts.
+                let cut_here = cut_out.lock().ok().and_then(|slot| slot.clone());
+                if cut_in.is_some() || cut_here.is_some() {
+                    let key = kind == MediaKind::Audio
+                        || !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+                    let rt = buffer.pts().and_then(|pts| {
+                        let segment = segment.lock().ok()?;
+                        pipeline_running_time(segment.as_ref()?, pts)
+                    });
+                    if let Some(cut) = &cut_here {
+                        match rt {
+                            Some(rt) if cut.belongs_to_new(rt, key, true) => {
+                                return gst::PadProbeReturn::Drop;
+                            }
+                            Some(rt) => cut.taken_by_old(rt),
+                            None => {}
+                        }
+                    }
+                    if let Some(cut) = &cut_in {
+                        let ours = rt.is_some_and(|rt| cut.belongs_to_new(rt, key, false));
+                        if !ours {
+                            return gst::PadProbeReturn::Drop;
+                        }
+                    }
+                }
                 if !started.load(Ordering::Relaxed) {
                     let is_key = kind == MediaKind::Audio
                         || !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
@@ -1028,6 +1607,7 @@ fn build_track_branch(
     }
     Ok(TrackRecording {
         kind: track.kind,
+        encoding: track.encoding.to_owned(),
         tag,
         file: file.to_owned(),
         _opened: opened,
@@ -1045,7 +1625,21 @@ fn build_track_branch(
         attached_at: Instant::now(),
         first_keyframe_at,
         reported: false,
+        cut_out,
     })
+}
+
+/// The pipeline running time of a buffer at `pts` behind the depayloader. The depayloader
+/// makes its own segment from the packets' timestamps, so the branch's pad offset is not in
+/// it: this is the running time of the participant's stream, the same in every branch.
+fn pipeline_running_time(
+    segment: &gst::FormattedSegment<gst::ClockTime>,
+    pts: gst::ClockTime,
+) -> Option<u64> {
+    match segment.to_running_time_full(pts)? {
+        gst::Signed::Positive(t) => Some(t.nseconds()),
+        gst::Signed::Negative(_) => None,
+    }
 }
 
 /// For H.264, the parser puts the parameter sets in front of every key frame (`avc3`): a

@@ -108,6 +108,7 @@ fn recording_page(
         &gettext("Start recording as soon as the room is joined"),
     ));
     files.add(&min_free_row(settings));
+    files.add(&split_every_row(settings));
     page.add(&files);
 
     let automation = adw::PreferencesGroup::builder()
@@ -357,6 +358,54 @@ fn min_free_row(settings: &gio::Settings) -> adw::ComboRow {
             MIN_FREE_CHOICES_MB
                 .get(index as usize)
                 .map(|mb| mb.to_variant())
+        })
+        .build();
+    row
+}
+
+/// How often a recording goes on in a new file, in minutes; 0 keeps one file per stretch.
+const SPLIT_CHOICES_MIN: [u32; 7] = [0, 5, 10, 15, 30, 60, 120];
+
+fn split_every_row(settings: &gio::Settings) -> adw::ComboRow {
+    let choices = gtk::StringList::new(&[]);
+    for minutes in SPLIT_CHOICES_MIN {
+        choices.append(&match minutes {
+            0 => gettext("Off"),
+            m if m % 60 == 0 => crate::i18n::gettext_f(
+                // Translators: a choice of Split Into Parts Every: a number of hours.
+                "{hours} h",
+                &[("hours", &(m / 60).to_string())],
+            ),
+            m => crate::i18n::gettext_f(
+                // Translators: a choice of Split Into Parts Every: a number of minutes.
+                "{minutes} min",
+                &[("minutes", &m.to_string())],
+            ),
+        });
+    }
+    let row = adw::ComboRow::builder()
+        .title(gettext("Split Into Parts Every"))
+        .subtitle(gettext(
+            "Everyone's recording goes on in a new file at the next key frame, with no gap",
+        ))
+        .model(&choices)
+        .build();
+    settings
+        .bind("split-every-minutes", &row, "selected")
+        .mapping(|variant, _| {
+            let minutes = variant.get::<u32>()?;
+            // A value set elsewhere shows as the nearest choice at or above it.
+            let index = SPLIT_CHOICES_MIN
+                .iter()
+                .position(|choice| *choice >= minutes)
+                .unwrap_or(SPLIT_CHOICES_MIN.len() - 1);
+            Some((index as u32).to_value())
+        })
+        .set_mapping(|value, _| {
+            let index = value.get::<u32>().ok()?;
+            SPLIT_CHOICES_MIN
+                .get(index as usize)
+                .map(|minutes| minutes.to_variant())
         })
         .build();
     row

@@ -348,6 +348,27 @@ fn playable_file(session_dir: &Path, segment: &Segment) -> Option<PathBuf> {
         })
 }
 
+/// One stretch of recording as the page shows it: the parts of a stretch split at
+/// `--split-every` marks are one, as long as all of them, ending as the last one ended.
+fn combined(parts: &[&Segment]) -> Segment {
+    let Some((first, rest)) = parts.split_first() else {
+        return Segment::default();
+    };
+    let mut whole = (*first).clone();
+    for part in rest {
+        whole.duration_ns = match (whole.duration_ns, part.duration_ns) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            _ => None,
+        };
+        whole.end_reason = part.end_reason;
+        whole.error = part.error.clone().or(whole.error);
+        whole.track_files.extend(part.track_files.iter().cloned());
+        whole.width = whole.width.or(part.width);
+        whole.height = whole.height.or(part.height);
+    }
+    whole
+}
+
 /// "1:05:03" or "4:07".
 pub fn format_duration(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
@@ -460,6 +481,27 @@ mod tests {
         // A recording growing.
         assert!(!worth_a_rescan(false, &media, None, E::Changed));
         assert!(!worth_a_rescan(false, &media, None, E::ChangesDoneHint));
+    }
+
+    #[test]
+    fn parts_show_as_one_stretch() {
+        let part = |n: u32, end| Segment {
+            part: n,
+            file: format!("a.part{}.mkv", n + 1),
+            duration_ns: Some(10_000_000_000),
+            end_reason: Some(end),
+            ..Segment::default()
+        };
+        let parts = [
+            part(0, EndReason::Split),
+            part(1, EndReason::Split),
+            part(2, EndReason::Left),
+        ];
+        let refs: Vec<&Segment> = parts.iter().collect();
+        let whole = combined(&refs);
+        assert_eq!(whole.duration_ns, Some(30_000_000_000));
+        assert_eq!(whole.end_reason, Some(EndReason::Left));
+        assert_eq!(whole.file, "a.part1.mkv");
     }
 
     #[test]

@@ -522,6 +522,7 @@ impl Session {
                     audio: media != "video",
                     video: media != "audio",
                     min_free: crate::settings::min_free_bytes(&self.inner.settings),
+                    split_every: crate::settings::split_every(&self.inner.settings),
                 };
                 match engine.start_recording(&parent, options) {
                     Ok(dir) => {

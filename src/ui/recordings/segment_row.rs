@@ -74,7 +74,14 @@ glib::wrapper! {
 impl SegmentRow {
     /// A row for `segment` of the participant called `label`; `file` is what Play opens
     /// (`None` if nothing playable is on disk); `thumbnail` asks for a picture of it.
-    pub fn new(label: &str, segment: &Segment, file: Option<PathBuf>, thumbnail: bool) -> Self {
+    /// `files` are the files of its parts, when a `--split-every` mark split it into several.
+    pub fn new(
+        label: &str,
+        segment: &Segment,
+        files: &[String],
+        file: Option<PathBuf>,
+        thumbnail: bool,
+    ) -> Self {
         let row: Self = glib::Object::new();
         let title = if segment.index == 0 {
             label.to_owned()
@@ -86,7 +93,20 @@ impl SegmentRow {
             )
         };
         row.set_title(&glib::markup_escape_text(&title));
-        row.set_subtitle(&glib::markup_escape_text(&super::segment_details(segment)));
+        let mut subtitle = super::segment_details(segment);
+        if files.len() > 1 {
+            subtitle.push('\n');
+            subtitle.push_str(&crate::i18n::gettext_f(
+                // Translators: a recording split into several files; {files} lists their names.
+                "{count} files: {files}",
+                &[
+                    ("count", &files.len().to_string()),
+                    ("files", &files.join(", ")),
+                ],
+            ));
+            row.set_subtitle_lines(3);
+        }
+        row.set_subtitle(&glib::markup_escape_text(&subtitle));
         let imp = row.imp();
         imp.play_button.set_sensitive(file.is_some());
         if file.is_none() {

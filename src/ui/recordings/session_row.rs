@@ -104,10 +104,18 @@ impl SessionRow {
             } else {
                 participant.label.as_str()
             };
-            for segment in &participant.segments {
-                let file = super::playable_file(&summary.dir, segment);
+            // The parts of a stretch split at `--split-every` marks are one row.
+            for group in participant.segment_groups() {
+                let Some(first) = group.first() else { continue };
+                let file = super::playable_file(&summary.dir, first);
+                let whole = super::combined(&group);
+                let files: Vec<String> = group
+                    .iter()
+                    .filter(|s| !s.file.is_empty())
+                    .map(|s| s.file.clone())
+                    .collect();
                 // Files still growing would get a new thumbnail on every rescan.
-                row.add_row(&SegmentRow::new(label, segment, file, !live));
+                row.add_row(&SegmentRow::new(label, &whole, &files, file, !live));
                 any = true;
             }
         }

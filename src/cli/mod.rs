@@ -102,7 +102,7 @@ pub enum DemoScenario {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record a room headless: connect to every participant and record each one.
-    Record(RecordArgs),
+    Record(Box<RecordArgs>),
     /// Run a local VDO.Ninja-compatible signaling server.
     Serve(ServeArgs),
     /// Publish a synthetic participant (test video with its label, test tone) into a room.
@@ -480,7 +480,7 @@ fn parse_min_free(text: &str) -> Result<u64, String> {
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         // Record has its own exit codes (see `RECORD_EXIT_CODES`).
-        Command::Record(args) => return ExitCode::from(record::run(args) as u8),
+        Command::Record(args) => return ExitCode::from(record::run(*args) as u8),
         Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
         Command::Publish(args) => publish::run(args),
         // Export has its own exit codes (130 when cancelled).

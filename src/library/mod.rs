@@ -14,6 +14,7 @@ pub mod disk_space;
 pub mod export;
 pub mod files;
 pub mod manifest;
+pub mod name_template;
 pub mod naming;
 pub mod otio;
 pub mod presets;

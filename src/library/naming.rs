@@ -50,6 +50,13 @@ pub fn sanitize_component(raw: &str) -> String {
 /// an already sanitised name is harmless. `fallback` is returned as given and should itself be a
 /// safe component.
 pub fn sanitize_component_or(raw: &str, fallback: &str) -> String {
+    sanitize_component_within(raw, fallback, MAX_COMPONENT_BYTES)
+}
+
+/// [`sanitize_component_or`] with a tighter length bound, for a stem that still gets suffixes
+/// (`.part2.audio`) which must survive the final cut to [`MAX_COMPONENT_BYTES`].
+pub fn sanitize_component_within(raw: &str, fallback: &str, max_bytes: usize) -> String {
+    let max_bytes = max_bytes.min(MAX_COMPONENT_BYTES);
     let mut out = String::with_capacity(raw.len().min(4 * MAX_COMPONENT_BYTES));
     let mut pending_space = false;
     for c in raw.chars() {
@@ -80,7 +87,7 @@ pub fn sanitize_component_or(raw: &str, fallback: &str) -> String {
 
     let mut name = trim_edges(&out).to_owned();
     escape_device_name(&mut name);
-    truncate_on_char_boundary(&mut name, MAX_COMPONENT_BYTES);
+    truncate_on_char_boundary(&mut name, max_bytes);
     let trimmed_len = trim_edges(&name).len();
     name.truncate(trimmed_len);
 
@@ -238,6 +245,16 @@ fn format_local(unix_ms: i64, format: &str) -> Option<String> {
 pub fn local_rfc3339(unix_ms: i64) -> String {
     let millis = unix_ms.rem_euclid(1000);
     format_local(unix_ms, &format!("%Y-%m-%dT%H:%M:%S.{millis:03}%:z")).unwrap_or_default()
+}
+
+/// The local date (`YYYY-MM-DD`) and time (`HH-MM-SS`) of a Unix time, as session folder names
+/// show them; colons are avoided so the names fit any file system.
+pub fn local_date_and_time(unix_ms: i64) -> (String, String) {
+    let fallback = || unix_ms.div_euclid(1000).to_string();
+    (
+        format_local(unix_ms, "%Y-%m-%d").unwrap_or_else(fallback),
+        format_local(unix_ms, "%H-%M-%S").unwrap_or_else(fallback),
+    )
 }
 
 /// The folder name of a session: `"<room> YYYY-MM-DD HH-MM-SS"` in local time.

@@ -110,6 +110,17 @@ pub fn split_every(settings: &gio::Settings) -> Option<std::time::Duration> {
     }
 }
 
+/// The file-name template of the app (`name-template`, empty for the default naming). The
+/// Preferences only save valid templates; one set from outside that is not is logged and the
+/// default naming is used, rather than refusing to record.
+pub fn name_template(settings: &gio::Settings) -> crate::library::name_template::NameTemplate {
+    let text = settings.string("name-template");
+    crate::library::name_template::NameTemplate::parse_preference(&text).unwrap_or_else(|err| {
+        tracing::warn!("name-template {text:?} not used: {err}");
+        crate::library::name_template::NameTemplate::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

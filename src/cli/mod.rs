@@ -314,6 +314,15 @@ pub struct RecordArgs {
     /// with no gap and no overlap, each a file that plays on its own.
     #[arg(long, value_name = "DURATION", value_parser = parse_split_every)]
     pub split_every: Option<std::time::Duration>,
+    /// Name each participant's files by TEMPLATE, plain text with the placeholders {room},
+    /// {date} and {time} (session start, YYYY-MM-DD and HH-MM-SS), {label} (the participant's
+    /// name, or their stream id), {stream} (stream id) and {part} (1, 2, … with
+    /// --split-every). Each value and the whole name are sanitised (no / or .., no control
+    /// characters, bounded length), so files stay inside the session folder; a name left
+    /// empty is the default one. Without {part}, parts get .part2, .part3…; a name taken
+    /// gets -2, -3…  [default: {label}]
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_name_template)]
+    pub name_template: Option<crate::library::name_template::NameTemplate>,
     /// Log what happens (-v), or everything (-vv), on stderr.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -470,6 +479,10 @@ pub struct BenchArgs {
 
 fn parse_split_every(text: &str) -> Result<std::time::Duration, String> {
     crate::library::split::parse_interval(text).map_err(|err| err.to_string())
+}
+
+fn parse_name_template(text: &str) -> Result<crate::library::name_template::NameTemplate, String> {
+    crate::library::name_template::NameTemplate::parse(text).map_err(|err| err.to_string())
 }
 
 fn parse_min_free(text: &str) -> Result<u64, String> {

@@ -138,6 +138,7 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
                 video: !args.no_video,
                 min_free: args.min_free,
                 split_every: args.split_every,
+                name_template: args.name_template.clone().unwrap_or_default(),
             },
         )?;
         console.line(&format!(

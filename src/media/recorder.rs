@@ -17,6 +17,7 @@ use super::branch_guard::BranchGuard;
 use super::failure::{FailureKind, PipelineError};
 use super::peer::Track;
 use crate::library::manifest::{EndReason, SessionManifest, SessionState};
+use crate::library::name_template::{NameTemplate, NameValues};
 use crate::library::naming;
 use crate::room::{LeaveReason, MediaKind, PeerKey};
 
@@ -34,7 +35,7 @@ const MANIFEST_RETRY: Duration = Duration::from_secs(2);
 static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
 
 /// What to record.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RecordOptions {
     pub audio: bool,
     pub video: bool,
@@ -42,6 +43,8 @@ pub struct RecordOptions {
     pub min_free: u64,
     /// Start a new part for everyone at every multiple of this from the recording start.
     pub split_every: Option<Duration>,
+    /// How the participants' files are named inside the session folder.
+    pub name_template: NameTemplate,
 }
 
 impl Default for RecordOptions {
@@ -51,6 +54,7 @@ impl Default for RecordOptions {
             video: true,
             min_free: crate::library::disk_space::DEFAULT_MIN_FREE,
             split_every: None,
+            name_template: NameTemplate::default(),
         }
     }
 }
@@ -244,7 +248,9 @@ struct SegmentRecording {
     participant_id: String,
     stream_id: String,
     segment_index: u32,
-    stem: String,
+    /// The values its file names are made of, fixed when it started: a label changed later
+    /// does not rename the parts still to come.
+    names: SegmentNames,
     started_wall: SystemTime,
     /// Where the segment starts on the session timeline.
     start_offset_ns: u64,
@@ -269,6 +275,32 @@ struct SegmentRecording {
     excluded: bool,
 }
 
+/// What the name template of a segment's files is filled with, besides the part.
+struct SegmentNames {
+    room: String,
+    date: String,
+    time: String,
+    label: String,
+    stream: String,
+    /// From 1: the participant's how-manieth stretch in this session.
+    stretch: u32,
+}
+
+impl SegmentNames {
+    /// The file stem of `part` (from 0), before a track suffix or a uniqueness counter.
+    fn stem(&self, template: &NameTemplate, part: u32) -> String {
+        template.render(&NameValues {
+            room: &self.room,
+            date: &self.date,
+            time: &self.time,
+            label: &self.label,
+            stream: &self.stream,
+            stretch: self.stretch,
+            part: part.saturating_add(1),
+        })
+    }
+}
+
 /// A session folder being recorded into.
 pub struct SessionRecorder {
     dir: PathBuf,
@@ -277,6 +309,8 @@ pub struct SessionRecorder {
     /// Shared with the futures that finish segments, which update it when they complete.
     manifest: Rc<RefCell<SessionManifest>>,
     options: RecordOptions,
+    /// The room as joined, for `{room}` in file names.
+    room: String,
     started_wall: SystemTime,
     segments: BTreeMap<PeerKey, SegmentRecording>,
     reserved_names: HashSet<String>,
@@ -354,7 +388,9 @@ impl SessionRecorder {
             folder_identity,
             dir,
             manifest: Rc::new(RefCell::new(manifest)),
+            next_mark: options.split_every,
             options,
+            room: room.to_owned(),
             started_wall: now,
             segments: BTreeMap::new(),
             reserved_names: HashSet::new(),
@@ -363,7 +399,6 @@ impl SessionRecorder {
             failed_segments: 0,
             finishing: Rc::new(std::cell::Cell::new(0)),
             finished_bytes: 0,
-            next_mark: options.split_every,
         })
     }
 
@@ -552,7 +587,7 @@ impl SessionRecorder {
         };
         let mark_rt = base.nseconds() + (mark_ns - segment.start_offset_ns);
         let new_part = segment.part + 1;
-        let stem = crate::library::split::part_stem(&segment.stem, new_part);
+        let stem = segment.names.stem(&self.options.name_template, new_part);
         let mut order: Vec<usize> = (0..segment.tracks.len()).collect();
         // Video first: audio follows its cut.
         order.sort_by_key(|&i| segment.tracks[i].kind != MediaKind::Video);
@@ -647,7 +682,9 @@ impl SessionRecorder {
         segment.pending = Some(PendingSplit {
             old_tracks,
             old_part: segment.part,
-            old_stem: crate::library::split::part_stem(&segment.stem, segment.part),
+            old_stem: segment
+                .names
+                .stem(&self.options.name_template, segment.part),
             old_start_offset_ns: segment.part_start_offset_ns,
             old_part_base: segment.part_base,
             cuts,
@@ -811,11 +848,14 @@ impl SessionRecorder {
             let mut manifest = self.manifest.borrow_mut();
             let entry = manifest.participant_mut(stream_id, label, stream_id);
             let segment_index = entry.next_segment_index();
-            let base = naming::sanitize_component(if label.is_empty() { stream_id } else { label });
-            let stem = if segment_index == 0 {
-                base
-            } else {
-                format!("{base} part {}", segment_index + 1)
+            let (date, time) = naming::local_date_and_time(naming::unix_ms(self.started_wall));
+            let names = SegmentNames {
+                room: self.room.clone(),
+                date,
+                time,
+                label: label.to_owned(),
+                stream: stream_id.to_owned(),
+                stretch: segment_index.saturating_add(1),
             };
             let started_wall = SystemTime::now();
             let start_offset_ns = started_wall
@@ -834,7 +874,7 @@ impl SessionRecorder {
                     participant_id: key.participant.clone(),
                     stream_id: stream_id.to_owned(),
                     segment_index,
-                    stem,
+                    names,
                     started_wall,
                     start_offset_ns,
                     part: 0,
@@ -858,7 +898,9 @@ impl SessionRecorder {
             return Ok(());
         }
         let suffix = track_suffix(track.kind);
-        let stem = crate::library::split::part_stem(&segment.stem, segment.part);
+        let stem = segment
+            .names
+            .stem(&self.options.name_template, segment.part);
         let (file_name, opened) =
             create_track_file(&self.dir, &mut self.reserved_names, &stem, suffix)?;
         let file = self.dir.join(&file_name);
@@ -1018,7 +1060,9 @@ impl SessionRecorder {
         let earlier = earlier_part.map(|job| self.finish_part(job));
         let final_name = naming::unique_in(
             &self.reserved_names,
-            &crate::library::split::part_stem(&segment.stem, segment.part),
+            &segment
+                .names
+                .stem(&self.options.name_template, segment.part),
             "mkv",
         );
         self.reserved_names.insert(final_name.clone());

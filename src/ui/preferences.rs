@@ -110,6 +110,7 @@ fn recording_page(
     files.add(&min_free_row(settings));
     files.add(&split_every_row(settings));
     page.add(&files);
+    page.add(&name_template_group(settings));
 
     let automation = adw::PreferencesGroup::builder()
         .title(gettext("Automation"))
@@ -409,6 +410,74 @@ fn split_every_row(settings: &gio::Settings) -> adw::ComboRow {
         })
         .build();
     row
+}
+
+/// The file-name template: saved only while what is typed is a valid template (or empty, the
+/// default naming), so recording never starts with one that cannot be used; otherwise the
+/// reason shows under the row.
+fn name_template_group(settings: &gio::Settings) -> adw::PreferencesGroup {
+    let group = adw::PreferencesGroup::builder()
+        .title(gettext("File Names"))
+        .description(gettext(
+            // Translators: {room}, {date}, {time}, {label}, {stream} and {part} are typed as they are: do not translate them.
+            "Plain text with {room}, {date}, {time}, {label} (the participant's name), {stream} and {part} (1, 2, … when split into parts). Each name is cleaned of / and .. and control characters and shortened, so files stay in the session folder. Empty: {label}.",
+        ))
+        .build();
+    let row = adw::EntryRow::builder()
+        .title(gettext("Name Template"))
+        .text(settings.string("name-template"))
+        .build();
+    let error = gtk::Label::builder()
+        .xalign(0.0)
+        .wrap(true)
+        .visible(false)
+        .margin_top(6)
+        .css_classes(["error", "caption"])
+        .build();
+    row.connect_changed({
+        let settings = settings.clone();
+        let error = error.clone();
+        move |row| {
+            let text = row.text();
+            match crate::library::name_template::NameTemplate::parse_preference(&text) {
+                Ok(_) => {
+                    row.remove_css_class("error");
+                    error.set_visible(false);
+                    if settings.string("name-template") != text
+                        && let Err(err) = settings.set_string("name-template", &text)
+                    {
+                        tracing::warn!("cannot save the name template: {err}");
+                    }
+                }
+                Err(err) => {
+                    row.add_css_class("error");
+                    error.set_label(&name_template_error(&err));
+                    error.set_visible(true);
+                }
+            }
+        }
+    });
+    group.add(&row);
+    group.add(&error);
+    group
+}
+
+/// Why a typed template is not used, in the user's language.
+fn name_template_error(err: &crate::library::name_template::NameTemplateError) -> String {
+    use crate::library::name_template::NameTemplateError;
+    match err {
+        NameTemplateError::Empty => gettext("The template is empty."),
+        NameTemplateError::UnknownPlaceholder(name) => crate::i18n::gettext_f(
+            // Translators: {placeholder} is what was typed between braces; {room}, {date}, {time}, {label}, {stream} and {part} are typed as they are: do not translate them.
+            "Unknown placeholder {placeholder}: use {room}, {date}, {time}, {label}, {stream} or {part}. Not saved.",
+            &[("placeholder", &format!("{{{name}}}"))],
+        ),
+        NameTemplateError::UnbalancedBrace(at) => crate::i18n::gettext_f(
+            // Translators: {position} is a number, counted in characters from 1; {label} is typed as it is: do not translate it.
+            "Unbalanced brace at character {position}: placeholders are written like {label}. Not saved.",
+            &[("position", &at.to_string())],
+        ),
+    }
 }
 
 /// An action row with a switch bound to a boolean key.

@@ -523,6 +523,7 @@ impl Session {
                     video: media != "audio",
                     min_free: crate::settings::min_free_bytes(&self.inner.settings),
                     split_every: crate::settings::split_every(&self.inner.settings),
+                    name_template: crate::settings::name_template(&self.inner.settings),
                 };
                 match engine.start_recording(&parent, options) {
                     Ok(dir) => {

@@ -439,3 +439,109 @@ fn no_secret_is_in_the_process_list_while_recording() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--name-template` names every part of every participant by the template, each value made
+/// safe: a hostile label neither leaves the session folder nor breaks the name.
+#[test]
+fn name_templates_name_every_part_inside_the_session_folder() {
+    let _serial = serial();
+    let out = temp_dir("template");
+    let (_server, url) = serve("official");
+    let mut recorder = record(
+        &url,
+        "tmpl",
+        "false",
+        &[
+            "--output",
+            out.to_str().unwrap(),
+            "--name-template",
+            "{room}-{label}-{part}",
+            "--split-every",
+            "10s",
+            "--duration",
+            "25",
+        ],
+    );
+    recorder
+        .wait_event(Duration::from_secs(20), |e| {
+            e["event"] == "signaling_connected"
+        })
+        .expect("connects");
+    let _evil = publish(
+        &url,
+        "tmpl",
+        "evil",
+        "false",
+        &["--label", "../../escape/me"],
+    );
+    let _bob = publish(&url, "tmpl", "bob", "false", &["--label", "Bob"]);
+    assert!(
+        recorder.wait_exit(Duration::from_secs(90)),
+        "the recorder stops after --duration"
+    );
+
+    let outside: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert_eq!(outside.len(), 1, "only the session folder: {outside:?}");
+    let session = session_dir(&out);
+    let manifest = manifest(&session);
+    let mut expected = vec!["session.json".to_owned()];
+    for (stream, label) in [("evil", "escapeme"), ("bob", "Bob")] {
+        let parts: Vec<serde_json::Value> = manifest["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["stream_id"] == stream)
+            .and_then(|p| p["segments"].as_array().cloned())
+            .unwrap_or_default();
+        assert!(parts.len() >= 2, "{stream}: {parts:#?}");
+        for (n, part) in parts.iter().enumerate() {
+            let name = format!("tmpl-{label}-{}.mkv", n + 1);
+            assert_eq!(part["file"].as_str(), Some(name.as_str()), "{stream}");
+            let file = session.join(&name);
+            let report = inspect(&file);
+            assert!(report.video_frames > 0, "{name}: video");
+            let decoded = decode_video(&file);
+            assert_eq!(decoded.error, None, "{name} decodes");
+            expected.push(name);
+        }
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&session)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected, "the folder holds what the manifest says");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_invalid_name_template_is_a_usage_error() {
+    let (result, _, stderr) = run(&mut record_command(&[
+        "--room",
+        "r",
+        "--name-template",
+        "{label}-{nme}",
+    ]));
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown placeholder {nme}") && stderr.contains("{label}, {stream}"),
+        "{stderr}"
+    );
+    let (result, _, stderr) = run(&mut record_command(&[
+        "--room",
+        "r",
+        "--name-template",
+        "{label",
+    ]));
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unbalanced brace"), "{stderr}");
+
+    let (result, stdout, _) = run(&mut record_command(&["--help"]));
+    assert!(result.status.success());
+    assert!(
+        stdout.contains("--name-template <TEMPLATE>") && stdout.contains("{part}"),
+        "{stdout}"
+    );
+}

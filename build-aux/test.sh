@@ -12,7 +12,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "data files"
 desktop-file-validate data/io.github.roomtape.Roomtape.desktop
@@ -30,7 +30,7 @@ if ! "$OTIO_VENV/bin/python" -c \
 fi
 
 step "build tests"
-cargo test --locked --no-run
+cargo test --workspace --locked --no-run
 
 step "tests (loopback-only network namespace, headless X server)"
 # Every test runs with no network but loopback, under Xvfb for the GTK tests.
@@ -38,7 +38,7 @@ build-aux/netns-run.sh \
   xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- \
   env GSK_RENDERER=cairo GTK_A11Y=none GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1 \
-  cargo test --locked --offline -- --test-threads=2
+  cargo test --workspace --locked --offline -- --test-threads=2
 
 echo
 echo "All checks passed."

@@ -1,21 +1,24 @@
 //! Roomtape: record every participant of a VDO.Ninja-compatible WebRTC room.
 //!
 //! Layers, imports pointing downward only (see `docs/architecture.md`):
-//! `ui` → `cli` → `library` → `media` → `signaling` → `room` → `protocol`.
+//! `ui` → `cli` → `library` → `media` → `signaling` → `room` → `protocol`. The last two are
+//! the `roomtape-core` crate (`core/`), which cannot reach GLib, GTK, GStreamer or libsoup.
 
 pub mod cli;
 pub mod config;
+pub mod explain;
 pub mod glib_log;
 pub mod i18n;
 pub mod library;
 pub mod limits;
 pub mod media;
-pub mod protocol;
-pub mod room;
 pub mod secrets;
 pub mod settings;
 pub mod signaling;
 pub mod ui;
+
+/// The pure layers live in `roomtape-core`; these names keep `crate::room::…` paths working.
+pub use roomtape_core::{protocol, room};
 
 /// Logs go to stderr; `RUST_LOG` filters them, GLib's own messages included (target
 /// `roomtape::glib`); `G_MESSAGES_DEBUG=all` turns on debug output.

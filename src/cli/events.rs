@@ -4,12 +4,34 @@
 use serde_json::{Value, json};
 
 use crate::media::engine::EngineEvent;
+use crate::room::RoomEvent;
+
+/// A room event as the core serialises it, with the words the core leaves to front-ends: a
+/// watchdog's `explanation`, and the note on an mDNS candidate.
+fn room_event_json(event: &RoomEvent) -> Value {
+    let mut value = serde_json::to_value(event)
+        .unwrap_or_else(|err| json!({"event": "unserialisable", "error": err.to_string()}));
+    if let Some(object) = value.as_object_mut() {
+        match event {
+            RoomEvent::Watchdog { problem, .. } => {
+                object.insert(
+                    "explanation".into(),
+                    crate::explain::problem(*problem).into(),
+                );
+            }
+            RoomEvent::Candidate(entry) => {
+                object.insert("note".into(), crate::explain::candidate_note(entry).into());
+            }
+            _ => {}
+        }
+    }
+    value
+}
 
 /// The event's JSON object, or `None` for events that only feed the live view.
 pub fn event_json(event: &EngineEvent) -> Option<Value> {
     Some(match event {
-        EngineEvent::Room(room_event) => serde_json::to_value(room_event)
-            .unwrap_or_else(|err| json!({"event": "unserialisable", "error": err.to_string()})),
+        EngineEvent::Room(room_event) => room_event_json(room_event),
         EngineEvent::SegmentFinished {
             participant,
             file,

@@ -639,9 +639,9 @@ fn describe(event: &RoomEvent, names: &mut HashMap<String, String>) -> Option<St
                 format!("{kind:?}").to_lowercase()
             )
         }
-        RoomEvent::Watchdog {
-            id, explanation, ..
-        } => format!("{}: {explanation}", name(id)),
+        RoomEvent::Watchdog { id, problem, .. } => {
+            format!("{}: {}", name(id), crate::explain::problem(*problem))
+        }
         _ => return None,
     })
 }

@@ -62,7 +62,7 @@ impl LoggedCandidate {
             "{} {} {} {} {} {}:{} {}",
             self.wall, self.label, arrow, e.kind, e.protocol, e.address, e.port, verdict
         );
-        if let Some(note) = &e.note {
+        if let Some(note) = crate::explain::candidate_note(e) {
             line.push_str(&format!(" ({note})"));
         }
         line

@@ -1038,15 +1038,10 @@ impl Session {
                 let label = self.label_of(&id);
                 self.inner.panel.add_candidate(entry, &label);
             }
-            RoomEvent::Watchdog {
-                id,
-                problem,
-                explanation,
-                at_ms,
-            } => {
+            RoomEvent::Watchdog { id, problem, at_ms } => {
                 if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
                     p.problems.retain(|(known, _)| *known != problem);
-                    p.problems.push((problem, explanation));
+                    p.problems.push((problem, crate::explain::problem(problem)));
                 }
                 self.show_problems(&id);
                 self.show_health(&id, at_ms);

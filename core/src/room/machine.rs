@@ -1353,7 +1353,6 @@ impl Room {
                         at_ms: now_ms,
                         id: p.id.clone(),
                         problem: Problem::NoOffer,
-                        explanation: Problem::NoOffer.explanation(),
                     }));
                 }
                 replay.push(p.id.clone());
@@ -1371,7 +1370,6 @@ impl Room {
                         at_ms: now_ms,
                         id: key.participant.clone(),
                         problem,
-                        explanation: problem.explanation(),
                     }));
                 }
             };

@@ -33,6 +33,10 @@ pub struct CandidateLogEntry {
     pub accepted: bool,
     /// Why it was rejected, or a note (e.g. "mDNS name: resolves only on the same LAN").
     pub note: Option<String>,
+    /// The address is an mDNS name (`….local`), which resolves only on the same LAN; the
+    /// front-ends say so next to it.
+    #[serde(skip)]
+    pub mdns: bool,
 }
 
 impl CandidateLogEntry {
@@ -46,9 +50,7 @@ impl CandidateLogEntry {
     ) -> (CandidateLogEntry, Option<ParsedCandidate>) {
         match parse_candidate(raw) {
             Ok(parsed) => {
-                let note = parsed
-                    .is_mdns
-                    .then(|| crate::i18n::gettext("mDNS name: resolves only on the same LAN"));
+                let mdns = parsed.is_mdns;
                 (
                     CandidateLogEntry {
                         at_ms,
@@ -60,7 +62,8 @@ impl CandidateLogEntry {
                         address: parsed.address.clone(),
                         port: parsed.port,
                         accepted: true,
-                        note,
+                        note: None,
+                        mdns,
                     },
                     Some(parsed),
                 )
@@ -77,6 +80,7 @@ impl CandidateLogEntry {
                     port: 0,
                     accepted: false,
                     note: Some(err.to_string()),
+                    mdns: false,
                 },
                 None,
             ),

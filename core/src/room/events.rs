@@ -61,33 +61,6 @@ pub enum Problem {
     TurnRefused,
 }
 
-impl Problem {
-    /// A sentence for the operator: what happened and what to check.
-    pub fn explanation(self) -> String {
-        use crate::i18n::gettext;
-        match self {
-            Problem::NoRemoteCandidates => gettext(
-                "No remote candidates after 10 s: the other side's candidates never arrived. Check TURN or the signaling server.",
-            ),
-            Problem::IceStuck => gettext(
-                "ICE is still checking after 10 s: no candidate pair works. A firewall may block UDP; try a TURN server.",
-            ),
-            Problem::NoRtp => {
-                gettext("No media for 3 s: the connection is up but no audio or video arrives.")
-            }
-            Problem::NoPong => gettext(
-                "The connection was lost: the participant stopped answering on the data channel.",
-            ),
-            Problem::TurnRefused => gettext(
-                "The TURN server refused the credentials: check the user name and password of the TURN URL.",
-            ),
-            Problem::NoOffer => {
-                gettext("No offer 10 s after asking for the stream: the publisher did not answer.")
-            }
-        }
-    }
-}
-
 /// One thing that happened in the room. Serialised one per line by `record --json-events`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -151,11 +124,12 @@ pub enum RoomEvent {
         id: String,
         kind: MediaKind,
     },
+    /// `problem` names what is wrong; the front-end says it in words (`explanation` in the
+    /// JSON events).
     Watchdog {
         at_ms: u64,
         id: String,
         problem: Problem,
-        explanation: String,
     },
     WatchdogCleared {
         at_ms: u64,

@@ -3,7 +3,7 @@
 //! decoders with and without encryption.
 
 use proptest::prelude::*;
-use roomtape::protocol::{
+use roomtape_core::protocol::{
     Body, CandidateOrigin, ChannelMessage, IceCandidateInit, Password, RoomCrypto, SdpKind,
     SessionDescription, decode, decode_channel, encode_candidates, encode_channel,
     encode_description, parse_candidate,

@@ -14,6 +14,14 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "roomtape-core stays pure"
+# The pure layers must not reach the desktop stack, not even through a dependency.
+if cargo tree --locked -p roomtape-core -e normal --prefix none \
+    | grep -E '^(glib|gio|gtk4|libadwaita|gstreamer|soup3)[ -]'; then
+  echo "roomtape-core depends on the crates above; it must stay free of GLib, GTK, GStreamer and libsoup" >&2
+  exit 1
+fi
+
 step "data files"
 desktop-file-validate data/io.github.roomtape.Roomtape.desktop
 appstreamcli validate --no-net data/io.github.roomtape.Roomtape.metainfo.xml

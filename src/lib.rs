@@ -4,6 +4,7 @@
 //! `ui` → `cli` → `library` → `media` → `signaling` → `room` → `protocol`. The last two are
 //! the `roomtape-core` crate (`core/`), which cannot reach GLib, GTK, GStreamer or libsoup.
 
+pub mod automation;
 pub mod cli;
 pub mod config;
 pub mod explain;

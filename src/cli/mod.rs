@@ -8,14 +8,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod bench;
 pub mod control;
-pub mod events;
 pub mod export;
 pub mod hooks;
 pub mod publish;
 pub mod record;
 pub mod sleep_inhibitor;
 pub mod summary;
-pub mod webhook;
 
 /// Record every participant of a VDO.Ninja-compatible WebRTC room.
 #[derive(Debug, Parser)]
@@ -359,7 +357,7 @@ pub struct RecordArgs {
 }
 
 fn parse_webhook_url(raw: &str) -> Result<String, String> {
-    webhook::parse_url(raw).map_err(|err| err.to_string())
+    crate::automation::webhook::parse_url(raw).map_err(|err| err.to_string())
 }
 
 #[derive(Debug, Clone, Args)]

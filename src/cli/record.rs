@@ -173,9 +173,9 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
             });
         }
     };
-    let webhooks = Rc::new(RefCell::new(Some(super::webhook::Webhooks::start(
-        &args.webhook,
-    ))));
+    let webhooks = Rc::new(RefCell::new(Some(
+        crate::automation::webhook::Webhooks::start(&args.webhook),
+    )));
     let hooks = Rc::new(super::hooks::Hooks::new(
         args.on_segment_finished.clone(),
         args.on_recording_finished.clone(),
@@ -197,7 +197,7 @@ fn record(args: RecordArgs) -> anyhow::Result<RecordExit> {
                     print_event(&console, &event);
                     if let (Some(webhooks), Some(json)) = (
                         webhooks.borrow().as_ref(),
-                        super::events::event_json(&event),
+                        crate::automation::events::event_json(&event),
                     ) {
                         webhooks.send(&json);
                     }
@@ -539,7 +539,7 @@ const fn libc_sigterm() -> i32 {
 
 fn print_event(console: &Console, event: &EngineEvent) {
     let line = if console.json {
-        super::events::event_json(event).map(|value| value.to_string())
+        crate::automation::events::event_json(event).map(|value| value.to_string())
     } else {
         event_in_words(console, event)
     };

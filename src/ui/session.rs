@@ -365,10 +365,10 @@ impl Session {
         self.inner.engine.replace(Some(engine));
         let generation = self.inner.generation.get();
         let weak = Rc::downgrade(&self.inner);
-        let webhooks = crate::cli::webhook::Webhooks::start(&self.webhook_urls());
+        let webhooks = crate::automation::webhook::Webhooks::start(&self.webhook_urls());
         glib::spawn_future_local(async move {
             while let Ok(event) = events.recv().await {
-                if let Some(json) = crate::cli::events::event_json(&event) {
+                if let Some(json) = crate::automation::events::event_json(&event) {
                     webhooks.send(&json);
                 }
                 // After leaving, the room's last events (its files finished) still go to the
@@ -501,7 +501,7 @@ impl Session {
             .map(|url| url.trim())
             .filter(|url| !url.is_empty())
             .filter_map(|url| {
-                crate::cli::webhook::parse_url(url)
+                crate::automation::webhook::parse_url(url)
                     .map_err(|err| tracing::warn!("webhook not used: {err}"))
                     .ok()
             })

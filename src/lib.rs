@@ -6,6 +6,7 @@
 
 pub mod automation;
 pub mod cli;
+pub mod command_line;
 pub mod config;
 pub mod explain;
 pub mod glib_log;

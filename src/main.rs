@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use roomtape::cli::Cli;
+use roomtape::command_line::Cli;
 
 fn main() -> ExitCode {
     roomtape::glib_log::route_to_tracing();
@@ -20,6 +20,6 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Some(command) => roomtape::cli::run(command),
-        None => roomtape::ui::run(roomtape::ui::LaunchOptions::from_cli(&cli)),
+        None => roomtape::ui::run(roomtape::command_line::launch_options(&cli)),
     }
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use roomtape::cli::Cli;
+use roomtape::command_line::{Cli, launch_options};
 use roomtape::media::inspect::count_frames;
 use roomtape::ui::LaunchOptions;
 
@@ -549,7 +549,7 @@ fn launch_options_come_from_the_command_line() {
         "0.5",
     ])
     .unwrap();
-    let options = LaunchOptions::from_cli(&cli);
+    let options = launch_options(&cli);
     assert_eq!(
         options,
         LaunchOptions {
@@ -561,11 +561,11 @@ fn launch_options_come_from_the_command_line() {
             screenshot: Some(PathBuf::from("/tmp/shot.png")),
             screenshot_delay: 0.5,
             demo_record_seconds: None,
-            demo_scenario: roomtape::cli::DemoScenario::Record,
+            demo_scenario: roomtape::ui::DemoScenario::Record,
         }
     );
 
-    let options = LaunchOptions::from_cli(&Cli::try_parse_from(["roomtape", "--demo"]).unwrap());
+    let options = launch_options(&Cli::try_parse_from(["roomtape", "--demo"]).unwrap());
     assert!(options.demo);
     assert_eq!(options.room, None);
     assert_eq!(options.screenshot, None);

@@ -1,10 +1,10 @@
-//! Command-line front-ends: the argument grammar and the headless commands.
+//! The headless front-ends: their arguments and the commands that run them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 pub mod bench;
 pub mod control;
@@ -14,88 +14,6 @@ pub mod publish;
 pub mod record;
 pub mod sleep_inhibitor;
 pub mod summary;
-
-/// Record every participant of a VDO.Ninja-compatible WebRTC room.
-#[derive(Debug, Parser)]
-#[command(name = "roomtape", version, about, long_about = None)]
-pub struct Cli {
-    /// A VDO.Ninja link to join on start (its room, password and server are used).
-    #[arg(value_name = "LINK", conflicts_with_all = ["room", "demo"])]
-    pub link: Option<String>,
-    /// Open the built-in demo room (a local server and four synthetic participants).
-    #[arg(long)]
-    pub demo: bool,
-    /// Join this room on start.
-    #[arg(long, value_name = "ROOM")]
-    pub room: Option<String>,
-    /// Signaling server for --room (ws:// or wss://).
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// Room password for --room: a password, or "false" for none.
-    #[arg(long, value_name = "PASSWORD")]
-    pub password: Option<String>,
-    /// Save a PNG of the window after --screenshot-delay seconds, then quit.
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub screenshot: Option<PathBuf>,
-    /// Open the Recordings page listing this folder, newest session expanded.
-    #[arg(long, value_name = "DIR", hide = true)]
-    pub recordings_dir: Option<PathBuf>,
-    /// With --recordings-dir: export the newest session with this preset from the Export dialog.
-    #[arg(long, value_name = "PRESET", hide = true, requires = "recordings_dir")]
-    pub recordings_export: Option<String>,
-    /// With --demo: how many synthetic people the demo room holds (1 to 16).
-    #[arg(long, value_name = "N", hide = true, requires = "demo")]
-    pub demo_people: Option<usize>,
-    /// Seconds to wait before --screenshot.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
-    pub screenshot_delay: f64,
-    /// Test hook: record the room for this long through the window, print a summary, quit.
-    #[arg(long, value_name = "SECONDS", hide = true)]
-    pub demo_record_seconds: Option<f64>,
-    /// Test hook: what --demo-record-seconds exercises besides Record and Stop.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "SCENARIO",
-        default_value = "record",
-        hide = true
-    )]
-    pub demo_scenario: DemoScenario,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// What the `--demo-record-seconds` test hook does in the demo room.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum DemoScenario {
-    /// Record, wait, Stop, wait for the files.
-    #[default]
-    Record,
-    /// Switch one tile's record toggle off first, then record like `record`.
-    Exclude,
-    /// Record, then close the window: it asks, and "Stop and Close" finishes the files.
-    Close,
-    /// Save the candidate log through the panel's Save… button, then record like `record`.
-    SaveLog,
-    /// While recording, ask to leave, open the demo and join another room: each asks first;
-    /// cancel each, then leave for real.
-    Confirm,
-    /// Record like `record` with another window in front: the window is in the background,
-    /// so what happens is said in notifications too.
-    Background,
-    /// With --room on a server that cannot be reached: read the error, press Edit… and report
-    /// what the join dialog is filled in with.
-    EditJoin,
-    /// Freeze one participant's media (the connection stays up) until the tile's badge says
-    /// so, then let it flow again; no recording.
-    NoMedia,
-    /// Type a default room password and TURN credentials into Preferences and join a room
-    /// with a password to remember; report once the keyring has them.
-    SecretsWrite,
-    /// Report what Preferences and the Join dialog (a recent room chosen) fill in from the
-    /// keyring.
-    SecretsRead,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -112,41 +30,6 @@ pub enum Command {
 }
 
 /// The room the app joins on start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomToJoin {
-    pub room: String,
-    pub server: Option<String>,
-    pub password: Option<String>,
-}
-
-impl Cli {
-    /// How much to log: `record` is quiet unless asked (`-v`); the other commands say what
-    /// they do.
-    pub fn verbosity(&self) -> u8 {
-        match &self.command {
-            Some(Command::Record(args)) => args.verbose,
-            _ => 1,
-        }
-    }
-
-    /// The room to join on start: `--room` as given, or what the `LINK` argument says.
-    pub fn room_to_join(&self) -> anyhow::Result<Option<RoomToJoin>> {
-        if let Some(link) = &self.link {
-            let link = crate::signaling::link::parse(link)?;
-            return Ok(Some(RoomToJoin {
-                room: link.room,
-                server: link.server.or_else(|| self.server.clone()),
-                password: self.password.clone().or(link.password),
-            }));
-        }
-        Ok(self.room.clone().map(|room| RoomToJoin {
-            room,
-            server: self.server.clone(),
-            password: self.password.clone(),
-        }))
-    }
-}
-
 impl RoomArgs {
     /// The password from --password-file, when one is given, as if typed with --password.
     pub fn with_password_file_read(&self) -> anyhow::Result<RoomArgs> {
@@ -524,7 +407,8 @@ pub fn parse_resolution(text: &str) -> anyhow::Result<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use crate::command_line::{Cli, RoomToJoin};
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn a_link_argument_joins_its_room_and_subcommands_still_parse() {

@@ -95,7 +95,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::Command;
+    use crate::command_line::Cli;
 
     fn parse(extra: &[&str]) -> PublisherConfig {
         let mut argv = vec!["roomtape", "publish", "--room", "r", "--stream", "dave"];

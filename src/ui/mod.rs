@@ -16,6 +16,8 @@ pub mod screenshot;
 pub mod session;
 mod shortcuts;
 mod testhook;
+
+pub use testhook::DemoScenario;
 pub mod tile;
 mod tile_grid;
 mod window;
@@ -53,29 +55,10 @@ pub struct LaunchOptions {
     /// activate it again, wait for the files, print a JSON summary of the window and quit.
     pub demo_record_seconds: Option<f64>,
     /// What the test hook exercises besides recording.
-    pub demo_scenario: crate::cli::DemoScenario,
+    pub demo_scenario: DemoScenario,
 }
 
 impl LaunchOptions {
-    pub fn from_cli(cli: &crate::cli::Cli) -> Self {
-        // `main` has already refused a link that cannot be read.
-        let (room, server, password) = match cli.room_to_join() {
-            Ok(Some(join)) => (Some(join.room), join.server, join.password),
-            _ => (None, cli.server.clone(), cli.password.clone()),
-        };
-        Self {
-            link: cli.link.clone(),
-            demo: cli.demo,
-            room,
-            server,
-            password,
-            screenshot: cli.screenshot.clone(),
-            screenshot_delay: cli.screenshot_delay,
-            demo_record_seconds: cli.demo_record_seconds,
-            demo_scenario: cli.demo_scenario,
-        }
-    }
-
     /// Test hooks start several windows at once: those runs do not make one instance.
     fn is_test_run(&self) -> bool {
         self.screenshot.is_some() || self.demo_record_seconds.is_some()

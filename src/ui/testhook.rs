@@ -14,7 +14,6 @@ use gtk::glib::translate::IntoGlib;
 
 use super::RoomtapeWindow;
 use super::session::{Session, demo_people};
-use crate::cli::DemoScenario;
 use crate::media::publisher::VideoMode;
 
 /// How long the room may take until every tile is connected.
@@ -25,6 +24,38 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(40);
 const DIALOG_TIMEOUT: Duration = Duration::from_secs(10);
 /// The participant the `exclude` scenario leaves out.
 const EXCLUDED_LABEL: &str = "Bob";
+
+/// What the `--demo-record-seconds` test hook does in the demo room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoScenario {
+    /// Record, wait, Stop, wait for the files.
+    #[default]
+    Record,
+    /// Switch one tile's record toggle off first, then record like `record`.
+    Exclude,
+    /// Record, then close the window: it asks, and "Stop and Close" finishes the files.
+    Close,
+    /// Save the candidate log through the panel's Save… button, then record like `record`.
+    SaveLog,
+    /// While recording, ask to leave, open the demo and join another room: each asks first;
+    /// cancel each, then leave for real.
+    Confirm,
+    /// Record like `record` with another window in front: the window is in the background,
+    /// so what happens is said in notifications too.
+    Background,
+    /// With --room on a server that cannot be reached: read the error, press Edit… and report
+    /// what the join dialog is filled in with.
+    EditJoin,
+    /// Freeze one participant's media (the connection stays up) until the tile's badge says
+    /// so, then let it flow again; no recording.
+    NoMedia,
+    /// Type a default room password and TURN credentials into Preferences and join a room
+    /// with a password to remember; report once the keyring has them.
+    SecretsWrite,
+    /// Report what Preferences and the Join dialog (a recent room chosen) fill in from the
+    /// keyring.
+    SecretsRead,
+}
 
 /// What the hook does.
 #[derive(Debug, Clone)]

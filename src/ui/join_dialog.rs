@@ -5,68 +5,9 @@ use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
-use crate::ui::window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow};
+use crate::ui::join_request::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE};
 
-/// How the room is protected, as the password combo row offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PasswordMode {
-    /// The VDO.Ninja default password.
-    Default,
-    /// A password the operator types.
-    Custom,
-    /// No password at all.
-    None,
-}
-
-impl PasswordMode {
-    /// In the order of the combo row.
-    pub(crate) const ALL: [Self; 3] = [Self::Default, Self::Custom, Self::None];
-
-    pub(crate) fn label(self) -> String {
-        match self {
-            Self::Default => gettext("Default"),
-            Self::Custom => gettext("Custom"),
-            Self::None => gettext("None"),
-        }
-    }
-
-    /// Reads the `password` setting: empty is the default, "false" is none.
-    pub(crate) fn from_setting(password: &str) -> Self {
-        match password {
-            PASSWORD_DEFAULT => Self::Default,
-            PASSWORD_NONE => Self::None,
-            _ => Self::Custom,
-        }
-    }
-
-    /// How the recent-rooms list records it.
-    pub(crate) fn kind(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::Custom => "custom",
-            Self::None => "none",
-        }
-    }
-
-    pub(crate) fn from_kind(kind: &str) -> Self {
-        match kind {
-            "custom" => Self::Custom,
-            "none" => Self::None,
-            _ => Self::Default,
-        }
-    }
-
-    pub(crate) fn index(self) -> u32 {
-        Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
-    }
-
-    pub(crate) fn from_index(index: u32) -> Self {
-        Self::ALL
-            .get(index as usize)
-            .copied()
-            .unwrap_or(Self::Default)
-    }
-}
+pub(crate) use crate::ui::join_request::PasswordMode;
 
 /// Which field a validation problem is about, so that row can be marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +65,9 @@ pub(crate) fn validate(
     })
 }
 
+/// What the dialog's Join does with a valid request.
+type OnJoin = Box<dyn Fn(JoinRequest)>;
+
 struct Widgets {
     room: adw::EntryRow,
     server: adw::EntryRow,
@@ -166,7 +110,8 @@ mod imp {
     #[derive(Default)]
     pub struct JoinDialog {
         pub(super) widgets: OnceCell<Widgets>,
-        pub(super) window: glib::WeakRef<RoomtapeWindow>,
+        /// What Join does with a valid request (the window joins it).
+        pub(super) on_join: std::cell::RefCell<Option<OnJoin>>,
         /// Counts room-row edits, so that only the last one of a burst reads a link.
         pub(super) room_edits: std::cell::Cell<u64>,
     }
@@ -291,8 +236,8 @@ impl JoinDialog {
                     );
                 }
                 self.close();
-                if let Some(window) = self.imp().window.upgrade() {
-                    window.request_join(request);
+                if let Some(on_join) = self.imp().on_join.borrow().as_ref() {
+                    on_join(request);
                 }
             }
             Err(problem) => {
@@ -368,11 +313,16 @@ impl JoinDialog {
     }
 }
 
-/// Opens the dialog over `window`; Join calls [`RoomtapeWindow::request_join`].
+/// Opens the dialog over `parent`; Join hands the request to `on_join`.
 /// Opens the join dialog, empty or `filled` in with a request made before (Edit… after an
 /// error).
-pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> JoinDialog {
-    let settings = window.settings();
+pub(crate) fn present(
+    parent: &impl IsA<gtk::Window>,
+    settings: &gio::Settings,
+    filled: Option<&JoinRequest>,
+    on_join: impl Fn(JoinRequest) + 'static,
+) -> JoinDialog {
+    let settings = settings.clone();
 
     let room = adw::EntryRow::builder()
         .title(gettext("Room"))
@@ -488,13 +438,13 @@ pub(crate) fn present(window: &RoomtapeWindow, filled: Option<&JoinRequest>) -> 
     let dialog: JoinDialog = glib::Object::builder()
         .property("title", gettext("Join a Room"))
         .property("modal", true)
-        .property("transient-for", window)
+        .property("transient-for", parent)
         .property("default-width", 480)
         .property("resizable", false)
         .property("content", &body)
         .property("default-widget", &join)
         .build();
-    dialog.imp().window.set(Some(window));
+    dialog.imp().on_join.replace(Some(Box::new(on_join)));
     let escape = gtk::ShortcutController::new();
     escape.add_shortcut(gtk::Shortcut::new(
         gtk::ShortcutTrigger::parse_string("Escape"),

@@ -12,7 +12,7 @@ use gtk::{gio, glib, prelude::*};
 
 use crate::i18n::gettext;
 use crate::secrets::{self, KeyringError, SecretKey};
-use crate::ui::join_dialog::PasswordMode;
+use crate::ui::join_request::PasswordMode;
 use crate::ui::{PASSWORD_DEFAULT, PASSWORD_NONE};
 
 #[derive(Default)]

@@ -7,6 +7,7 @@
 pub mod a11y;
 mod about;
 mod join_dialog;
+mod join_request;
 mod keyring;
 mod notify;
 pub mod panel;

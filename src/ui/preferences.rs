@@ -220,7 +220,7 @@ fn recording_page(
 /// The default room password as the join dialog asks for it: Default, Custom (then typed)
 /// or None. The choice goes to the `password-kind` key, a custom password to the keyring.
 fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntryRow) {
-    use crate::ui::join_dialog::PasswordMode;
+    use crate::ui::join_request::PasswordMode;
     let labels = gtk::StringList::new(&[]);
     for mode in PasswordMode::ALL {
         labels.append(&mode.label());

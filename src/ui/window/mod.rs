@@ -34,20 +34,7 @@ pub enum ViewState {
     Error(String),
 }
 
-/// The password argument of `join-requested` meaning "the VDO.Ninja default password".
-pub const PASSWORD_DEFAULT: &str = "";
-/// The password argument of `join-requested` meaning "the room has no password".
-pub const PASSWORD_NONE: &str = "false";
-
-/// A room to join, as the join dialog or the command line gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinRequest {
-    pub room: String,
-    /// A ws:// or wss:// URL.
-    pub server: String,
-    /// [`PASSWORD_DEFAULT`], [`PASSWORD_NONE`], or the password itself.
-    pub password: String,
-}
+pub use crate::ui::join_request::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE};
 
 /// The operator's last request, repeated by "Try Again".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,7 +348,7 @@ impl RoomtapeWindow {
         let request = self.imp().request.borrow().clone();
         match request {
             Some(RoomRequest::Join(request)) => {
-                crate::ui::join_dialog::present(self, Some(&request));
+                self.present_join_dialog(Some(&request));
             }
             _ => self.show_join_dialog(),
         }
@@ -510,7 +497,16 @@ impl RoomtapeWindow {
 
     /// Opens the join dialog; its Join button calls [`Self::request_join`].
     pub fn show_join_dialog(&self) {
-        crate::ui::join_dialog::present(self, None);
+        self.present_join_dialog(None);
+    }
+
+    fn present_join_dialog(&self, filled: Option<&JoinRequest>) {
+        let on_join = glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            move |request| window.request_join(request)
+        );
+        crate::ui::join_dialog::present(self, &self.settings(), filled, on_join);
     }
 
     /// Shows Joining, remembers the room and emits `join-requested`; asks first when that

@@ -92,27 +92,13 @@ impl LaunchOptions {
         let Some(room) = &self.room else {
             return;
         };
-        let settings = window.settings();
-        let server = self
-            .server
-            .clone()
-            .unwrap_or_else(|| settings.string("server-url").into());
-        let (room, password) = (room.clone(), self.password.clone());
-        // The default password may be in the keyring, which answers asynchronously.
-        glib::spawn_future_local(glib::clone!(
-            #[weak]
+        join_with_defaults(
             window,
-            async move {
-                keyring::ready(&settings).await;
-                let password =
-                    password.unwrap_or_else(|| keyring::default_room_password(&settings));
-                let mode = join_dialog::PasswordMode::from_setting(&password);
-                match join_dialog::validate(&room, &server, mode, &password) {
-                    Ok(request) => window.request_join(request),
-                    Err((_, problem)) => window.set_view_state(ViewState::Error(problem)),
-                }
-            }
-        ));
+            room.clone(),
+            self.server.clone(),
+            self.password.clone(),
+            |window, problem| window.set_view_state(ViewState::Error(problem)),
+        );
     }
 }
 
@@ -276,48 +262,53 @@ fn join_from_link(window: &RoomtapeWindow, link: &str) {
         }
     };
     tracing::info!("another launch asked to join {}", parsed.room);
-    let settings = window.settings();
-    let server = parsed
-        .server
-        .unwrap_or_else(|| settings.string("server-url").into());
-    glib::spawn_future_local(glib::clone!(
-        #[weak]
+    join_with_defaults(
         window,
-        async move {
-            keyring::ready(&settings).await;
-            let password = parsed
-                .password
-                .unwrap_or_else(|| keyring::default_room_password(&settings));
-            let mode = join_dialog::PasswordMode::from_setting(&password);
-            match join_dialog::validate(&parsed.room, &server, mode, &password) {
-                Ok(request) => window.request_join(request),
-                Err((_, problem)) => window.show_toast(&problem),
-            }
-        }
-    ));
+        parsed.room,
+        parsed.server,
+        parsed.password,
+        |window, problem| window.show_toast(&problem),
+    );
 }
 
 /// Joins what `app.join` was given: a VDO.Ninja link, or a bare room name on the server and
 /// with the password of the settings.
 fn join_room_or_link(window: &RoomtapeWindow, text: &str) {
-    let text = text.trim();
-    if text.contains("://") || text.contains('?') || text.contains('/') {
+    if crate::signaling::link::looks_like_link(text) {
         join_from_link(window, text);
-        return;
+    } else {
+        join_with_defaults(
+            window,
+            text.trim().to_owned(),
+            None,
+            None,
+            |window, problem| window.show_toast(&problem),
+        );
     }
+}
+
+/// Joins `room`, on `server` with `password` where given and otherwise with the settings'
+/// (the default password may be in the keyring, which answers asynchronously); a request the
+/// join dialog would refuse goes to `refused` with the reason.
+fn join_with_defaults(
+    window: &RoomtapeWindow,
+    room: String,
+    server: Option<String>,
+    password: Option<String>,
+    refused: fn(&RoomtapeWindow, String),
+) {
     let settings = window.settings();
-    let room = text.to_owned();
     glib::spawn_future_local(glib::clone!(
         #[weak]
         window,
         async move {
             keyring::ready(&settings).await;
-            let server: String = settings.string("server-url").into();
-            let password = keyring::default_room_password(&settings);
+            let server = server.unwrap_or_else(|| settings.string("server-url").into());
+            let password = password.unwrap_or_else(|| keyring::default_room_password(&settings));
             let mode = join_dialog::PasswordMode::from_setting(&password);
             match join_dialog::validate(&room, &server, mode, &password) {
                 Ok(request) => window.request_join(request),
-                Err((_, problem)) => window.show_toast(&problem),
+                Err((_, problem)) => refused(&window, problem),
             }
         }
     ));

@@ -415,10 +415,7 @@ fn track_progress(progress: &mut Progress, event: &EngineEvent) -> bool {
         }
         EngineEvent::Room(RoomEvent::Ice { id, state, .. }) => {
             if let Some(entry) = progress.participants.get_mut(id) {
-                entry.ice = serde_json::to_value(state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                entry.ice = state.as_str().to_owned();
             }
         }
         EngineEvent::Room(RoomEvent::Left { id, .. }) => {

@@ -201,6 +201,29 @@ impl ParticipantEntry {
 }
 
 impl SessionManifest {
+    /// Segment `index`, part `part`, of the participant whose key is `participant`.
+    pub fn segment(&self, participant: &str, index: u32, part: u32) -> Option<&Segment> {
+        self.participants
+            .iter()
+            .find(|p| p.id == participant)?
+            .segments
+            .iter()
+            .find(|s| s.index == index && s.part == part)
+    }
+
+    /// [`Self::segment`], to change it.
+    pub fn segment_mut(
+        &mut self,
+        participant: &str,
+        index: u32,
+        part: u32,
+    ) -> Option<&mut Segment> {
+        self.find_participant_mut(participant)?
+            .segments
+            .iter_mut()
+            .find(|s| s.index == index && s.part == part)
+    }
+
     /// The participants recorded without any audio, by the name they went by: an audio export
     /// leaves them out.
     pub fn participants_without_audio(&self) -> Vec<String> {
@@ -230,6 +253,11 @@ impl SessionManifest {
             state: SessionState::Recording,
             participants: Vec::new(),
         }
+    }
+
+    /// The entry for participant `id`, if they have one.
+    pub fn find_participant_mut(&mut self, id: &str) -> Option<&mut ParticipantEntry> {
+        self.participants.iter_mut().find(|p| p.id == id)
     }
 
     /// The entry for participant `id`, created if absent. An existing entry's label and stream id

@@ -486,7 +486,7 @@ impl SessionRecorder {
         };
         let changed = {
             let mut manifest = self.manifest.borrow_mut();
-            match manifest.participants.iter_mut().find(|p| p.id == stream_id) {
+            match manifest.find_participant_mut(&stream_id) {
                 Some(entry) if entry.label != label => {
                     entry.label = label.to_owned();
                     true
@@ -647,26 +647,16 @@ impl SessionRecorder {
             cuts.push(cut);
             new_tracks.push(recording);
         }
-        let (video_codec, audio_codec) = {
-            let manifest = self.manifest.borrow();
-            manifest
-                .participants
-                .iter()
-                .find(|p| p.id == segment.stream_id)
-                .and_then(|p| {
-                    p.segments
-                        .iter()
-                        .find(|s| s.index == segment.segment_index && s.part == segment.part)
-                })
-                .map(|s| (s.video_codec.clone(), s.audio_codec.clone()))
-                .unwrap_or_default()
-        };
+        let (video_codec, audio_codec) = self
+            .manifest
+            .borrow()
+            .segment(&segment.stream_id, segment.segment_index, segment.part)
+            .map(|s| (s.video_codec.clone(), s.audio_codec.clone()))
+            .unwrap_or_default();
         if let Some(entry) = self
             .manifest
             .borrow_mut()
-            .participants
-            .iter_mut()
-            .find(|p| p.id == segment.stream_id)
+            .find_participant_mut(&segment.stream_id)
         {
             entry.segments.push(crate::library::manifest::Segment {
                 index: segment.segment_index,
@@ -750,19 +740,12 @@ impl SessionRecorder {
         segment.part_start_offset_ns = start;
         segment.part_base = Some(gst::ClockTime::from_nseconds(origin));
         let duration = start.saturating_sub(pending.old_start_offset_ns);
-        {
-            let mut manifest = self.manifest.borrow_mut();
-            if let Some(entry) = manifest
-                .participants
-                .iter_mut()
-                .find(|p| p.id == segment.stream_id)
-                && let Some(seg) = entry
-                    .segments
-                    .iter_mut()
-                    .find(|s| s.index == segment.segment_index && s.part == segment.part)
-            {
-                seg.start_offset_ns = start;
-            }
+        if let Some(seg) = self.manifest.borrow_mut().segment_mut(
+            &segment.stream_id,
+            segment.segment_index,
+            segment.part,
+        ) {
+            seg.start_offset_ns = start;
         }
         let final_name = naming::unique_in(&self.reserved_names, &pending.old_stem, "mkv");
         self.reserved_names.insert(final_name.clone());
@@ -806,9 +789,7 @@ impl SessionRecorder {
         if let Some(entry) = self
             .manifest
             .borrow_mut()
-            .participants
-            .iter_mut()
-            .find(|p| p.id == segment.stream_id)
+            .find_participant_mut(&segment.stream_id)
         {
             let index = segment.segment_index;
             entry
@@ -912,17 +893,11 @@ impl SessionRecorder {
         let recording =
             build_track_branch(pipeline, &source, &file, opened, segment.part_base, None)?;
         segment.tracks.push(recording);
-        if let Some(entry) = self
-            .manifest
-            .borrow_mut()
-            .participants
-            .iter_mut()
-            .find(|p| p.id == segment.stream_id)
-            && let Some(seg) = entry
-                .segments
-                .iter_mut()
-                .find(|s| s.index == segment.segment_index && s.part == segment.part)
-        {
+        if let Some(seg) = self.manifest.borrow_mut().segment_mut(
+            &segment.stream_id,
+            segment.segment_index,
+            segment.part,
+        ) {
             seg.track_files.push(file_name);
             match track.kind {
                 MediaKind::Audio => seg.audio_codec = Some(codec_name(&track.encoding)),
@@ -1373,14 +1348,7 @@ fn apply_update(
     (index, part): (u32, u32),
     update: SegmentUpdate,
 ) {
-    let Some(entry) = manifest.participants.iter_mut().find(|p| p.id == stream_id) else {
-        return;
-    };
-    let Some(seg) = entry
-        .segments
-        .iter_mut()
-        .find(|s| s.index == index && s.part == part)
-    else {
+    let Some(seg) = manifest.segment_mut(stream_id, index, part) else {
         return;
     };
     if let Some(file) = update.file {

@@ -216,17 +216,7 @@ pub fn export(
     let mut written: Vec<PathBuf> = Vec::new();
     let mut reserved: HashSet<String> = HashSet::new();
     for (i, output) in outputs.into_iter().enumerate() {
-        let final_name = {
-            let mut taken = reserved.clone();
-            if let Ok(entries) = fs::read_dir(output_dir) {
-                taken.extend(
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.file_name().to_string_lossy().into_owned()),
-                );
-            }
-            naming::unique_in(&taken, &output.stem, &preset.extension)
-        };
+        let final_name = free_name_in(output_dir, &reserved, &output.stem, &preset.extension);
         reserved.insert(final_name.clone());
         let partial = output_dir.join(format!(".{final_name}.partial"));
         let weight = output.duration_ns.max(1);
@@ -272,6 +262,20 @@ pub fn export(
     Ok(written)
 }
 
+/// A name `stem.ext` (or `stem-2.ext`…) that is neither in `dir` yet nor `reserved` by this
+/// export: an export never overwrites a file.
+fn free_name_in(dir: &Path, reserved: &HashSet<String>, stem: &str, ext: &str) -> String {
+    let mut taken = reserved.clone();
+    if let Ok(entries) = fs::read_dir(dir) {
+        taken.extend(
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    naming::unique_in(&taken, stem, ext)
+}
+
 /// Writes the OpenTimelineIO file of a session: a few kilobytes of JSON, so progress jumps
 /// from start to end.
 fn export_timeline(
@@ -306,15 +310,7 @@ fn export_timeline(
         &stem,
         &naming::sanitize_component_or(&manifest.room, "session"),
     );
-    let taken: HashSet<String> = fs::read_dir(output_dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let final_name = naming::unique_in(&taken, &stem, &preset.extension);
+    let final_name = free_name_in(output_dir, &HashSet::new(), &stem, &preset.extension);
     let mut report = |fraction: f64| {
         on_progress(&Progress {
             fraction,

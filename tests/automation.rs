@@ -84,16 +84,7 @@ fn event_names(events: &[Value]) -> Vec<String> {
 /// `record` with `args`, in JSON mode; output collected.
 fn record_to_end(url: &str, room: &str, args: &[&str]) -> (std::process::Output, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_roomtape"))
-        .args([
-            "record",
-            "--server",
-            url,
-            "--room",
-            room,
-            "--password",
-            "false",
-        ])
-        .args(["--stun", "false", "--json-events"])
+        .args(record_args(url, room, "false"))
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -458,14 +449,8 @@ fn the_app_joins_records_stops_and_leaves_through_gapplication_actions() {
         .expect("the app starts");
     // Killed when dropped, should an assertion fail first.
     let mut app = Proc::from_child(child, std::sync::mpsc::channel().1);
-    let started = Instant::now();
-    while !bus.has_owner("io.github.roomtape.Roomtape")
-        && started.elapsed() < Duration::from_secs(30)
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert!(
-        bus.has_owner("io.github.roomtape.Roomtape"),
+        bus.wait_for_owner("io.github.roomtape.Roomtape", Duration::from_secs(30)),
         "the app is on the bus"
     );
 

@@ -9,7 +9,7 @@ mod common;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::desktop_bus::PrivateBus;
 
@@ -82,14 +82,9 @@ impl Desktop {
         let status = daemon.wait().expect("gnome-keyring-daemon forks");
         assert!(status.success(), "gnome-keyring-daemon: {status}");
         // --daemonize can return before the bus name is taken.
-        let started = Instant::now();
-        while !self.bus.has_owner("org.freedesktop.secrets")
-            && started.elapsed() < Duration::from_secs(10)
-        {
-            std::thread::sleep(Duration::from_millis(100));
-        }
         assert!(
-            self.bus.has_owner("org.freedesktop.secrets"),
+            self.bus
+                .wait_for_owner("org.freedesktop.secrets", Duration::from_secs(10)),
             "the keyring owns org.freedesktop.secrets"
         );
     }

@@ -681,12 +681,8 @@ fn recording_in_the_background_keeps_the_machine_awake_and_notifies() {
         .stderr(Stdio::null())
         .spawn()
         .expect("dunst starts (package dunst)");
-    let started = Instant::now();
-    while !bus.has_owner("org.freedesktop.Notifications") && started.elapsed() < TIMEOUT {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert!(
-        bus.has_owner("org.freedesktop.Notifications"),
+        bus.wait_for_owner("org.freedesktop.Notifications", TIMEOUT),
         "dunst serves"
     );
 

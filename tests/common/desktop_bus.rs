@@ -42,6 +42,18 @@ impl PrivateBus {
         PrivateBus { daemon, address }
     }
 
+    /// Waits up to `timeout` for `name` to have an owner; whether it has one.
+    pub fn wait_for_owner(&self, name: &str, timeout: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while !self.has_owner(name) {
+            if started.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    }
+
     /// Whether `name` has an owner on this bus now.
     pub fn has_owner(&self, name: &str) -> bool {
         let Ok(connection) = connect(&self.address) else {

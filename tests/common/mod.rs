@@ -209,9 +209,9 @@ pub fn publish(url: &str, room: &str, stream: &str, password: &str, extra: &[&st
     Proc::spawn(&args)
 }
 
-/// `roomtape record --json-events` with extra arguments.
-pub fn record(url: &str, room: &str, password: &str, extra: &[&str]) -> Proc {
-    let mut args = vec![
+/// The arguments of `roomtape record --json-events` on loopback (no STUN) for one room.
+pub fn record_args<'a>(url: &'a str, room: &'a str, password: &'a str) -> Vec<&'a str> {
+    vec![
         "record",
         "--server",
         url,
@@ -222,7 +222,12 @@ pub fn record(url: &str, room: &str, password: &str, extra: &[&str]) -> Proc {
         "--stun",
         "false",
         "--json-events",
-    ];
+    ]
+}
+
+/// `roomtape record --json-events` with extra arguments.
+pub fn record(url: &str, room: &str, password: &str, extra: &[&str]) -> Proc {
+    let mut args = record_args(url, room, password);
     args.extend_from_slice(extra);
     Proc::spawn(&args)
 }

@@ -12,6 +12,7 @@ pub mod export;
 pub mod hooks;
 pub mod publish;
 pub mod record;
+pub mod serve;
 pub mod sleep_inhibitor;
 pub mod summary;
 
@@ -375,7 +376,7 @@ pub fn run(command: Command) -> ExitCode {
     let result = match command {
         // Record has its own exit codes (see `RECORD_EXIT_CODES`).
         Command::Record(args) => return ExitCode::from(record::run(*args) as u8),
-        Command::Serve(args) => crate::signaling::server::run_serve(args.listen, args.dialect),
+        Command::Serve(args) => serve::run(args.listen, args.dialect),
         Command::Publish(args) => publish::run(args),
         // Export has its own exit codes (130 when cancelled).
         Command::Export(args) => return export::run(args),

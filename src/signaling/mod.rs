@@ -41,5 +41,5 @@ pub(crate) fn init_types() {
 
 pub use client::{ClientError, ClientEvent, MAX_INCOMING_FRAME_BYTES, SignalingClient};
 pub use server::{
-    Dialect, MAX_SERVER_FRAME_BYTES, ParseDialectError, ServerError, SignalingServer, run_serve,
+    Dialect, MAX_SERVER_FRAME_BYTES, ParseDialectError, ServerError, SignalingServer,
 };

@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 use glib::translate::IntoGlib;
 use soup::prelude::*;
 
+mod errors;
+
+pub use errors::ClientError;
+use errors::{classify_error, describe_close, normalize_url};
+
 /// Largest incoming text frame passed to the caller, in bytes. Larger frames are logged and
 /// dropped. Real signaling frames stay far below this (the web client refuses to send more than
 /// 35 000 characters), so anything bigger is a misbehaving or hostile server.
@@ -46,40 +51,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const KEEPALIVE_INTERVAL_SECS: u32 = 20;
 /// With neither a frame nor a pong for this long the connection is considered dead and replaced.
 const SILENCE_LIMIT: Duration = Duration::from_secs(3 * KEEPALIVE_INTERVAL_SECS as u64);
-
-/// Why a connection could not be made or was lost, worded for the person running Roomtape.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The address is not a `ws://` or `wss://` URL with a host.
-    #[error("“{url}” is not a usable signaling server address: {reason}")]
-    BadUrl { url: String, reason: String },
-    /// The server could not be reached: connection refused, unknown host, no route, time-out.
-    #[error("Could not reach the signaling server {host}: {detail}")]
-    Refused { host: String, detail: String },
-    /// The TLS layer failed, most often because the certificate could not be verified.
-    #[error("Could not open a secure connection to {host}: {detail}")]
-    Tls { host: String, detail: String },
-    /// Something answered, but not as a WebSocket server (wrong path, plain web server, proxy
-    /// error page).
-    #[error("{host} did not answer as a WebSocket signaling server: {detail}")]
-    Protocol { host: String, detail: String },
-    /// An established (or almost established) connection was ended by the server or the network.
-    #[error("The connection to the signaling server was closed: {detail}")]
-    Closed { detail: String },
-}
-
-impl ClientError {
-    /// Errors that retrying cannot fix without the user changing something (address, certificate).
-    /// They end the client when they happen before the first successful connection; once a
-    /// connection has worked, every error is treated as temporary (a server restarting behind a
-    /// proxy answers with error pages for a while).
-    fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Self::BadUrl { .. } | Self::Tls { .. } | Self::Protocol { .. }
-        )
-    }
-}
 
 /// What the client reports on its event channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +118,7 @@ struct Inner {
     /// The TCP socket of the current connection, and what it had received when the last
     /// whole message arrived (see `signaling::transport`).
     transport: RefCell<Option<gio::Socket>>,
-    message_watch: RefCell<Option<super::transport::MessageWatch>>,
+    message_watch: RefCell<Option<crate::signaling::transport::MessageWatch>>,
     /// Last transport error reported by libsoup, folded into the next disconnect reason.
     last_error: RefCell<Option<String>>,
 }
@@ -165,7 +136,7 @@ impl SignalingClient {
         url: &str,
     ) -> Result<(SignalingClient, async_channel::Receiver<ClientEvent>), ClientError> {
         let (url, host) = normalize_url(url)?;
-        super::init_types();
+        crate::signaling::init_types();
         let session = soup::Session::new();
         session.set_user_agent(concat!("Roomtape/", env!("CARGO_PKG_VERSION")));
         let (events, events_rx) = async_channel::unbounded();
@@ -201,7 +172,7 @@ impl SignalingClient {
             }
             None => {
                 tracing::warn!(
-                    url = %super::redact_url(&self.inner.url),
+                    url = %crate::signaling::redact_url(&self.inner.url),
                     bytes = text.len(),
                     "signaling: not connected, frame dropped"
                 );
@@ -281,7 +252,7 @@ impl Inner {
     /// On success the connection is already installed and announced; returns its generation.
     async fn connect_once(self: &Rc<Self>) -> Result<u64, ClientError> {
         let message = soup::Message::new("GET", &self.url).map_err(|err| ClientError::BadUrl {
-            url: super::redact_url(&self.url),
+            url: crate::signaling::redact_url(&self.url),
             reason: err.to_string(),
         })?;
         let cancellable = gio::Cancellable::new();
@@ -360,9 +331,9 @@ impl Inner {
             tracing::debug!("signaling: no TCP socket found under the connection");
         }
         let watch = transport.as_ref().and_then(|socket| {
-            super::transport::MessageWatch::start(
+            crate::signaling::transport::MessageWatch::start(
                 socket,
-                super::server::MAX_UNFINISHED_MESSAGE_BYTES,
+                crate::signaling::server::MAX_UNFINISHED_MESSAGE_BYTES,
             )
         });
         self.message_watch.replace(watch);
@@ -412,7 +383,7 @@ impl Inner {
         }));
         let attempt = self.connections.get().saturating_add(1);
         self.connections.set(attempt);
-        tracing::info!(url = %super::redact_url(&self.url), attempt, "signaling: connected");
+        tracing::info!(url = %crate::signaling::redact_url(&self.url), attempt, "signaling: connected");
         self.emit(ClientEvent::Connected { attempt });
         generation
     }
@@ -509,20 +480,20 @@ async fn run(inner: Rc<Inner>, wake: async_channel::Receiver<Wake>) {
                 if inner.stopping.get() {
                     break;
                 }
-                tracing::info!(url = %super::redact_url(&inner.url), "signaling: {reason}; retrying in {backoff:?}");
+                tracing::info!(url = %crate::signaling::redact_url(&inner.url), "signaling: {reason}; retrying in {backoff:?}");
                 inner.emit(ClientEvent::Disconnected {
                     reason,
                     retry_in: Some(backoff),
                 });
             }
             Err(err) if inner.connections.get() == 0 && err.is_permanent() => {
-                tracing::warn!(url = %super::redact_url(&inner.url), "signaling: giving up: {err}");
+                tracing::warn!(url = %crate::signaling::redact_url(&inner.url), "signaling: giving up: {err}");
                 inner.emit(ClientEvent::Failed(err));
                 inner.events.close();
                 break;
             }
             Err(err) => {
-                tracing::info!(url = %super::redact_url(&inner.url), "signaling: {err}; retrying in {backoff:?}");
+                tracing::info!(url = %crate::signaling::redact_url(&inner.url), "signaling: {err}; retrying in {backoff:?}");
                 inner.emit(ClientEvent::Disconnected {
                     reason: err.to_string(),
                     retry_in: Some(backoff),
@@ -534,7 +505,7 @@ async fn run(inner: Rc<Inner>, wake: async_channel::Receiver<Wake>) {
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-    tracing::debug!(url = %super::redact_url(&inner.url), "signaling: client task ended");
+    tracing::debug!(url = %crate::signaling::redact_url(&inner.url), "signaling: client task ended");
 }
 
 /// Sleeps for `delay` unless a stop request arrives first; returns whether one did. Close
@@ -568,143 +539,6 @@ pub(super) fn close_gracefully(
     ws.close(code.into_glib() as u16, reason);
 }
 
-/// Checks and normalizes a server address. Returns the URL to use and `host[:port]` for messages.
-fn normalize_url(input: &str) -> Result<(String, String), ClientError> {
-    let bad = |reason: &str| ClientError::BadUrl {
-        url: super::redact_url(input),
-        reason: reason.to_owned(),
-    };
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(bad("the address is empty"));
-    }
-    let candidate = if trimmed.contains("://") {
-        trimmed.to_owned()
-    } else {
-        format!("wss://{trimmed}")
-    };
-    let uri = glib::Uri::parse(&candidate, glib::UriFlags::NONE)
-        .map_err(|err| bad(&format!("it cannot be parsed ({})", err.message())))?;
-    let scheme = uri.scheme().to_ascii_lowercase();
-    if scheme != "ws" && scheme != "wss" {
-        return Err(bad(&format!(
-            "only ws:// and wss:// addresses are supported, not {scheme}://"
-        )));
-    }
-    let host = uri.host().map(|h| h.to_string()).unwrap_or_default();
-    if host.is_empty() {
-        return Err(bad("it has no host name"));
-    }
-    let display_host = if uri.port() > 0 {
-        if host.contains(':') {
-            format!("[{host}]:{}", uri.port())
-        } else {
-            format!("{host}:{}", uri.port())
-        }
-    } else {
-        host
-    };
-    Ok((uri.to_str().to_string(), display_host))
-}
-
-/// Turns a libsoup/GIO error from a connection attempt into a [`ClientError`] a user can act on.
-fn classify_error(host: &str, err: &glib::Error) -> ClientError {
-    let host = host.to_owned();
-    if let Some(tls) = err.kind::<gio::TlsError>() {
-        let detail = match tls {
-            gio::TlsError::BadCertificate => {
-                "its certificate could not be verified (self-signed, expired or issued for \
-                 another name)"
-                    .to_owned()
-            }
-            gio::TlsError::NotTls => {
-                "it does not speak TLS; for a plain local server use a ws:// address".to_owned()
-            }
-            _ => format!("the TLS handshake failed ({})", err.message()),
-        };
-        return ClientError::Tls { host, detail };
-    }
-    if let Some(ws) = err.kind::<soup::WebsocketError>() {
-        let detail = match ws {
-            soup::WebsocketError::NotWebsocket => {
-                "the WebSocket upgrade was refused (wrong address or path?)".to_owned()
-            }
-            soup::WebsocketError::BadHandshake => "its WebSocket handshake was invalid".to_owned(),
-            soup::WebsocketError::BadOrigin => "it refused this client’s origin".to_owned(),
-            _ => err.message().to_owned(),
-        };
-        return ClientError::Protocol { host, detail };
-    }
-    if err.kind::<soup::SessionError>().is_some() {
-        return ClientError::Protocol {
-            host,
-            detail: format!(
-                "its HTTP answer could not be understood ({})",
-                err.message()
-            ),
-        };
-    }
-    if err.kind::<gio::ResolverError>().is_some() {
-        return ClientError::Refused {
-            host,
-            detail: "the host name could not be found (check the address and the network)"
-                .to_owned(),
-        };
-    }
-    let detail = match err.kind::<gio::IOErrorEnum>() {
-        Some(gio::IOErrorEnum::ConnectionRefused) => {
-            "the connection was refused (is the server running, and is the port right?)".to_owned()
-        }
-        Some(gio::IOErrorEnum::HostUnreachable | gio::IOErrorEnum::NetworkUnreachable) => {
-            "the host is unreachable (check the network connection)".to_owned()
-        }
-        Some(gio::IOErrorEnum::HostNotFound) => {
-            "the host name could not be found (check the address and the network)".to_owned()
-        }
-        Some(gio::IOErrorEnum::TimedOut) => "the server did not answer in time".to_owned(),
-        Some(gio::IOErrorEnum::BrokenPipe | gio::IOErrorEnum::NotConnected) => {
-            return ClientError::Closed {
-                detail: format!(
-                    "the server hung up during the handshake ({})",
-                    err.message()
-                ),
-            };
-        }
-        _ => err.message().to_owned(),
-    };
-    ClientError::Refused { host, detail }
-}
-
-/// A readable reason for a connection that closed, from the close code the server sent (or the
-/// transport error that ended it).
-fn describe_close(ws: &soup::WebsocketConnection, transport_error: Option<String>) -> String {
-    let code = ws.close_code();
-    let data = ws
-        .close_data()
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
-    let normal = soup::WebsocketCloseCode::Normal.into_glib() as u16;
-    let going_away = soup::WebsocketCloseCode::GoingAway.into_glib() as u16;
-    let policy = soup::WebsocketCloseCode::PolicyViolation.into_glib() as u16;
-    let too_big = soup::WebsocketCloseCode::TooBig.into_glib() as u16;
-    let mut detail = match code {
-        c if c == normal => "the server ended the session".to_owned(),
-        c if c == going_away => "the server is shutting down or restarting".to_owned(),
-        c if c == policy => "the server rejected this client (policy violation)".to_owned(),
-        c if c == too_big => "a message was too large".to_owned(),
-        // No close frame: the TCP connection died. The transport error, if any, says why.
-        0 | 1005 | 1006 => match transport_error {
-            Some(err) => format!("the connection was lost ({err})"),
-            None => "the connection was lost".to_owned(),
-        },
-        c => format!("the server closed the connection (code {c})"),
-    };
-    if let Some(data) = data {
-        detail.push_str(&format!(": {data}"));
-    }
-    ClientError::Closed { detail }.to_string()
-}
-
 /// The TCP socket under a WebSocket's stream (through TLS and libsoup's wrappers).
 fn socket_under(stream: gio::IOStream) -> Option<gio::Socket> {
     use gio::prelude::*;
@@ -720,77 +554,4 @@ fn socket_under(stream: gio::IOStream) -> Option<gio::Socket> {
         stream = inner;
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scheme_less_addresses_get_wss() {
-        let (url, host) = normalize_url("wss.vdo.ninja").unwrap();
-        assert_eq!(url, "wss://wss.vdo.ninja");
-        assert_eq!(host, "wss.vdo.ninja");
-        let (url, host) = normalize_url("  localhost:8443/path ").unwrap();
-        assert_eq!(url, "wss://localhost:8443/path");
-        assert_eq!(host, "localhost:8443");
-    }
-
-    #[test]
-    fn ws_and_wss_are_kept() {
-        assert_eq!(
-            normalize_url("ws://127.0.0.1:9000").unwrap().0,
-            "ws://127.0.0.1:9000"
-        );
-        assert_eq!(
-            normalize_url("WSS://wss.vdo.ninja:443").unwrap().1,
-            "wss.vdo.ninja:443"
-        );
-        assert_eq!(normalize_url("ws://[::1]:9000").unwrap().1, "[::1]:9000");
-    }
-
-    #[test]
-    fn other_schemes_and_garbage_are_rejected() {
-        for input in [
-            "http://x",
-            "https://vdo.ninja",
-            "",
-            "   ",
-            "ws://",
-            "wss://:443",
-        ] {
-            match normalize_url(input) {
-                Err(ClientError::BadUrl { url, reason }) => {
-                    assert_eq!(url, input);
-                    assert!(!reason.is_empty());
-                }
-                other => panic!("{input:?} gave {other:?}"),
-            }
-        }
-        let message = normalize_url("http://x").unwrap_err().to_string();
-        assert!(message.contains("ws://"), "{message}");
-    }
-
-    #[test]
-    fn errors_read_well() {
-        let refused = glib::Error::new(gio::IOErrorEnum::ConnectionRefused, "Connection refused");
-        let err = classify_error("127.0.0.1:9", &refused);
-        assert!(matches!(err, ClientError::Refused { .. }));
-        assert!(err.to_string().contains("refused"), "{err}");
-
-        let cert = glib::Error::new(
-            gio::TlsError::BadCertificate,
-            "Unacceptable TLS certificate",
-        );
-        let err = classify_error("example.org", &cert);
-        assert!(matches!(err, ClientError::Tls { .. }));
-        assert!(err.is_permanent());
-        assert!(err.to_string().contains("certificate"), "{err}");
-
-        let ws = glib::Error::new(soup::WebsocketError::NotWebsocket, "nope");
-        assert!(matches!(
-            classify_error("example.org", &ws),
-            ClientError::Protocol { .. }
-        ));
-    }
 }

@@ -15,9 +15,8 @@
 //! The routing rules live in [`router`], a plain state machine over connection ids that never
 //! touches a socket, so they can be unit-tested. The soup glue around it ([`socket`]) polices
 //! frames (the flood limit of [`flood`], size, binary), hands text to the router and delivers
-//! what it returns. Sends happen after
-//! the router's state is released, so a socket that fails (and emits `closed`) while we write to
-//! it cannot re-enter a borrowed `RefCell`.
+//! what it returns. Sends happen after the router's state is released, so a socket that fails
+//! (and emits `closed`) while we write to it cannot re-enter a borrowed `RefCell`.
 //!
 //! The server runs on the thread-default GLib main context of the thread that started it.
 

@@ -14,9 +14,9 @@
 //! - **timeline**: one OpenTimelineIO file that places the recorded files on the session
 //!   timeline for a video editor ([`super::otio`]); no media is read or written.
 //!
-//! What to make is planned as plain data ([`plan`]: the media found, the outputs to write),
-//! apart from the GStreamer pipelines that carry a plan out ([`pipeline`] for the per-segment
-//! remux and edit, [`mix`] for the grid and audio mixes, [`run`] to play one to its end).
+//! What to make is planned as plain data (`plan`: the media found, the outputs to write),
+//! apart from the GStreamer pipelines that carry a plan out (`pipeline` for the per-segment
+//! remux and edit, `mix` for the grid and audio mixes, `run` to play one to its end).
 //! Unlike the rest of `library/` the pipelines drive GStreamer. The entry point [`export`]
 //! blocks: run it off the main thread. It never writes into an original: every output is
 //! written as `.<name>.partial` in the output folder and renamed into place once complete;

@@ -12,9 +12,9 @@
 //!   name themselves with `from`, frames are broadcast unchanged within the sender's room and
 //!   filtered by `UUID` and, for `play`, by the registered stream id.
 //!
-//! The routing rules live in [`router`], a plain state machine over connection ids that never
-//! touches a socket, so they can be unit-tested. The soup glue around it ([`socket`]) polices
-//! frames (the flood limit of [`flood`], size, binary), hands text to the router and delivers
+//! The routing rules live in `router`, a plain state machine over connection ids that never
+//! touches a socket, so they can be unit-tested. The soup glue around it (`socket`) polices
+//! frames (the flood limit of `flood`, size, binary), hands text to the router and delivers
 //! what it returns. Sends happen after the router's state is released, so a socket that fails
 //! (and emits `closed`) while we write to it cannot re-enter a borrowed `RefCell`.
 //!

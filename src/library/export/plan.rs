@@ -327,4 +327,91 @@ mod tests {
             Err(ExportError::Nothing(_))
         ));
     }
+
+    fn media_of(label: &str, start_ns: u64, duration_ns: u64, caps: &[&str]) -> ParticipantMedia {
+        ParticipantMedia {
+            label: label.into(),
+            sources: vec![Source {
+                stem: label.into(),
+                start_ns,
+                duration_ns,
+                files: vec![SourceFile {
+                    path: PathBuf::from(format!("/nonexistent/{label}.mkv")),
+                    streams: caps
+                        .iter()
+                        .map(|c| StreamInfo {
+                            caps_name: (*c).into(),
+                            is_video: c.starts_with("video/"),
+                        })
+                        .collect(),
+                }],
+            }],
+        }
+    }
+
+    /// The plan alone, without GStreamer: who gets a grid cell, which participants get an
+    /// audio file, how long each output is, and what an edit export would re-encode.
+    #[test]
+    fn grid_audio_and_edit_plans_from_the_media_found() {
+        let media = vec![
+            media_of("Alice", 0, 4_000, &["video/x-vp8", "audio/x-opus"]),
+            media_of("Bob", 1_000, 5_000, &["audio/x-opus"]),
+            media_of("Carol", 2_000, 1_000, &["video/x-h264"]),
+            ParticipantMedia {
+                label: "Dave".into(),
+                sources: Vec::new(),
+            },
+        ];
+        let manifest = SessionManifest::new("Team room", "s", 0);
+
+        let grid = plan(&manifest, &media, &presets::by_id("grid-webm").unwrap()).unwrap();
+        let [output] = grid.as_slice() else {
+            panic!("one grid video, not {}", grid.len());
+        };
+        assert_eq!(output.stem, "Team room grid");
+        assert_eq!(output.duration_ns, 6_000, "until Bob's segment ends");
+        let Job::Grid { sources, cells, .. } = &output.job else {
+            panic!("not a grid job");
+        };
+        let seats: Vec<(&str, bool)> = cells
+            .iter()
+            .map(|c| (c.label.as_str(), c.has_video))
+            .collect();
+        assert_eq!(seats, [("Alice", true), ("Bob", false), ("Carol", true)]);
+        let tiles: Vec<usize> = sources.iter().map(|(tile, _)| *tile).collect();
+        assert_eq!(tiles, [0, 1, 2]);
+
+        let audio = plan(&manifest, &media, &presets::by_id("audio-wav").unwrap()).unwrap();
+        let files: Vec<(&str, u64)> = audio
+            .iter()
+            .map(|o| (o.stem.as_str(), o.duration_ns))
+            .collect();
+        assert_eq!(
+            files,
+            [("Alice", 4_000), ("Bob", 6_000)],
+            "Carol has no audio"
+        );
+        let silent = [media_of("Carol", 0, 1, &["video/x-h264"])];
+        assert!(matches!(
+            plan(&manifest, &silent, &presets::by_id("audio-opus").unwrap()),
+            Err(ExportError::Nothing(_))
+        ));
+
+        let edit = presets::by_id("mp4-edit").unwrap();
+        assert_eq!(plan(&manifest, &media, &edit).unwrap().len(), 3);
+        // VP8 and Opus become H.264 and AAC; Carol's H.264 is copied.
+        let streams = reencoded(&media, &edit);
+        let reencoded: Vec<(&str, &str, &str)> = streams
+            .iter()
+            .map(|r| (r.participant.as_str(), r.from.as_str(), r.to.as_str()))
+            .collect();
+        assert_eq!(
+            reencoded,
+            [
+                ("Alice", "VP8", "H.264"),
+                ("Alice", "Opus", "AAC"),
+                ("Bob", "Opus", "AAC")
+            ]
+        );
+    }
 }

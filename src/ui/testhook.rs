@@ -13,7 +13,8 @@ use gtk::glib;
 use gtk::glib::translate::IntoGlib;
 
 use super::RoomtapeWindow;
-use super::session::{Session, demo_people};
+use super::session::Session;
+use crate::media::demo::demo_people;
 use crate::media::publisher::VideoMode;
 
 /// How long the room may take until every tile is connected.

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use adw::prelude::*;
 use gtk::{gio, glib};
@@ -23,10 +23,11 @@ use crate::media::preview::PreviewConfig;
 use crate::protocol::crypto::Password;
 use crate::ui::panel::Panel;
 use crate::ui::tile::RoomtapeTile;
-use crate::ui::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, ViewState};
+use crate::ui::{
+    JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RecordState, RoomtapeWindow, ViewState,
+};
 
 use participants::Participant;
-use recording::Recording;
 
 /// How long an empty room may stay empty before the operator gets a hint.
 const EMPTY_ROOM_HINT: Duration = Duration::from_secs(12);
@@ -43,7 +44,8 @@ struct Inner {
     engine: RefCell<Option<Engine>>,
     demo: RefCell<Option<Demo>>,
     participants: RefCell<BTreeMap<String, Participant>>,
-    recording: RefCell<Recording>,
+    /// When the running recording started (its clock on the Stop button and the tiles).
+    recording_since: Cell<Option<Instant>>,
     joined: Cell<bool>,
     timer: RefCell<Option<glib::SourceId>>,
     last_session_dir: RefCell<Option<PathBuf>>,
@@ -110,7 +112,7 @@ impl Session {
                 engine: RefCell::new(None),
                 demo: RefCell::new(None),
                 participants: RefCell::new(BTreeMap::new()),
-                recording: RefCell::new(Recording::Idle),
+                recording_since: Cell::new(None),
                 joined: Cell::new(false),
                 timer: RefCell::new(None),
                 last_session_dir: RefCell::new(None),
@@ -279,7 +281,7 @@ impl Session {
         inner.joined.set(false);
         inner.close_after_stop.set(false);
         inner.password_hint_shown.set(false);
-        inner.recording.replace(Recording::Idle);
+        inner.recording_since.set(None);
         if let Some(source) = inner.timer.borrow_mut().take() {
             source.remove();
         }
@@ -304,8 +306,7 @@ impl Session {
             for (_, participant) in std::mem::take(&mut *inner.participants.borrow_mut()) {
                 tiles.remove(&participant.tile);
             }
-            window.set_finishing(false);
-            window.set_recording(false);
+            window.set_record_state(RecordState::Idle);
             window.set_disk_status(None);
         }
         inner.panel.clear();
@@ -380,11 +381,11 @@ impl Session {
                 serde_json::json!({
                     "id": tile.participant_id(),
                     "label": tile.label(),
-                    "ice": tile.ice_state(),
-                    "pair": tile.pair_kind(),
+                    "ice": tile.ice_state().as_str(),
+                    "pair": tile.pair_kind().as_str(),
                     "left": tile.left(),
                     "has_video": tile.has_video(),
-                    "placeholder": tile.placeholder(),
+                    "placeholder": tile.placeholder().as_str(),
                     "placeholder_text": tile.placeholder_text(),
                     "included": tile.included(),
                     "recording_time": tile.recording_time(),
@@ -393,8 +394,8 @@ impl Session {
             .collect();
         serde_json::json!({
             "view": format!("{:?}", window.view_state()),
-            "recording": window.is_recording(),
-            "finishing": window.is_finishing(),
+            "recording": window.record_state() == RecordState::Running,
+            "finishing": window.record_state() == RecordState::Finishing,
             "tiles": tiles,
             "candidates": self.inner.panel.candidate_counts(),
             "session_dir": self.last_session_dir(),

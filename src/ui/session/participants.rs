@@ -5,10 +5,9 @@ use std::rc::Rc;
 use adw::prelude::*;
 
 use super::Session;
-use super::recording::Recording;
 use crate::media::preview::{PauseHandle, VideoPreview};
 use crate::room::{Health, Problem};
-use crate::ui::tile::RoomtapeTile;
+use crate::ui::tile::{IceBadge, PairBadge, RoomtapeTile};
 
 pub(super) struct Participant {
     pub(super) tile: RoomtapeTile,
@@ -50,9 +49,7 @@ impl Session {
                 window.tile_box().remove(&participant.tile);
             }
         });
-        if let Recording::Running { started } = &*self.inner.recording.borrow() {
-            tile.set_recording_secs(Some(started.elapsed().as_secs()));
-        }
+        tile.set_recording_secs(self.recording_secs());
         self.inner.participants.borrow_mut().insert(
             id.to_owned(),
             Participant {
@@ -88,15 +85,16 @@ impl Session {
                 .iter()
                 .any(|(problem, _)| matches!(problem, Problem::NoRtp | Problem::NoPong));
         let state = if stalled {
-            "no-media"
+            IceBadge::NoMedia
         } else {
-            participant.health.ice_state().as_str()
+            participant.health.ice_state().into()
         };
         let pair = participant.health.selected_pair.as_ref();
+        participant.tile.set_ice_state(state);
         participant
             .tile
-            .set_ice(state, pair.map(|p| p.badge_kind().as_str()));
-        self.inner.panel.set_state(id, state, pair, at_ms);
+            .set_pair_kind(PairBadge::from(pair.map(|p| p.badge_kind())));
+        self.inner.panel.set_state(id, state.as_str(), pair, at_ms);
     }
 
     pub(super) fn update_health(&self, id: &str, at_ms: u64, f: impl FnOnce(&mut Health)) {

@@ -12,16 +12,32 @@ use crate::i18n::{gettext, gettext_f};
 use crate::library::disk_space::{self, format_size};
 use crate::media::engine::{EngineEvent, StartRecordingError};
 use crate::media::recorder::RecordOptions;
-use crate::ui::RoomtapeWindow;
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Recording {
-    Idle,
-    Running { started: Instant },
-    Finishing,
-}
+use crate::ui::{RecordState, RoomtapeWindow};
 
 impl Session {
+    /// Where the recording is: the window's record state is the one place that says so.
+    fn record_state(&self) -> RecordState {
+        self.window()
+            .map(|window| window.record_state())
+            .unwrap_or_default()
+    }
+
+    /// How long the running recording has run, `None` when none runs.
+    pub(super) fn recording_secs(&self) -> Option<u64> {
+        self.inner
+            .recording_since
+            .get()
+            .filter(|_| self.record_state() == RecordState::Running)
+            .map(|started| started.elapsed().as_secs())
+    }
+
+    /// The recording stopped and its files are being finished.
+    fn show_finishing(&self, window: &RoomtapeWindow) {
+        self.inner.recording_since.set(None);
+        window.set_record_state(RecordState::Finishing);
+        self.tick();
+    }
+
     /// Keeps the machine from suspending, idling or logging out while recording.
     pub(super) fn keep_the_machine_awake(&self, window: &RoomtapeWindow) {
         if self.inner.inhibit_cookie.get() != 0 {
@@ -57,13 +73,13 @@ impl Session {
     }
 
     pub(super) fn toggle_recording(&self) {
-        let state = self.inner.recording.borrow().clone();
+        let state = self.record_state();
         let Some(window) = self.window() else { return };
         let Some(engine) = self.inner.engine.borrow().clone() else {
             return;
         };
         match state {
-            Recording::Idle => {
+            RecordState::Idle => {
                 let parent = crate::settings::recordings_dir(&self.inner.settings);
                 let media = self.inner.settings.string("record-media");
                 let options = RecordOptions {
@@ -77,10 +93,8 @@ impl Session {
                     Ok(dir) => {
                         tracing::info!("recording into {}", dir.display());
                         self.keep_the_machine_awake(&window);
-                        self.inner.recording.replace(Recording::Running {
-                            started: Instant::now(),
-                        });
-                        window.set_recording(true);
+                        self.inner.recording_since.set(Some(Instant::now()));
+                        window.set_record_state(RecordState::Running);
                         self.start_timer();
                         self.tick();
                     }
@@ -96,28 +110,24 @@ impl Session {
                     )),
                 }
             }
-            Recording::Running { .. } => {
-                self.inner.recording.replace(Recording::Finishing);
-                window.set_finishing(true);
-                window.set_recording(false);
-                self.tick();
+            RecordState::Running => {
+                self.show_finishing(&window);
                 glib::spawn_future_local(async move {
                     engine.stop_recording().await;
                 });
             }
-            Recording::Finishing => {}
+            RecordState::Finishing => {}
         }
     }
 
     pub(super) fn stop_and_close(&self) {
-        let state = self.inner.recording.borrow().clone();
-        match state {
-            Recording::Running { .. } => {
+        match self.record_state() {
+            RecordState::Running => {
                 self.inner.close_after_stop.set(true);
                 self.toggle_recording();
             }
-            Recording::Finishing => self.inner.close_after_stop.set(true),
-            Recording::Idle => {
+            RecordState::Finishing => self.inner.close_after_stop.set(true),
+            RecordState::Idle => {
                 if let Some(window) = self.window() {
                     window.set_allow_close(true);
                     window.close();
@@ -142,10 +152,7 @@ impl Session {
 
     /// Refreshes the recording times on the Stop button and the tiles.
     pub(super) fn tick(&self) {
-        let secs = match &*self.inner.recording.borrow() {
-            Recording::Running { started } => Some(started.elapsed().as_secs()),
-            _ => None,
-        };
+        let secs = self.recording_secs();
         if let Some(window) = self.window() {
             window.set_record_elapsed(secs.unwrap_or(0));
         }
@@ -163,11 +170,10 @@ impl Session {
     pub(super) fn on_recording_event(&self, window: &RoomtapeWindow, event: EngineEvent) {
         match event {
             EngineEvent::RecordingFinished { dir, all_ok } => {
-                self.inner.recording.replace(Recording::Idle);
+                self.inner.recording_since.set(None);
                 self.inner.last_session_dir.replace(Some(dir.clone()));
                 self.let_the_machine_sleep();
-                window.set_finishing(false);
-                window.set_recording(false);
+                window.set_record_state(RecordState::Idle);
                 window.set_disk_status(None);
                 self.tick();
                 let shown_dir = dir.display().to_string();
@@ -234,10 +240,7 @@ impl Session {
                 floor_bytes,
             } => {
                 // The engine is finishing every file already.
-                self.inner.recording.replace(Recording::Finishing);
-                window.set_finishing(true);
-                window.set_recording(false);
-                self.tick();
+                self.show_finishing(window);
                 let text = gettext_f(
                     "Recording stopped: only {free} free in {folder}, and {floor} is kept free. Every file is being finished.",
                     &[

@@ -11,6 +11,7 @@ use super::{Session, explain_server_message, explain_unreachable};
 use crate::i18n::{gettext, gettext_f};
 use crate::media::engine::{EngineEvent, PreviewEvent};
 use crate::room::{Health, LeaveReason, Problem, RoomEvent};
+use crate::ui::tile::{IceBadge, PairBadge};
 use crate::ui::{RoomtapeWindow, ViewState};
 
 impl Session {
@@ -198,7 +199,8 @@ impl Session {
                         LeaveReason::Vanished | LeaveReason::Failed
                     ));
                     p.tile.set_left(true);
-                    p.tile.set_ice("closed", None);
+                    p.tile.set_ice_state(IceBadge::Closed);
+                    p.tile.set_pair_kind(PairBadge::None);
                     p.problems.clear();
                     if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
                         p.problems.push((

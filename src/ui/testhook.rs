@@ -232,7 +232,7 @@ async fn confirm_before_stopping(
     let another = super::JoinRequest {
         room: "another-room".into(),
         server: "ws://127.0.0.1:9".into(),
-        password: super::PASSWORD_DEFAULT.into(),
+        password: crate::protocol::crypto::Password::Default,
     };
     for attempt in ["leave", "demo", "join"] {
         match attempt {
@@ -372,7 +372,7 @@ async fn write_secrets(window: &RoomtapeWindow) -> serde_json::Map<String, serde
     if let Some(preferences) = &preferences {
         let root = preferences.upcast_ref::<gtk::Widget>();
         if let Some(mode) = row::<adw::ComboRow>(root, "Room Password") {
-            mode.set_selected(super::join_dialog::PasswordMode::Custom.index());
+            mode.set_selected(super::join_request::CHOICE_CUSTOM);
         }
         let typed = [
             row::<adw::PasswordEntryRow>(root, "Password")

@@ -23,9 +23,7 @@ use crate::media::preview::PreviewConfig;
 use crate::protocol::crypto::Password;
 use crate::ui::panel::Panel;
 use crate::ui::tile::RoomtapeTile;
-use crate::ui::{
-    JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RecordState, RoomtapeWindow, ViewState,
-};
+use crate::ui::{JoinRequest, RecordState, RoomtapeWindow, ViewState};
 
 use participants::Participant;
 
@@ -177,10 +175,9 @@ impl Session {
     }
 
     fn join(&self, request: &JoinRequest) {
-        let password = match request.password.as_str() {
-            PASSWORD_DEFAULT => Password::Default,
-            PASSWORD_NONE => Password::Disabled,
-            custom => Password::Custom(custom.trim().to_owned()),
+        let password = match &request.password {
+            Password::Custom(custom) => Password::Custom(custom.trim().to_owned()),
+            other => other.clone(),
         };
         let mut config = EngineConfig::new(&request.server, &request.room, password);
         let salt = self.inner.settings.string("salt");

@@ -5,7 +5,7 @@
 //!
 //! | signal | arguments | emitted by |
 //! | --- | --- | --- |
-//! | `join-requested` | room, server, password (all `String`) | join dialog, `--room`, Try Again |
+//! | `join-requested` | a [`JoinRequest`] | join dialog, `--room`, Try Again |
 //! | `demo-requested` | none | "Try the Demo Room", `win.demo`, `--demo`, Try Again |
 //! | `leave-requested` | none | Cancel while joining, Back on the error page, `win.leave` |
 //! | `record-requested` | none | the Record button, `win.record`: start, or stop when recording |
@@ -19,6 +19,7 @@ use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
+use crate::protocol::crypto::Password;
 
 mod record;
 
@@ -38,7 +39,7 @@ pub enum ViewState {
     Error(String),
 }
 
-pub use crate::ui::join_request::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE};
+pub use crate::ui::join_request::JoinRequest;
 
 /// The operator's last request, repeated by "Try Again".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +196,7 @@ mod imp {
             SIGNALS.get_or_init(|| {
                 vec![
                     Signal::builder("join-requested")
-                        .param_types([String::static_type(); 3])
+                        .param_types([JoinRequest::static_type()])
                         .build(),
                     Signal::builder("demo-requested").build(),
                     Signal::builder("leave-requested").build(),
@@ -364,9 +365,11 @@ impl RoomtapeWindow {
         let Some(RoomRequest::Join(request)) = request else {
             return;
         };
-        let password = match request.password.as_str() {
-            PASSWORD_DEFAULT => None,
-            other => Some(other),
+        // The link says "false" for a room without a password, as VDO.Ninja's own links do.
+        let password = match &request.password {
+            Password::Default => None,
+            Password::Disabled => Some("false"),
+            Password::Custom(text) => Some(text.as_str()),
         };
         let salt = self.settings().string("salt");
         let salt = Some(salt.trim()).filter(|s| !s.is_empty());
@@ -432,12 +435,12 @@ impl RoomtapeWindow {
     }
 
     fn present_join_dialog(&self, filled: Option<&JoinRequest>) {
-        let on_join = glib::clone!(
+        let dialog = crate::ui::join_dialog::present(self, &self.settings(), filled);
+        dialog.connect_join_requested(glib::clone!(
             #[weak(rename_to = window)]
             self,
-            move |request| window.request_join(request)
-        );
-        crate::ui::join_dialog::present(self, &self.settings(), filled, on_join);
+            move |_, request| window.request_join(request.clone())
+        ));
     }
 
     /// Shows Joining, remembers the room and emits `join-requested`; asks first when that
@@ -463,13 +466,10 @@ impl RoomtapeWindow {
             &self.settings(),
             &request.room,
             &request.server,
-            crate::ui::join_dialog::PasswordMode::from_setting(&request.password).kind(),
+            crate::ui::join_request::kind_of(&request.password),
         );
         self.start_request(RoomRequest::Join(request.clone()));
-        self.emit_by_name::<()>(
-            "join-requested",
-            &[&request.room, &request.server, &request.password],
-        );
+        self.emit_by_name::<()>("join-requested", &[&request]);
     }
 
     /// Shows Joining and emits `demo-requested`; asks first when that would stop a running
@@ -526,19 +526,7 @@ impl RoomtapeWindow {
         self.connect_closure(
             "join-requested",
             false,
-            glib::closure_local!(move |win: &Self,
-                                       room: String,
-                                       server: String,
-                                       password: String| {
-                f(
-                    win,
-                    &JoinRequest {
-                        room,
-                        server,
-                        password,
-                    },
-                );
-            }),
+            glib::closure_local!(move |win: &Self, request: &JoinRequest| f(win, request)),
         )
     }
 

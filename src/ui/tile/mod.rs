@@ -369,22 +369,10 @@ impl RoomtapeTile {
             self.notify_placeholder();
         }
 
-        for class in [
-            IceBadge::New,
-            IceBadge::Checking,
-            IceBadge::Connected,
-            IceBadge::Completed,
-            IceBadge::Failed,
-            IceBadge::Disconnected,
-            IceBadge::Closed,
-            IceBadge::NoMedia,
-        ]
-        .map(|state| format!("ice-{}", state.as_str()))
-        {
-            imp.ice_badge.remove_css_class(&class);
+        for state in IceBadge::ALL {
+            imp.ice_badge.remove_css_class(&state.css_class());
         }
-        imp.ice_badge
-            .add_css_class(&format!("ice-{}", ice.as_str()));
+        imp.ice_badge.add_css_class(&ice.css_class());
         let badge = badge_text(ice, imp.pair_kind.get());
 
         let meter_text = gettext_f("How loud {name} is", &[("name", &label)]);

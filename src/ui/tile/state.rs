@@ -23,6 +23,22 @@ pub enum IceBadge {
 }
 
 impl IceBadge {
+    pub const ALL: [IceBadge; 8] = [
+        IceBadge::New,
+        IceBadge::Checking,
+        IceBadge::Connected,
+        IceBadge::Completed,
+        IceBadge::Failed,
+        IceBadge::Disconnected,
+        IceBadge::Closed,
+        IceBadge::NoMedia,
+    ];
+
+    /// The style class that colours the badge.
+    pub fn css_class(self) -> String {
+        format!("ice-{}", self.as_str())
+    }
+
     /// The state's name, as in the `ice-*` style class and the test hook's summary.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
     }
     if let Some(count) = cli.demo_people {
-        roomtape::ui::session::set_demo_people_count(count);
+        roomtape::media::demo::set_demo_people_count(count);
     }
     if let Err(err) = cli.room_to_join() {
         eprintln!("roomtape: {err}");

@@ -5,6 +5,7 @@
 
 pub mod branch_guard;
 pub mod clip;
+pub mod demo;
 pub mod engine;
 pub mod failure;
 pub mod ice;

@@ -5,9 +5,10 @@ use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
-use crate::ui::join_request::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE};
-
-pub(crate) use crate::ui::join_request::PasswordMode;
+use crate::protocol::crypto::Password;
+use crate::ui::join_request::{
+    CHOICE_CUSTOM, JoinRequest, choice_of, kind_of, password_at, password_choices, password_of_kind,
+};
 
 /// Which field a validation problem is about, so that row can be marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +22,7 @@ pub(crate) enum Field {
 pub(crate) fn validate(
     room: &str,
     server: &str,
-    mode: PasswordMode,
-    password: &str,
+    password: Password,
 ) -> Result<JoinRequest, (Field, String)> {
     let room = room.trim();
     if room.is_empty() {
@@ -47,26 +47,18 @@ pub(crate) fn validate(
         }
         Some(_) => {}
     }
-    let password = match mode {
-        PasswordMode::Default => PASSWORD_DEFAULT.to_owned(),
-        PasswordMode::None => PASSWORD_NONE.to_owned(),
-        PasswordMode::Custom if password.is_empty() => {
-            return Err((
-                Field::Password,
-                gettext("Enter the room's password, or choose Default or None."),
-            ));
-        }
-        PasswordMode::Custom => password.to_owned(),
-    };
+    if matches!(&password, Password::Custom(text) if text.is_empty()) {
+        return Err((
+            Field::Password,
+            gettext("Enter the room's password, or choose Default or None."),
+        ));
+    }
     Ok(JoinRequest {
         room: room.to_owned(),
         server: server.to_owned(),
         password,
     })
 }
-
-/// What the dialog's Join does with a valid request.
-type OnJoin = Box<dyn Fn(JoinRequest)>;
 
 struct Widgets {
     room: adw::EntryRow,
@@ -79,8 +71,13 @@ struct Widgets {
 }
 
 impl Widgets {
-    fn mode(&self) -> PasswordMode {
-        PasswordMode::from_index(self.mode.selected())
+    /// The password as the rows say it now.
+    fn password(&self) -> Password {
+        password_at(self.mode.selected(), &self.password.text())
+    }
+
+    fn custom_chosen(&self) -> bool {
+        self.mode.selected() == CHOICE_CUSTOM
     }
 
     fn show_problem(&self, problem: Option<(Field, String)>) {
@@ -104,14 +101,15 @@ impl Widgets {
 
 mod imp {
     use std::cell::OnceCell;
+    use std::sync::OnceLock;
+
+    use glib::subclass::Signal;
 
     use super::*;
 
     #[derive(Default)]
     pub struct JoinDialog {
         pub(super) widgets: OnceCell<Widgets>,
-        /// What Join does with a valid request (the window joins it).
-        pub(super) on_join: std::cell::RefCell<Option<OnJoin>>,
         /// Counts room-row edits, so that only the last one of a burst reads a link.
         pub(super) room_edits: std::cell::Cell<u64>,
     }
@@ -123,7 +121,19 @@ mod imp {
         type ParentType = adw::Window;
     }
 
-    impl ObjectImpl for JoinDialog {}
+    impl ObjectImpl for JoinDialog {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                // Join was pressed with a valid request; the dialog has closed.
+                vec![
+                    Signal::builder("join-requested")
+                        .param_types([JoinRequest::static_type()])
+                        .build(),
+                ]
+            })
+        }
+    }
     impl WidgetImpl for JoinDialog {}
     impl WindowImpl for JoinDialog {}
     impl AdwWindowImpl for JoinDialog {}
@@ -145,7 +155,7 @@ impl JoinDialog {
         (
             widgets.room.text().to_string(),
             widgets.server.text().to_string(),
-            widgets.mode().kind(),
+            kind_of(&widgets.password()),
             !widgets.password.text().is_empty(),
         )
     }
@@ -189,16 +199,15 @@ impl JoinDialog {
                 if let Some(server) = &link.server {
                     widgets.server.set_text(server);
                 }
-                use crate::protocol::crypto::Password;
-                let mode = match link.password.as_deref().map(Password::parse) {
-                    Some(Password::Disabled) => PasswordMode::None,
-                    Some(Password::Custom(password)) => {
-                        widgets.password.set_text(&password);
-                        PasswordMode::Custom
-                    }
-                    Some(Password::Default) | None => PasswordMode::Default,
-                };
-                widgets.mode.set_selected(mode.index());
+                let password = link
+                    .password
+                    .as_deref()
+                    .map(Password::parse)
+                    .unwrap_or_default();
+                if let Password::Custom(text) = &password {
+                    widgets.password.set_text(text);
+                }
+                widgets.mode.set_selected(choice_of(&password));
                 widgets.room.set_text(&link.room);
                 widgets.room.set_position(-1);
             }
@@ -221,24 +230,18 @@ impl JoinDialog {
         match validate(
             &widgets.room.text(),
             &widgets.server.text(),
-            widgets.mode(),
-            &widgets.password.text(),
+            widgets.password(),
         ) {
             Ok(request) => {
-                if widgets.mode() == PasswordMode::Custom {
+                if let Password::Custom(password) = &request.password {
                     crate::ui::keyring::remember_room_password(
                         &request.server,
                         &request.room,
-                        widgets
-                            .remember
-                            .is_active()
-                            .then_some(request.password.as_str()),
+                        widgets.remember.is_active().then_some(password.as_str()),
                     );
                 }
                 self.close();
-                if let Some(on_join) = self.imp().on_join.borrow().as_ref() {
-                    on_join(request);
-                }
+                self.emit_by_name::<()>("join-requested", &[&request]);
             }
             Err(problem) => {
                 let field = problem.0;
@@ -291,7 +294,7 @@ impl JoinDialog {
         let widgets = self.widgets();
         widgets.room.set_text(room);
         widgets.server.set_text(server);
-        widgets.mode.set_selected(PasswordMode::Custom.index());
+        widgets.mode.set_selected(CHOICE_CUSTOM);
         widgets.password.set_text(password);
         widgets.remember.set_active(remember);
     }
@@ -303,7 +306,7 @@ impl JoinDialog {
 
     fn password_mode_changed(&self) {
         let widgets = self.widgets();
-        let custom = widgets.mode() == PasswordMode::Custom;
+        let custom = widgets.custom_chosen();
         widgets.password.set_visible(custom);
         widgets.remember_row.set_visible(custom);
         if custom {
@@ -313,14 +316,26 @@ impl JoinDialog {
     }
 }
 
-/// Opens the dialog over `parent`; Join hands the request to `on_join`.
-/// Opens the join dialog, empty or `filled` in with a request made before (Edit… after an
-/// error).
+impl JoinDialog {
+    /// Join was pressed with a valid request (the dialog has closed already).
+    pub(crate) fn connect_join_requested<F: Fn(&Self, &JoinRequest) + 'static>(
+        &self,
+        f: F,
+    ) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "join-requested",
+            false,
+            glib::closure_local!(move |dialog: &Self, request: &JoinRequest| f(dialog, request)),
+        )
+    }
+}
+
+/// Opens the join dialog over `parent`, empty or `filled` in with a request made before
+/// (Edit… after an error); Join emits `join-requested` with the request.
 pub(crate) fn present(
     parent: &impl IsA<gtk::Window>,
     settings: &gio::Settings,
     filled: Option<&JoinRequest>,
-    on_join: impl Fn(JoinRequest) + 'static,
 ) -> JoinDialog {
     let settings = settings.clone();
 
@@ -334,23 +349,23 @@ pub(crate) fn present(
         .activates_default(true)
         .build();
     let modes = gtk::StringList::new(&[]);
-    for mode in PasswordMode::ALL {
-        modes.append(&mode.label());
+    for label in password_choices() {
+        modes.append(&label);
     }
     let saved_password = crate::ui::keyring::default_room_password(&settings);
-    let saved_mode = PasswordMode::from_setting(&saved_password);
+    let saved_custom = matches!(saved_password, Password::Custom(_));
     let mode = adw::ComboRow::builder()
         .title(gettext("Password"))
         .model(&modes)
-        .selected(saved_mode.index())
+        .selected(choice_of(&saved_password))
         .build();
     let password = adw::PasswordEntryRow::builder()
         .title(gettext("Room Password"))
         .activates_default(true)
-        .visible(saved_mode == PasswordMode::Custom)
+        .visible(saved_custom)
         .build();
-    if saved_mode == PasswordMode::Custom {
-        password.set_text(&saved_password);
+    if let Password::Custom(text) = &saved_password {
+        password.set_text(text);
     }
     let remember = gtk::Switch::builder().valign(gtk::Align::Center).build();
     let remember_row = adw::ActionRow::builder()
@@ -360,21 +375,20 @@ pub(crate) fn present(
                 .unwrap_or_else(|| gettext("Kept in the keyring, for the next time")),
         )
         .activatable_widget(&remember)
-        .visible(saved_mode == PasswordMode::Custom)
+        .visible(saved_custom)
         .build();
     remember_row.add_suffix(&remember);
     if let Some(request) = filled {
         room.set_text(&request.room);
         server.set_text(&request.server);
-        let filled_mode = PasswordMode::from_setting(&request.password);
-        mode.set_selected(filled_mode.index());
-        password.set_visible(filled_mode == PasswordMode::Custom);
-        remember_row.set_visible(filled_mode == PasswordMode::Custom);
-        password.set_text(if filled_mode == PasswordMode::Custom {
-            &request.password
-        } else {
-            ""
-        });
+        let custom = match &request.password {
+            Password::Custom(text) => Some(text.as_str()),
+            Password::Default | Password::Disabled => None,
+        };
+        mode.set_selected(choice_of(&request.password));
+        password.set_visible(custom.is_some());
+        remember_row.set_visible(custom.is_some());
+        password.set_text(custom.unwrap_or_default());
     }
 
     let group = adw::PreferencesGroup::builder()
@@ -444,7 +458,6 @@ pub(crate) fn present(
         .property("content", &body)
         .property("default-widget", &join)
         .build();
-    dialog.imp().on_join.replace(Some(Box::new(on_join)));
     let escape = gtk::ShortcutController::new();
     escape.add_shortcut(gtk::Shortcut::new(
         gtk::ShortcutTrigger::parse_string("Escape"),
@@ -554,11 +567,11 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
             if !recent.server.is_empty() {
                 widgets.server.set_text(&recent.server);
             }
-            let mode = PasswordMode::from_kind(&recent.password_kind);
-            widgets.mode.set_selected(mode.index());
+            let kind = password_of_kind(&recent.password_kind, "");
+            widgets.mode.set_selected(choice_of(&kind));
             widgets.password.set_text("");
             widgets.remember.set_active(false);
-            if mode == PasswordMode::Custom {
+            if widgets.custom_chosen() {
                 widgets.password.grab_focus();
                 dialog.fill_remembered_password(&widgets.server.text(), &recent.room);
             } else {
@@ -574,62 +587,53 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::join_request::{CHOICE_DEFAULT, CHOICE_NONE, password_from_text};
 
     #[test]
     fn a_valid_request_is_trimmed() {
         let request = validate(
             "  studio-a ",
             " wss://wss.vdo.ninja:443 ",
-            PasswordMode::Default,
-            "",
+            password_at(CHOICE_DEFAULT, ""),
         )
         .unwrap();
         assert_eq!(request.room, "studio-a");
         assert_eq!(request.server, "wss://wss.vdo.ninja:443");
-        assert_eq!(request.password, PASSWORD_DEFAULT);
+        assert_eq!(request.password, Password::Default);
     }
 
     #[test]
     fn problems_name_their_field() {
-        let field =
-            |room, server, mode, password| validate(room, server, mode, password).unwrap_err().0;
-        assert_eq!(
-            field(" ", "wss://x", PasswordMode::Default, ""),
-            Field::Room
-        );
-        assert_eq!(
-            field("r", "https://x", PasswordMode::Default, ""),
-            Field::Server
-        );
-        assert_eq!(
-            field("r", "wss://", PasswordMode::Default, ""),
-            Field::Server
-        );
-        assert_eq!(
-            field("r", "ws:///path", PasswordMode::Default, ""),
-            Field::Server
-        );
-        assert_eq!(
-            field("r", "ws://x", PasswordMode::Custom, ""),
-            Field::Password
-        );
+        let field = |room, server, choice, password| {
+            validate(room, server, password_at(choice, password))
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(field(" ", "wss://x", CHOICE_DEFAULT, ""), Field::Room);
+        assert_eq!(field("r", "https://x", CHOICE_DEFAULT, ""), Field::Server);
+        assert_eq!(field("r", "wss://", CHOICE_DEFAULT, ""), Field::Server);
+        assert_eq!(field("r", "ws:///path", CHOICE_DEFAULT, ""), Field::Server);
+        assert_eq!(field("r", "ws://x", CHOICE_CUSTOM, ""), Field::Password);
     }
 
     #[test]
     fn password_modes_map_to_the_wire_values() {
-        let password = |mode, text| {
-            validate("r", "ws://127.0.0.1:8443", mode, text)
+        let password = |choice, text| {
+            validate("r", "ws://127.0.0.1:8443", password_at(choice, text))
                 .unwrap()
                 .password
         };
-        assert_eq!(password(PasswordMode::None, "ignored"), PASSWORD_NONE);
-        assert_eq!(password(PasswordMode::Default, "ignored"), PASSWORD_DEFAULT);
-        assert_eq!(password(PasswordMode::Custom, "secret"), "secret");
-        assert_eq!(PasswordMode::from_setting(""), PasswordMode::Default);
-        assert_eq!(PasswordMode::from_setting("false"), PasswordMode::None);
-        assert_eq!(PasswordMode::from_setting("pw"), PasswordMode::Custom);
-        for mode in PasswordMode::ALL {
-            assert_eq!(PasswordMode::from_index(mode.index()), mode);
+        assert_eq!(password(CHOICE_NONE, "ignored"), Password::Disabled);
+        assert_eq!(password(CHOICE_DEFAULT, "ignored"), Password::Default);
+        assert_eq!(
+            password(CHOICE_CUSTOM, "secret"),
+            Password::Custom("secret".into())
+        );
+        assert_eq!(password_from_text(""), Password::Default);
+        assert_eq!(password_from_text("false"), Password::Disabled);
+        assert_eq!(password_from_text("pw"), Password::Custom("pw".into()));
+        for choice in [CHOICE_DEFAULT, CHOICE_CUSTOM, CHOICE_NONE] {
+            assert_eq!(choice_of(&password_at(choice, "pw")), choice);
         }
     }
 }

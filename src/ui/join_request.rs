@@ -1,80 +1,77 @@
 //! A room to join, as the Join dialog, a link or the command line gives it: plain data that
 //! the dialog hands to the window, so that neither needs the other's insides.
+//!
+//! Its password is a [`Password`]: the VDO.Ninja default, none, or one typed in. The password
+//! rows (the Join dialog's and Preferences') offer the same three choices, in that order.
+
+use gtk::glib;
 
 use crate::i18n::gettext;
-
-/// The password argument of `join-requested` meaning "the VDO.Ninja default password".
-pub const PASSWORD_DEFAULT: &str = "";
-/// The password argument of `join-requested` meaning "the room has no password".
-pub const PASSWORD_NONE: &str = "false";
+use crate::protocol::crypto::Password;
 
 /// A room to join, as the join dialog or the command line gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, glib::Boxed)]
+#[boxed_type(name = "RoomtapeJoinRequest")]
 pub struct JoinRequest {
     pub room: String,
     /// A ws:// or wss:// URL.
     pub server: String,
-    /// [`PASSWORD_DEFAULT`], [`PASSWORD_NONE`], or the password itself.
-    pub password: String,
+    pub password: Password,
 }
 
-/// How the room is protected, as the password combo row offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PasswordMode {
-    /// The VDO.Ninja default password.
-    Default,
-    /// A password the operator types.
-    Custom,
-    /// No password at all.
-    None,
+/// The password choices' position in the password rows: Default, Custom, None.
+pub(crate) const CHOICE_DEFAULT: u32 = 0;
+pub(crate) const CHOICE_CUSTOM: u32 = 1;
+pub(crate) const CHOICE_NONE: u32 = 2;
+
+/// The password rows' entries, in order.
+pub(crate) fn password_choices() -> [String; 3] {
+    [gettext("Default"), gettext("Custom"), gettext("None")]
 }
 
-impl PasswordMode {
-    /// In the order of the combo row.
-    pub(crate) const ALL: [Self; 3] = [Self::Default, Self::Custom, Self::None];
-
-    pub(crate) fn label(self) -> String {
-        match self {
-            Self::Default => gettext("Default"),
-            Self::Custom => gettext("Custom"),
-            Self::None => gettext("None"),
-        }
+/// Where the password rows show `password`.
+pub(crate) fn choice_of(password: &Password) -> u32 {
+    match password {
+        Password::Default => CHOICE_DEFAULT,
+        Password::Custom(_) => CHOICE_CUSTOM,
+        Password::Disabled => CHOICE_NONE,
     }
+}
 
-    /// Reads the `password` setting: empty is the default, "false" is none.
-    pub(crate) fn from_setting(password: &str) -> Self {
-        match password {
-            PASSWORD_DEFAULT => Self::Default,
-            PASSWORD_NONE => Self::None,
-            _ => Self::Custom,
-        }
+/// The password a row's choice stands for; `custom` is what is typed for Custom.
+pub(crate) fn password_at(choice: u32, custom: &str) -> Password {
+    match choice {
+        CHOICE_CUSTOM => Password::Custom(custom.to_owned()),
+        CHOICE_NONE => Password::Disabled,
+        _ => Password::Default,
     }
+}
 
-    /// How the recent-rooms list records it.
-    pub(crate) fn kind(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::Custom => "custom",
-            Self::None => "none",
-        }
+/// How the settings (`password-kind`, the recent-rooms list) name a password's kind; the
+/// password itself is never written there.
+pub(crate) fn kind_of(password: &Password) -> &'static str {
+    match password {
+        Password::Default => "default",
+        Password::Custom(_) => "custom",
+        Password::Disabled => "none",
     }
+}
 
-    pub(crate) fn from_kind(kind: &str) -> Self {
-        match kind {
-            "custom" => Self::Custom,
-            "none" => Self::None,
-            _ => Self::Default,
-        }
+/// The password of the kind the settings name; `custom` is the known custom password.
+pub(crate) fn password_of_kind(kind: &str, custom: &str) -> Password {
+    match kind {
+        "custom" => Password::Custom(custom.to_owned()),
+        "none" => Password::Disabled,
+        _ => Password::Default,
     }
+}
 
-    pub(crate) fn index(self) -> u32 {
-        Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
-    }
-
-    pub(crate) fn from_index(index: u32) -> Self {
-        Self::ALL
-            .get(index as usize)
-            .copied()
-            .unwrap_or(Self::Default)
+/// A password as `--password` takes it: empty for the default, "false" for none, anything
+/// else is the password.
+pub(crate) fn password_from_text(text: &str) -> Password {
+    match text {
+        "" => Password::Default,
+        "false" => Password::Disabled,
+        custom => Password::Custom(custom.to_owned()),
     }
 }

@@ -11,9 +11,9 @@ use futures_channel::oneshot;
 use gtk::{gio, glib, prelude::*};
 
 use crate::i18n::gettext;
+use crate::protocol::crypto::Password;
 use crate::secrets::{self, KeyringError, SecretKey};
-use crate::ui::join_request::PasswordMode;
-use crate::ui::{PASSWORD_DEFAULT, PASSWORD_NONE};
+use crate::ui::join_request::{kind_of, password_of_kind};
 
 #[derive(Default)]
 struct State {
@@ -82,15 +82,17 @@ pub(crate) async fn ready(settings: &gio::Settings) {
 /// settings only once the keyring has them.
 async fn move_old_settings(settings: &gio::Settings) {
     let old_password = settings.string("password");
+    // The old key said "" for the default password and "false" for none.
     match old_password.as_str() {
         "" => {}
-        PASSWORD_NONE => {
-            let _ = settings.set_string("password-kind", PasswordMode::None.kind());
+        "false" => {
+            let _ = settings.set_string("password-kind", kind_of(&Password::Disabled));
             settings.reset("password");
         }
         custom => {
             if store(&SecretKey::DefaultRoomPassword, custom).await {
-                let _ = settings.set_string("password-kind", PasswordMode::Custom.kind());
+                let kind = kind_of(&Password::Custom(custom.to_owned()));
+                let _ = settings.set_string("password-kind", kind);
                 settings.reset("password");
             } else {
                 STATE.with_borrow_mut(|state| state.default_password = Some(custom.to_owned()));
@@ -152,30 +154,28 @@ pub(crate) fn unavailable_reason() -> Option<String> {
     STATE.with_borrow(|state| state.unavailable.as_ref().map(ToString::to_string))
 }
 
-/// The default room password as a join request carries it: [`PASSWORD_DEFAULT`],
-/// [`PASSWORD_NONE`] or the custom password (the default when none is known).
-pub(crate) fn default_room_password(settings: &gio::Settings) -> String {
-    match PasswordMode::from_kind(&settings.string("password-kind")) {
-        PasswordMode::Default => PASSWORD_DEFAULT.to_owned(),
-        PasswordMode::None => PASSWORD_NONE.to_owned(),
-        PasswordMode::Custom => STATE
+/// The default room password: the kind the settings name, with the custom password from the
+/// keyring (the default when none is known).
+pub(crate) fn default_room_password(settings: &gio::Settings) -> Password {
+    match password_of_kind(&settings.string("password-kind"), "") {
+        Password::Custom(_) => STATE
             .with_borrow(|state| state.default_password.clone())
             .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| PASSWORD_DEFAULT.to_owned()),
+            .map_or(Password::Default, Password::Custom),
+        other => other,
     }
 }
 
 /// Preferences' choice of default room password: the kind goes to the settings, a custom
 /// password to the keyring; leaving Custom forgets the password.
-pub(crate) fn set_default_room_password(
-    settings: &gio::Settings,
-    mode: PasswordMode,
-    custom: &str,
-) {
-    if let Err(err) = settings.set_string("password-kind", mode.kind()) {
+pub(crate) fn set_default_room_password(settings: &gio::Settings, password: &Password) {
+    if let Err(err) = settings.set_string("password-kind", kind_of(password)) {
         tracing::warn!("could not save the password choice: {err}");
     }
-    let kept = (mode == PasswordMode::Custom && !custom.is_empty()).then(|| custom.to_owned());
+    let kept = match password {
+        Password::Custom(custom) if !custom.is_empty() => Some(custom.clone()),
+        _ => None,
+    };
     STATE.with_borrow_mut(|state| state.default_password = kept);
     write_soon(SecretKey::DefaultRoomPassword);
 }

@@ -34,7 +34,7 @@ use gtk::{gio, glib};
 
 use crate::config::{APP_ID, SOURCE_DATA_DIR};
 
-pub use window::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE, RoomtapeWindow, ViewState};
+pub use window::{JoinRequest, RecordState, RoomtapeWindow, ViewState};
 
 /// What the window does right after it opens, from the command line.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -304,9 +304,11 @@ fn join_with_defaults(
         async move {
             keyring::ready(&settings).await;
             let server = server.unwrap_or_else(|| settings.string("server-url").into());
-            let password = password.unwrap_or_else(|| keyring::default_room_password(&settings));
-            let mode = join_dialog::PasswordMode::from_setting(&password);
-            match join_dialog::validate(&room, &server, mode, &password) {
+            let password = password.map_or_else(
+                || keyring::default_room_password(&settings),
+                |text| join_request::password_from_text(&text),
+            );
+            match join_dialog::validate(&room, &server, password) {
                 Ok(request) => window.request_join(request),
                 Err((_, problem)) => refused(&window, problem),
             }
@@ -349,7 +351,7 @@ fn remote_control_actions() -> Vec<gio::ActionEntry<adw::Application>> {
         .activate(|app: &adw::Application, _, _| {
             if let Some(window) = remote_window(app)
                 && window.view_state() == ViewState::Room
-                && !window.is_recording()
+                && window.record_state() != RecordState::Running
             {
                 let _ = WidgetExt::activate_action(&window, "win.record", None);
             }
@@ -358,7 +360,7 @@ fn remote_control_actions() -> Vec<gio::ActionEntry<adw::Application>> {
     let stop = gio::ActionEntry::builder("stop")
         .activate(|app: &adw::Application, _, _| {
             if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>()
-                && window.is_recording()
+                && window.record_state() == RecordState::Running
             {
                 let _ = WidgetExt::activate_action(&window, "win.record", None);
             }

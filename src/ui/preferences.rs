@@ -220,24 +220,27 @@ fn recording_page(
 /// The default room password as the join dialog asks for it: Default, Custom (then typed)
 /// or None. The choice goes to the `password-kind` key, a custom password to the keyring.
 fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntryRow) {
-    use crate::ui::join_request::PasswordMode;
+    use crate::protocol::crypto::Password;
+    use crate::ui::join_request::{CHOICE_CUSTOM, choice_of, password_at, password_choices};
     let labels = gtk::StringList::new(&[]);
-    for mode in PasswordMode::ALL {
-        labels.append(&mode.label());
+    for label in password_choices() {
+        labels.append(&label);
     }
     let saved = crate::ui::keyring::default_room_password(settings);
-    let saved_mode = PasswordMode::from_kind(&settings.string("password-kind"));
+    // The kind chosen, even when the custom password itself is not known (yet).
+    let saved_kind =
+        crate::ui::join_request::password_of_kind(&settings.string("password-kind"), "");
     let mode = adw::ComboRow::builder()
         .title(gettext("Room Password"))
         .model(&labels)
-        .selected(saved_mode.index())
+        .selected(choice_of(&saved_kind))
         .build();
     let password = adw::PasswordEntryRow::builder()
         .title(gettext("Password"))
-        .visible(saved_mode == PasswordMode::Custom)
+        .visible(matches!(saved_kind, Password::Custom(_)))
         .build();
-    if PasswordMode::from_setting(&saved) == PasswordMode::Custom {
-        password.set_text(&saved);
+    if let Password::Custom(text) = &saved {
+        password.set_text(text);
     }
     let store = glib::clone!(
         #[strong]
@@ -247,13 +250,14 @@ fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntry
         #[weak]
         password,
         move || {
-            let chosen = PasswordMode::from_index(mode.selected());
-            password.set_visible(chosen == PasswordMode::Custom);
+            let custom = mode.selected() == CHOICE_CUSTOM;
+            password.set_visible(custom);
             // An empty custom password is not saved: it would mean the default.
-            if chosen == PasswordMode::Custom && password.text().is_empty() {
+            if custom && password.text().is_empty() {
                 return;
             }
-            crate::ui::keyring::set_default_room_password(&settings, chosen, &password.text());
+            let chosen = password_at(mode.selected(), &password.text());
+            crate::ui::keyring::set_default_room_password(&settings, &chosen);
         }
     );
     let on_mode = store.clone();

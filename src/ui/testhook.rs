@@ -12,8 +12,9 @@ use adw::prelude::*;
 use gtk::glib;
 use gtk::glib::translate::IntoGlib;
 
-use super::RoomtapeWindow;
-use super::session::{Session, demo_people};
+use super::session::Session;
+use super::{RecordState, RoomtapeWindow};
+use crate::media::demo::demo_people;
 use crate::media::publisher::VideoMode;
 
 /// How long the room may take until every tile is connected.
@@ -231,7 +232,7 @@ async fn confirm_before_stopping(
     let another = super::JoinRequest {
         room: "another-room".into(),
         server: "ws://127.0.0.1:9".into(),
-        password: super::PASSWORD_DEFAULT.into(),
+        password: crate::protocol::crypto::Password::Default,
     };
     for attempt in ["leave", "demo", "join"] {
         match attempt {
@@ -244,7 +245,7 @@ async fn confirm_before_stopping(
             _ => window.request_join(another.clone()),
         }
         let mut asked = answer_dialog(window, "cancel").await;
-        asked["still_recording"] = window.is_recording().into();
+        asked["still_recording"] = (window.record_state() == RecordState::Running).into();
         asked["view"] = format!("{:?}", window.view_state()).into();
         report.insert(format!("{attempt}_asked"), asked);
     }
@@ -371,7 +372,7 @@ async fn write_secrets(window: &RoomtapeWindow) -> serde_json::Map<String, serde
     if let Some(preferences) = &preferences {
         let root = preferences.upcast_ref::<gtk::Widget>();
         if let Some(mode) = row::<adw::ComboRow>(root, "Room Password") {
-            mode.set_selected(super::join_dialog::PasswordMode::Custom.index());
+            mode.set_selected(super::join_request::CHOICE_CUSTOM);
         }
         let typed = [
             row::<adw::PasswordEntryRow>(root, "Password")
@@ -482,7 +483,13 @@ async fn freeze_media(
             .tiles()
             .into_iter()
             .find(|t| t.label().eq_ignore_ascii_case(FROZEN_STREAM))
-            .map(|t| (t.ice_state(), t.ice_badge_text(), t.ice_badge_classes()))
+            .map(|t| {
+                (
+                    t.ice_state().as_str().to_owned(),
+                    t.ice_badge_text(),
+                    t.ice_badge_classes(),
+                )
+            })
     };
     report.insert(
         "frozen".into(),
@@ -556,7 +563,7 @@ async fn record(
         let dialog = wait_for(DIALOG_TIMEOUT, || presented_dialog(window)).await;
         let mut asked = dialog_report(dialog.as_ref());
         asked["window_visible"] = window.is_visible().into();
-        asked["still_recording"] = window.is_recording().into();
+        asked["still_recording"] = (window.record_state() == RecordState::Running).into();
         report.insert("close_asked".into(), asked);
         if let Some(dialog) = dialog {
             dialog.response("stop");

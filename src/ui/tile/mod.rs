@@ -8,6 +8,10 @@ use gtk::{gdk, glib};
 
 use crate::i18n::{gettext, gettext_f};
 
+mod state;
+
+pub use state::{IceBadge, PairBadge, Placeholder};
+
 /// `hh:mm:ss` for the recording time.
 pub fn format_elapsed(secs: u64) -> String {
     format!(
@@ -71,12 +75,12 @@ mod imp {
         /// The name shown (the label the participant chose, or their stream id).
         #[property(get, set = Self::set_label_text, explicit_notify)]
         pub(super) label: RefCell<String>,
-        /// The ICE badge's state: new, checking, connected, completed, failed, disconnected, closed.
-        #[property(get)]
-        pub(super) ice_state: RefCell<String>,
-        /// The selected pair's kind (host, srflx, prflx, relay), empty before one is chosen.
-        #[property(get)]
-        pub(super) pair_kind: RefCell<String>,
+        /// The connection badge's state.
+        #[property(get, set = Self::set_ice_state, explicit_notify, builder(IceBadge::default()))]
+        pub(super) ice_state: Cell<IceBadge>,
+        /// The selected pair's kind, none before one is chosen.
+        #[property(get, set = Self::set_pair_kind, explicit_notify, builder(PairBadge::default()))]
+        pub(super) pair_kind: Cell<PairBadge>,
         /// They left the room: the tile is greyed and can be dismissed.
         #[property(get)]
         pub(super) left: Cell<bool>,
@@ -88,10 +92,9 @@ mod imp {
         /// Video frames are showing.
         #[property(get)]
         pub(super) has_video: Cell<bool>,
-        /// What shows in place of the video: "camera-off", "waiting", "connecting", "left",
-        /// or empty while the video shows.
-        #[property(get)]
-        pub(super) placeholder: RefCell<String>,
+        /// What shows in place of the video; none while the video shows.
+        #[property(get, builder(Placeholder::default()))]
+        pub(super) placeholder: Cell<Placeholder>,
         pub(super) recording_secs: Cell<Option<u64>>,
         pub(super) video_expected: Cell<bool>,
     }
@@ -104,6 +107,7 @@ mod imp {
 
         fn class_init(klass: &mut Self::Class) {
             klass.bind_template();
+            klass.bind_template_callbacks();
             klass.set_css_name("roomtape-tile");
         }
 
@@ -122,12 +126,82 @@ mod imp {
             self.obj().update_view();
         }
 
+        fn set_ice_state(&self, state: IceBadge) {
+            if self.ice_state.replace(state) != state {
+                self.obj().notify_ice_state();
+                self.obj().update_view();
+            }
+        }
+
+        fn set_pair_kind(&self, kind: PairBadge) {
+            if self.pair_kind.replace(kind) != kind {
+                self.obj().notify_pair_kind();
+                self.obj().update_view();
+            }
+        }
+
         fn set_included(&self, included: bool) {
             if self.included.replace(included) != included {
                 self.record_toggle.set_active(included);
                 self.obj().notify_included();
                 self.obj().update_view();
             }
+        }
+    }
+
+    // The words, icons and pages that the template binds to the tile's typed state.
+    #[gtk::template_callbacks(functions)]
+    impl RoomtapeTile {
+        #[template_callback]
+        fn video_page(placeholder: Placeholder) -> &'static str {
+            if placeholder == Placeholder::None {
+                "video"
+            } else {
+                "off"
+            }
+        }
+
+        #[template_callback]
+        fn placeholder_icon(placeholder: Placeholder) -> &'static str {
+            placeholder.icon_name()
+        }
+
+        #[template_callback]
+        fn placeholder_text(placeholder: Placeholder) -> String {
+            placeholder.text()
+        }
+
+        /// Without video a person is shown by their initials, as in a call.
+        #[template_callback]
+        fn shows_initials(placeholder: Placeholder) -> bool {
+            placeholder == Placeholder::CameraOff
+        }
+
+        #[template_callback]
+        fn shows_icon(placeholder: Placeholder) -> bool {
+            placeholder != Placeholder::CameraOff
+        }
+
+        #[template_callback]
+        fn badge_text(state: IceBadge, pair: PairBadge) -> String {
+            super::badge_text(state, pair)
+        }
+
+        #[template_callback]
+        fn badge_tooltip(state: IceBadge, pair: PairBadge) -> String {
+            gettext_f(
+                "Connection: {state}. Candidate pair: {pair}",
+                &[
+                    ("state", &state.text()),
+                    (
+                        "pair",
+                        &match pair {
+                            PairBadge::None => gettext("none selected yet"),
+                            kind => kind.as_str().to_owned(),
+                        },
+                    ),
+                ],
+            )
         }
     }
 
@@ -142,7 +216,6 @@ mod imp {
             self.parent_constructed();
             let obj = self.obj();
             self.included.set(true);
-            self.ice_state.replace("new".to_owned());
             self.record_toggle.connect_toggled(glib::clone!(
                 #[weak]
                 obj,
@@ -203,22 +276,6 @@ impl RoomtapeTile {
         self.update_view();
     }
 
-    /// The ICE badge: the combined state and, once chosen, the selected pair's kind.
-    pub fn set_ice(&self, state: &str, pair_kind: Option<&str>) {
-        let imp = self.imp();
-        let old_state = imp.ice_state.replace(state.to_owned());
-        let old_pair = imp
-            .pair_kind
-            .replace(pair_kind.unwrap_or_default().to_owned());
-        if old_state != state {
-            self.notify_ice_state();
-        }
-        if old_pair != pair_kind.unwrap_or_default() {
-            self.notify_pair_kind();
-        }
-        self.update_view();
-    }
-
     /// Left because the connection was lost (no goodbye): the placeholder says so.
     pub fn set_connection_lost(&self, lost: bool) {
         if self.imp().connection_lost.replace(lost) != lost {
@@ -271,11 +328,7 @@ impl RoomtapeTile {
     /// The text shown in place of the video ("Camera off", "Connecting…"), empty while the
     /// video shows.
     pub fn placeholder_text(&self) -> String {
-        if self.imp().has_video.get() {
-            String::new()
-        } else {
-            self.imp().placeholder_label.label().into()
-        }
+        self.imp().placeholder_label.label().into()
     }
 
     /// What a watchdog found, shown over the video; `None` clears it.
@@ -297,90 +350,30 @@ impl RoomtapeTile {
         let imp = self.imp();
         let label = imp.label.borrow().clone();
         let left = imp.left.get();
-        let ice = imp.ice_state.borrow().clone();
-        let pair = imp.pair_kind.borrow().clone();
-        imp.name_label.set_label(&label);
+        let ice = imp.ice_state.get();
 
-        imp.video_stack
-            .set_visible_child_name(if imp.has_video.get() { "video" } else { "off" });
-        let (kind, icon, text) = if left && imp.connection_lost.get() {
-            (
-                "left",
-                "network-offline-symbolic",
-                gettext("Connection lost"),
-            )
+        let placeholder = if imp.has_video.get() {
+            Placeholder::None
+        } else if left && imp.connection_lost.get() {
+            Placeholder::ConnectionLost
         } else if left {
-            ("left", "system-log-out-symbolic", gettext("Left the room"))
+            Placeholder::Left
         } else if imp.video_expected.get() {
-            (
-                "waiting",
-                "camera-video-symbolic",
-                gettext("Waiting for video…"),
-            )
-        } else if matches!(ice.as_str(), "connected" | "completed") {
-            (
-                "camera-off",
-                "camera-disabled-symbolic",
-                gettext("Camera off"),
-            )
+            Placeholder::Waiting
+        } else if ice.is_connected() {
+            Placeholder::CameraOff
         } else {
-            (
-                "connecting",
-                "network-wired-symbolic",
-                gettext("Connecting…"),
-            )
+            Placeholder::Connecting
         };
-        // Without video a person is shown by their initials, as in a call.
-        let camera_off = kind == "camera-off";
-        imp.placeholder_avatar.set_text(Some(&label));
-        imp.placeholder_avatar.set_visible(camera_off);
-        imp.placeholder_icon.set_visible(!camera_off);
-        imp.placeholder_icon.set_icon_name(Some(icon));
-        imp.placeholder_label.set_label(&text);
-        let kind = if imp.has_video.get() { "" } else { kind };
-        if *imp.placeholder.borrow() != kind {
-            imp.placeholder.replace(kind.to_owned());
+        if imp.placeholder.replace(placeholder) != placeholder {
             self.notify_placeholder();
         }
 
-        for class in [
-            "ice-new",
-            "ice-checking",
-            "ice-connected",
-            "ice-completed",
-            "ice-failed",
-            "ice-disconnected",
-            "ice-closed",
-            "ice-no-media",
-        ] {
-            imp.ice_badge.remove_css_class(class);
+        for state in IceBadge::ALL {
+            imp.ice_badge.remove_css_class(&state.css_class());
         }
-        let state_text = crate::ui::panel::ice_state_text(&ice);
-        let badge = if pair.is_empty() {
-            state_text.clone()
-        } else {
-            gettext_f(
-                // Translators: a participant's connection badge: the ICE state and the kinds of candidates in use (host, srflx, relay).
-                "{state} · {pair}",
-                &[("state", &state_text), ("pair", &pair)],
-            )
-        };
-        imp.ice_badge.set_label(&badge);
-        imp.ice_badge.add_css_class(&format!("ice-{ice}"));
-        imp.ice_badge.set_tooltip_text(Some(&gettext_f(
-            "Connection: {state}. Candidate pair: {pair}",
-            &[
-                ("state", &state_text),
-                (
-                    "pair",
-                    &if pair.is_empty() {
-                        gettext("none selected yet")
-                    } else {
-                        pair.clone()
-                    },
-                ),
-            ],
-        )));
+        imp.ice_badge.add_css_class(&ice.css_class());
+        let badge = badge_text(ice, imp.pair_kind.get());
 
         let meter_text = gettext_f("How loud {name} is", &[("name", &label)]);
         imp.level_bar.set_tooltip_text(Some(&meter_text));
@@ -434,6 +427,18 @@ impl RoomtapeTile {
             "{name}: {state}",
             &[("name", &label), ("state", &badge)],
         ))]);
+    }
+}
+
+/// The badge's words: the state and, once chosen, the kind of pair in use.
+fn badge_text(state: IceBadge, pair: PairBadge) -> String {
+    match pair {
+        PairBadge::None => state.text(),
+        kind => gettext_f(
+            // Translators: a participant's connection badge: the ICE state and the kinds of candidates in use (host, srflx, relay).
+            "{state} · {pair}",
+            &[("state", &state.text()), ("pair", kind.as_str())],
+        ),
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! | signal | arguments | emitted by |
 //! | --- | --- | --- |
-//! | `join-requested` | room, server, password (all `String`) | join dialog, `--room`, Try Again |
+//! | `join-requested` | a [`JoinRequest`] | join dialog, `--room`, Try Again |
 //! | `demo-requested` | none | "Try the Demo Room", `win.demo`, `--demo`, Try Again |
 //! | `leave-requested` | none | Cancel while joining, Back on the error page, `win.leave` |
 //! | `record-requested` | none | the Record button, `win.record`: start, or stop when recording |
@@ -19,6 +19,11 @@ use adw::subclass::prelude::*;
 use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
+use crate::protocol::crypto::Password;
+
+mod record;
+
+pub use record::RecordState;
 
 /// What the Live page shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +39,7 @@ pub enum ViewState {
     Error(String),
 }
 
-pub use crate::ui::join_request::{JoinRequest, PASSWORD_DEFAULT, PASSWORD_NONE};
+pub use crate::ui::join_request::JoinRequest;
 
 /// The operator's last request, repeated by "Try Again".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +66,6 @@ mod imp {
         pub(super) view_stack: TemplateChild<adw::ViewStack>,
         #[template_child]
         pub(super) record_button: TemplateChild<gtk::Button>,
-        #[template_child]
-        pub(super) record_content: TemplateChild<adw::ButtonContent>,
         #[template_child]
         pub(super) menu_button: TemplateChild<gtk::MenuButton>,
         #[template_child]
@@ -117,10 +120,11 @@ mod imp {
         pub(super) settings: OnceCell<gio::Settings>,
         pub(super) state: RefCell<ViewState>,
         pub(super) request: RefCell<Option<RoomRequest>>,
-        pub(super) recording: Cell<bool>,
-        /// Stopping: files are being finalised.
-        pub(super) finishing: Cell<bool>,
+        /// Where the recording is; the app layer sets it, the Record button shows it.
+        #[property(get, set = Self::set_record_state, explicit_notify, builder(RecordState::default()))]
+        pub(super) record_state: Cell<RecordState>,
         /// Seconds recorded so far, for the Stop button.
+        #[property(get, set = Self::set_record_elapsed, explicit_notify)]
         pub(super) record_elapsed: Cell<u64>,
         /// The operator confirmed closing (or nothing needs confirming any more).
         pub(super) allow_close: Cell<bool>,
@@ -137,6 +141,7 @@ mod imp {
         fn class_init(klass: &mut Self::Class) {
             crate::ui::tile_grid::TileGrid::ensure_type();
             klass.bind_template();
+            klass.bind_template_callbacks();
 
             klass.install_action("win.join", None, |win, _, _| win.show_join_dialog());
             klass.install_action("win.edit-join", None, |win, _, _| win.edit_join());
@@ -166,6 +171,24 @@ mod imp {
         }
     }
 
+    impl RoomtapeWindow {
+        fn set_record_state(&self, state: RecordState) {
+            if self.record_state.replace(state) != state {
+                // A new recording's clock starts at zero.
+                self.record_elapsed.set(0);
+                self.obj().notify_record_elapsed();
+                self.obj().notify_record_state();
+                self.obj().update_view();
+            }
+        }
+
+        fn set_record_elapsed(&self, secs: u64) {
+            if self.record_elapsed.replace(secs) != secs {
+                self.obj().notify_record_elapsed();
+            }
+        }
+    }
+
     #[glib::derived_properties]
     impl ObjectImpl for RoomtapeWindow {
         fn signals() -> &'static [Signal] {
@@ -173,7 +196,7 @@ mod imp {
             SIGNALS.get_or_init(|| {
                 vec![
                     Signal::builder("join-requested")
-                        .param_types([String::static_type(); 3])
+                        .param_types([JoinRequest::static_type()])
                         .build(),
                     Signal::builder("demo-requested").build(),
                     Signal::builder("leave-requested").build(),
@@ -213,7 +236,7 @@ mod imp {
     impl WindowImpl for RoomtapeWindow {
         fn close_request(&self) -> glib::Propagation {
             let obj = self.obj();
-            if (self.recording.get() || self.finishing.get()) && !self.allow_close.get() {
+            if self.record_state.get() != RecordState::Idle && !self.allow_close.get() {
                 obj.confirm_close();
                 return glib::Propagation::Stop;
             }
@@ -260,24 +283,6 @@ impl RoomtapeWindow {
         }
         self.imp().state.replace(state);
         self.update_view();
-    }
-
-    /// Files are being finalised after Stop: the Record button shows "Finishing…".
-    pub fn set_finishing(&self, finishing: bool) {
-        if self.imp().finishing.replace(finishing) != finishing {
-            self.update_view();
-        }
-    }
-
-    pub fn is_finishing(&self) -> bool {
-        self.imp().finishing.get()
-    }
-
-    /// Seconds recorded so far, shown on the Stop button.
-    pub fn set_record_elapsed(&self, secs: u64) {
-        if self.imp().record_elapsed.replace(secs) != secs {
-            self.update_view();
-        }
     }
 
     /// Lets the next close go through without asking (after stopping for a close).
@@ -360,9 +365,11 @@ impl RoomtapeWindow {
         let Some(RoomRequest::Join(request)) = request else {
             return;
         };
-        let password = match request.password.as_str() {
-            PASSWORD_DEFAULT => None,
-            other => Some(other),
+        // The link says "false" for a room without a password, as VDO.Ninja's own links do.
+        let password = match &request.password {
+            Password::Default => None,
+            Password::Disabled => Some("false"),
+            Password::Custom(text) => Some(text.as_str()),
         };
         let salt = self.settings().string("salt");
         let salt = Some(salt.trim()).filter(|s| !s.is_empty());
@@ -394,79 +401,6 @@ impl RoomtapeWindow {
     /// The side panel (flap).
     pub fn flap(&self) -> adw::Flap {
         self.imp().flap.get()
-    }
-
-    /// Asks before closing while a recording runs; "Stop and Close" emits
-    /// `stop-and-close-requested`.
-    fn confirm_close(&self) {
-        self.confirm_stop(
-            &gettext("Stop Recording and Close?"),
-            &gettext(
-                "The room is being recorded. Closing stops the recording and finishes every file first.",
-            ),
-            &gettext("_Stop and Close"),
-            |win| win.emit_by_name::<()>("stop-and-close-requested", &[]),
-        );
-    }
-
-    /// Whether leaving the room now would stop a recording (running or finishing its files).
-    fn leaving_stops_a_recording(&self) -> bool {
-        self.is_recording() || self.is_finishing()
-    }
-
-    /// The same question as closing the window, for anything else that would end a running
-    /// recording: `then` runs only when the operator chose to stop.
-    fn confirm_stop(
-        &self,
-        heading: &str,
-        body: &str,
-        stop_label: &str,
-        then: impl Fn(&Self) + 'static,
-    ) {
-        let dialog = adw::MessageDialog::new(Some(self), Some(heading), Some(body));
-        dialog.add_responses(&[
-            ("cancel", &gettext("_Keep Recording")),
-            ("stop", stop_label),
-        ]);
-        dialog.set_response_appearance("stop", adw::ResponseAppearance::Destructive);
-        dialog.set_default_response(Some("cancel"));
-        dialog.set_close_response("cancel");
-        dialog.connect_response(
-            None,
-            glib::clone!(
-                #[weak(rename_to = win)]
-                self,
-                move |_, response| {
-                    if response == "stop" {
-                        then(&win);
-                    }
-                }
-            ),
-        );
-        dialog.present();
-    }
-
-    pub fn connect_stop_and_close_requested<F: Fn(&Self) + 'static>(
-        &self,
-        f: F,
-    ) -> glib::SignalHandlerId {
-        self.connect_closure(
-            "stop-and-close-requested",
-            false,
-            glib::closure_local!(move |win: &Self| f(win)),
-        )
-    }
-
-    /// Whether a recording runs; the Record button turns into a red Stop button.
-    pub fn is_recording(&self) -> bool {
-        self.imp().recording.get()
-    }
-
-    pub fn set_recording(&self, recording: bool) {
-        if self.imp().recording.replace(recording) != recording {
-            self.imp().record_elapsed.set(0);
-            self.update_view();
-        }
     }
 
     /// The Live page's tile grid; the app layer adds one child per participant.
@@ -501,12 +435,12 @@ impl RoomtapeWindow {
     }
 
     fn present_join_dialog(&self, filled: Option<&JoinRequest>) {
-        let on_join = glib::clone!(
+        let dialog = crate::ui::join_dialog::present(self, &self.settings(), filled);
+        dialog.connect_join_requested(glib::clone!(
             #[weak(rename_to = window)]
             self,
-            move |request| window.request_join(request)
-        );
-        crate::ui::join_dialog::present(self, &self.settings(), filled, on_join);
+            move |_, request| window.request_join(request.clone())
+        ));
     }
 
     /// Shows Joining, remembers the room and emits `join-requested`; asks first when that
@@ -532,13 +466,10 @@ impl RoomtapeWindow {
             &self.settings(),
             &request.room,
             &request.server,
-            crate::ui::join_dialog::PasswordMode::from_setting(&request.password).kind(),
+            crate::ui::join_request::kind_of(&request.password),
         );
         self.start_request(RoomRequest::Join(request.clone()));
-        self.emit_by_name::<()>(
-            "join-requested",
-            &[&request.room, &request.server, &request.password],
-        );
+        self.emit_by_name::<()>("join-requested", &[&request]);
     }
 
     /// Shows Joining and emits `demo-requested`; asks first when that would stop a running
@@ -582,7 +513,7 @@ impl RoomtapeWindow {
 
     /// Leaves without asking; a recording is stopped and its files finished.
     pub(crate) fn leave_now(&self) {
-        self.imp().recording.set(false);
+        self.stop_showing_a_running_recording();
         self.imp().state.replace(ViewState::Empty);
         self.update_view();
         self.emit_by_name::<()>("leave-requested", &[]);
@@ -595,19 +526,7 @@ impl RoomtapeWindow {
         self.connect_closure(
             "join-requested",
             false,
-            glib::closure_local!(move |win: &Self,
-                                       room: String,
-                                       server: String,
-                                       password: String| {
-                f(
-                    win,
-                    &JoinRequest {
-                        room,
-                        server,
-                        password,
-                    },
-                );
-            }),
+            glib::closure_local!(move |win: &Self, request: &JoinRequest| f(win, request)),
         )
     }
 
@@ -638,10 +557,22 @@ impl RoomtapeWindow {
     fn start_request(&self, request: RoomRequest) {
         let imp = self.imp();
         imp.request.replace(Some(request));
-        imp.recording.set(false);
+        self.stop_showing_a_running_recording();
         imp.state.replace(ViewState::Joining);
         imp.view_stack.set_visible_child_name("live");
         self.update_view();
+    }
+
+    /// Leaving a room ends its running recording; one that is finishing goes on until the app
+    /// layer says it is done.
+    fn stop_showing_a_running_recording(&self) {
+        let imp = self.imp();
+        if imp.record_state.get() == RecordState::Running {
+            imp.record_state.set(RecordState::Idle);
+            imp.record_elapsed.set(0);
+            self.notify_record_elapsed();
+            self.notify_record_state();
+        }
     }
 
     fn retry(&self) {
@@ -669,7 +600,8 @@ impl RoomtapeWindow {
     fn update_view(&self) {
         let imp = self.imp();
         let state = imp.state.borrow().clone();
-        let recording = imp.recording.get() && state == ViewState::Room;
+        let record_state = imp.record_state.get();
+        let recording = record_state == RecordState::Running && state == ViewState::Room;
         let summary = self.room_summary();
 
         let page = match &state {
@@ -743,42 +675,15 @@ impl RoomtapeWindow {
             imp.status_revealer.set_reveal_child(false);
         }
 
-        // The Record button: "Record Room", a red "Stop · 00:12:31" while recording, and
-        // "Finishing…" until every file is final.
-        let finishing = imp.finishing.get();
-        if finishing {
-            imp.record_content.set_icon_name("content-loading-symbolic");
-            imp.record_content.set_label(&gettext("Finishing…"));
-            imp.record_button.set_tooltip_text(Some(&gettext(
-                "Every participant's file is being finalised",
-            )));
-            imp.record_button.remove_css_class("recording");
-            imp.record_button.remove_css_class("destructive-action");
-        } else if recording {
-            imp.record_content
-                .set_icon_name("media-playback-stop-symbolic");
-            imp.record_content.set_label(&gettext_f(
-                // Translators: the record button while recording; {elapsed} is the time recorded so far (1:02:03). The underscore marks the access key.
-                "_Stop · {elapsed}",
-                &[(
-                    "elapsed",
-                    &crate::ui::tile::format_elapsed(imp.record_elapsed.get()),
-                )],
-            ));
+        // The Record button's words and icon are bound in the template; its colour is not.
+        if recording {
             imp.record_button.add_css_class("destructive-action");
-            imp.record_button.set_tooltip_text(Some(&gettext(
-                "Stop recording and finish every file (Ctrl+R)",
-            )));
             imp.record_button.add_css_class("recording");
         } else {
-            imp.record_content.set_icon_name("media-record-symbolic");
-            imp.record_content.set_label(&gettext("_Record Room"));
-            imp.record_button.set_tooltip_text(Some(&gettext(
-                "Record every participant, each into its own file (Ctrl+R)",
-            )));
             imp.record_button.remove_css_class("recording");
             imp.record_button.remove_css_class("destructive-action");
         }
+        let finishing = record_state == RecordState::Finishing;
 
         self.action_set_enabled("win.record", state == ViewState::Room && !finishing);
         self.action_set_enabled("win.join", state != ViewState::Joining);

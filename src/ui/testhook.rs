@@ -164,15 +164,10 @@ async fn exclude(session: &Session, label: &str) -> serde_json::Value {
     })
 }
 
-/// Clicks Save… in the candidate log and answers its file dialog with `path`.
 /// Clicks Save… in the candidate log, types `name` into its file dialog and presses Save;
 /// the file goes to the folder the dialog opened in.
-async fn save_candidate_log(
-    window: &RoomtapeWindow,
-    session: &Session,
-    name: &str,
-) -> serde_json::Value {
-    window.candidate_save_button().emit_clicked();
+async fn save_candidate_log(session: &Session, name: &str) -> serde_json::Value {
+    let _ = WidgetExt::activate_action(session.panel(), "panel.save", None);
     let dialog = wait_for(DIALOG_TIMEOUT, || session.panel().save_dialog()).await;
     let mut chosen = None;
     if let Some(dialog) = &dialog {
@@ -648,7 +643,7 @@ pub(super) fn record_and_report(
                     report.insert("before_recording".into(), session.summary());
                 }
                 DemoScenario::SaveLog => {
-                    let saved = save_candidate_log(&window, &session, "candidates.txt").await;
+                    let saved = save_candidate_log(&session, "candidates.txt").await;
                     report.insert("saved_log".into(), saved);
                     report.insert(
                         "candidates_when_saved".into(),

@@ -111,5 +111,7 @@ pub fn launch_options(cli: &Cli) -> LaunchOptions {
         screenshot_delay: cli.screenshot_delay,
         demo_record_seconds: cli.demo_record_seconds,
         demo_scenario: cli.demo_scenario,
+        recordings_dir: cli.recordings_dir.clone(),
+        recordings_export: cli.recordings_export.clone(),
     }
 }

@@ -8,9 +8,6 @@ fn main() -> ExitCode {
     roomtape::i18n::init();
     let cli = Cli::parse();
     roomtape::init_logging(cli.verbosity());
-    if let Some(dir) = &cli.recordings_dir {
-        roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
-    }
     if let Some(count) = cli.demo_people {
         roomtape::ui::session::set_demo_people_count(count);
     }

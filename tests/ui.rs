@@ -562,6 +562,8 @@ fn launch_options_come_from_the_command_line() {
             screenshot_delay: 0.5,
             demo_record_seconds: None,
             demo_scenario: roomtape::ui::DemoScenario::Record,
+            recordings_dir: None,
+            recordings_export: None,
         }
     );
 

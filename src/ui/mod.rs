@@ -57,12 +57,20 @@ pub struct LaunchOptions {
     pub demo_record_seconds: Option<f64>,
     /// What the test hook exercises besides recording.
     pub demo_scenario: DemoScenario,
+    /// Test hook: show the Recordings page listing this folder, newest session expanded, and
+    /// print what it lists after each scan.
+    pub recordings_dir: Option<PathBuf>,
+    /// Test hook, with `recordings_dir`: export the newest session with this preset from the
+    /// Export dialog and print how it goes.
+    pub recordings_export: Option<String>,
 }
 
 impl LaunchOptions {
     /// Test hooks start several windows at once: those runs do not make one instance.
     fn is_test_run(&self) -> bool {
-        self.screenshot.is_some() || self.demo_record_seconds.is_some()
+        self.screenshot.is_some()
+            || self.demo_record_seconds.is_some()
+            || self.recordings_dir.is_some()
     }
 
     /// What to hand to a window already open: the link, or one made of --room and its options.
@@ -135,7 +143,7 @@ pub fn run(options: LaunchOptions) -> ExitCode {
 
     // One instance: a second launch hands its room to the window already open and quits.
     let mut flags = gio::ApplicationFlags::HANDLES_OPEN;
-    if options.is_test_run() || crate::ui::recordings::has_folder_override() {
+    if options.is_test_run() {
         flags |= gio::ApplicationFlags::NON_UNIQUE;
     }
     let app = adw::Application::builder()
@@ -172,11 +180,13 @@ pub fn run(options: LaunchOptions) -> ExitCode {
                 let _ = settings.set_int("window-height", 820);
             }
             let window = RoomtapeWindow::new(app, &settings);
-            recordings::attach(&window);
             let session = session::Session::attach(&window);
             session_slot.replace(Some(session.clone()));
             window.present();
             if let Some(options) = options.take() {
+                if let Some(dir) = options.recordings_dir.clone() {
+                    testhook::show_library(&window, dir, options.recordings_export.clone());
+                }
                 options.apply(&window);
                 if let Some(seconds) = options.demo_record_seconds {
                     testhook::record_and_report(
@@ -459,7 +469,8 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
                 return;
             };
             if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
-                recordings::show_session(&window, Path::new(&dir));
+                window.recordings_page().show_session(Path::new(&dir));
+                let _ = WidgetExt::activate_action(&window, "win.show-recordings", None);
                 window.present();
             }
         })

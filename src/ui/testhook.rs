@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use adw::prelude::*;
-use gtk::glib;
 use gtk::glib::translate::IntoGlib;
+use gtk::{gio, glib};
 
 use super::RoomtapeWindow;
 use super::session::{Session, demo_people};
@@ -65,6 +65,68 @@ pub(super) struct Plan {
     pub seconds: f64,
     /// Save the window here while recording.
     pub screenshot: Option<PathBuf>,
+}
+
+/// Prints one line of a test hook's report on stdout, at once: the tests read it from a pipe
+/// while the app runs. Nothing else in the window prints.
+pub(crate) fn report(line: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Shows the Recordings page listing `dir` instead of the configured folder, newest session
+/// expanded, and reports what it lists after each scan; with `export`, the Export dialog then
+/// opens for the newest session and runs that preset, reporting its progress and outcome.
+pub(super) fn show_library(window: &RoomtapeWindow, dir: PathBuf, export: Option<String>) {
+    let page = window.recordings_page();
+    // The folder is the hook's from now on, whatever the setting says.
+    gio::Settings::unbind(&page, "folder");
+    page.expand_newest();
+    let first_scan = Cell::new(true);
+    page.connect_listed(move |page| {
+        let sessions = page.sessions();
+        if first_scan.replace(false)
+            && let (Some(preset), Some(summary)) = (&export, sessions.first())
+        {
+            let parent = page.root().and_downcast::<gtk::Window>();
+            let dialog = super::recordings::ExportDialog::new(parent.as_ref(), summary);
+            dialog.connect_progress(|_, fraction| {
+                report(format_args!("export-dialog progress={fraction:.3}"));
+            });
+            dialog.connect_finished(|_, outcome| match outcome {
+                Ok(files) => report(format_args!("export-dialog done files={files}")),
+                Err(err) => report(format_args!("export-dialog failed: {err}")),
+            });
+            dialog.present();
+            if !dialog.start_preset(preset) {
+                report(format_args!("export-dialog unavailable preset={preset}"));
+            }
+        }
+        let segments: usize = sessions
+            .iter()
+            .flat_map(|s| &s.manifest.participants)
+            .map(|p| p.segments.len())
+            .sum();
+        let live = sessions
+            .iter()
+            .filter(|s| super::recordings::is_live(s))
+            .count();
+        let recovered = sessions.iter().filter(|s| s.recovered).count() - live;
+        report(format_args!(
+            "recordings-page sessions={} segments={segments} recovered={recovered} live={live}",
+            sessions.len()
+        ));
+    });
+    page.set_folder(dir);
+    // After the window has set up its own pages.
+    glib::idle_add_local_once(glib::clone!(
+        #[weak]
+        window,
+        move || {
+            let _ = WidgetExt::activate_action(&window, "win.show-recordings", None);
+        }
+    ));
 }
 
 /// Whether this demo participant publishes video (unknown labels are expected to).

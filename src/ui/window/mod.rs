@@ -92,9 +92,7 @@ mod imp {
         #[template_child]
         pub(super) edit_button: TemplateChild<gtk::Button>,
         #[template_child]
-        pub(super) recordings_stack: TemplateChild<gtk::Stack>,
-        #[template_child]
-        pub(super) recordings_box: TemplateChild<gtk::Box>,
+        pub(super) recordings_page: TemplateChild<crate::ui::recordings::RecordingsPage>,
         #[template_child]
         pub(super) side_panel: TemplateChild<crate::ui::panel::Panel>,
         #[template_child]
@@ -125,6 +123,7 @@ mod imp {
         fn class_init(klass: &mut Self::Class) {
             crate::ui::tile_grid::TileGrid::ensure_type();
             crate::ui::panel::Panel::ensure_type();
+            crate::ui::recordings::RecordingsPage::ensure_type();
             klass.bind_template();
 
             klass.install_action("win.join", None, |win, _, _| win.show_join_dialog());
@@ -180,6 +179,13 @@ mod imp {
                     settings.int("window-width").max(360),
                     settings.int("window-height").max(320),
                 );
+                // An empty setting means the default folder: the page gets the folder itself.
+                let resolve = settings.clone();
+                settings
+                    .bind("output-folder", &*self.recordings_page, "folder")
+                    .get()
+                    .mapping(move |_, _| Some(crate::settings::recordings_dir(&resolve).to_value()))
+                    .build();
             }
             // Screen readers name icon-only controls by these; the tooltips stay for the mouse.
             use crate::ui::a11y::label;
@@ -439,15 +445,9 @@ impl RoomtapeWindow {
         self.imp().tile_box.get()
     }
 
-    /// The Recordings page's content box; call [`Self::set_has_recordings`] once it has rows.
-    pub fn recordings_box(&self) -> gtk::Box {
-        self.imp().recordings_box.get()
-    }
-
-    /// Switches the Recordings page between its "No Recordings Yet" page and the list.
-    pub fn set_has_recordings(&self, has_recordings: bool) {
-        let name = if has_recordings { "list" } else { "empty" };
-        self.imp().recordings_stack.set_visible_child_name(name);
+    /// The Recordings page.
+    pub fn recordings_page(&self) -> crate::ui::recordings::RecordingsPage {
+        self.imp().recordings_page.get()
     }
 
     /// Opens the join dialog; its Join button calls [`Self::request_join`].

@@ -8,9 +8,6 @@ fn main() -> ExitCode {
     roomtape::i18n::init();
     let cli = Cli::parse();
     roomtape::init_logging(cli.verbosity());
-    if let Some(count) = cli.demo_people {
-        roomtape::ui::session::set_demo_people_count(count);
-    }
     if let Err(err) = cli.room_to_join() {
         eprintln!("roomtape: {err}");
         return ExitCode::from(2);

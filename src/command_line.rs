@@ -2,12 +2,10 @@
 //! headless command. The two front-ends (`ui`, `cli`) are siblings: only this module knows
 //! both.
 
-use std::path::PathBuf;
-
 use clap::Parser;
 
 use crate::cli::Command;
-use crate::ui::{DemoScenario, LaunchOptions};
+use crate::ui::{LaunchOptions, TestHook};
 
 /// Record every participant of a VDO.Ninja-compatible WebRTC room.
 #[derive(Debug, Parser)]
@@ -28,33 +26,14 @@ pub struct Cli {
     /// Room password for --room: a password, or "false" for none.
     #[arg(long, value_name = "PASSWORD")]
     pub password: Option<String>,
-    /// Save a PNG of the window after --screenshot-delay seconds, then quit.
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub screenshot: Option<PathBuf>,
-    /// Open the Recordings page listing this folder, newest session expanded.
-    #[arg(long, value_name = "DIR", hide = true)]
-    pub recordings_dir: Option<PathBuf>,
-    /// With --recordings-dir: export the newest session with this preset from the Export dialog.
-    #[arg(long, value_name = "PRESET", hide = true, requires = "recordings_dir")]
-    pub recordings_export: Option<String>,
-    /// With --demo: how many synthetic people the demo room holds (1 to 16).
-    #[arg(long, value_name = "N", hide = true, requires = "demo")]
-    pub demo_people: Option<usize>,
-    /// Seconds to wait before --screenshot.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, hide = true)]
-    pub screenshot_delay: f64,
-    /// Test hook: record the room for this long through the window, print a summary, quit.
-    #[arg(long, value_name = "SECONDS", hide = true)]
-    pub demo_record_seconds: Option<f64>,
-    /// Test hook: what --demo-record-seconds exercises besides Record and Stop.
+    /// Test hooks for the test suite and screenshots, KEY=VALUE (see `ui::testhook`).
     #[arg(
-        long,
-        value_enum,
-        value_name = "SCENARIO",
-        default_value = "record",
+        long = "test-hook",
+        value_name = "KEY=VALUE",
+        value_parser = TestHook::parse,
         hide = true
     )]
-    pub demo_scenario: DemoScenario,
+    pub test_hooks: Vec<TestHook>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -107,9 +86,6 @@ pub fn launch_options(cli: &Cli) -> LaunchOptions {
         room,
         server,
         password,
-        screenshot: cli.screenshot.clone(),
-        screenshot_delay: cli.screenshot_delay,
-        demo_record_seconds: cli.demo_record_seconds,
-        demo_scenario: cli.demo_scenario,
+        hooks: cli.test_hooks.iter().cloned().collect(),
     }
 }

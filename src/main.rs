@@ -8,12 +8,6 @@ fn main() -> ExitCode {
     roomtape::i18n::init();
     let cli = Cli::parse();
     roomtape::init_logging(cli.verbosity());
-    if let Some(dir) = &cli.recordings_dir {
-        roomtape::ui::recordings::set_folder_override(dir.clone(), cli.recordings_export.clone());
-    }
-    if let Some(count) = cli.demo_people {
-        roomtape::media::demo::set_demo_people_count(count);
-    }
     if let Err(err) = cli.room_to_join() {
         eprintln!("roomtape: {err}");
         return ExitCode::from(2);

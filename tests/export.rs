@@ -969,9 +969,11 @@ fn recordings_page_lists_sessions_and_follows_the_folder() {
     };
     let shot = root.join("recordings.png");
     let mut app = Command::new(BIN)
-        .args(["--recordings-dir", library_dir.to_str().expect("utf-8")])
-        .args(["--screenshot", shot.to_str().expect("utf-8")])
-        .args(["--screenshot-delay", "6"])
+        .arg("--test-hook")
+        .arg(format!("recordings-dir={}", library_dir.display()))
+        .arg("--test-hook")
+        .arg(format!("screenshot={}", shot.display()))
+        .args(["--test-hook", "screenshot-delay=6"])
         .env("XDG_CACHE_HOME", &cache)
         .env("GSETTINGS_BACKEND", "memory")
         .stdout(Stdio::piped())
@@ -1040,16 +1042,12 @@ fn export_dialog_exports_with_progress() {
     copy_session(&fx.dir, &session);
     let before = hashes(&session);
     let output = Command::new(BIN)
-        .args([
-            "--recordings-dir",
-            root.join("library").to_str().expect("utf-8"),
-        ])
-        .args(["--recordings-export", "audio-wav"])
-        .args([
-            "--screenshot",
-            root.join("shot.png").to_str().expect("utf-8"),
-        ])
-        .args(["--screenshot-delay", "8"])
+        .arg("--test-hook")
+        .arg(format!("recordings-dir={}", root.join("library").display()))
+        .args(["--test-hook", "recordings-export=audio-wav"])
+        .arg("--test-hook")
+        .arg(format!("screenshot={}", root.join("shot.png").display()))
+        .args(["--test-hook", "screenshot-delay=8"])
         .env("XDG_CACHE_HOME", root.join("cache"))
         .env("GSETTINGS_BACKEND", "memory")
         .stderr(Stdio::null())

@@ -165,12 +165,9 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
     // window.
     let png = base.join("window.png");
     let status = installed_app(&prefix, &home)
-        .args([
-            "--screenshot",
-            png.to_str().expect("utf-8"),
-            "--screenshot-delay",
-            "1",
-        ])
+        .arg("--test-hook")
+        .arg(format!("screenshot={}", png.display()))
+        .args(["--test-hook", "screenshot-delay=1"])
         .status()
         .expect("the installed app starts");
     assert!(status.success(), "the installed app failed: {status}");
@@ -183,10 +180,10 @@ fn the_installed_app_runs_on_its_own_translated_and_uninstalls_cleanly() {
     let output = installed_app(&prefix, &home)
         .args([
             "--demo",
-            "--demo-record-seconds",
-            "1",
-            "--demo-scenario",
-            "record",
+            "--test-hook",
+            "record-seconds=1",
+            "--test-hook",
+            "scenario=record",
         ])
         .env("LANGUAGE", "de")
         .env("LANG", "C.UTF-8")

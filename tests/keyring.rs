@@ -93,7 +93,8 @@ impl Desktop {
     fn hook(&self, scenario: &str) -> serde_json::Value {
         let output = self
             .command(env!("CARGO_BIN_EXE_roomtape"))
-            .args(["--demo-record-seconds", "0", "--demo-scenario", scenario])
+            .args(["--test-hook", "record-seconds=0", "--test-hook"])
+            .arg(format!("scenario={scenario}"))
             .env("GSETTINGS_BACKEND", "dconf")
             .env("GSK_RENDERER", "cairo")
             .env("GTK_A11Y", "none")

@@ -1,5 +1,5 @@
 //! The window, started as the real binary under the X server the test command provides
-//! (`xvfb-run`), rendered to a PNG by `--screenshot` and checked.
+//! (`xvfb-run`), rendered to a PNG by `--test-hook screenshot=FILE` and checked.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use roomtape::command_line::{Cli, launch_options};
 use roomtape::media::inspect::count_frames;
-use roomtape::ui::LaunchOptions;
+use roomtape::ui::{LaunchOptions, TestHooks};
 
 #[path = "common/desktop_bus.rs"]
 #[allow(dead_code)] // logind's part serves the headless recorder's tests
@@ -23,7 +23,8 @@ fn temp_png(name: &str) -> PathBuf {
     path
 }
 
-/// Starts the app with `args` plus `--screenshot`, waits for it and returns the PNG's bytes.
+/// Starts the app with `args` plus the screenshot hook, waits for it and returns the PNG's
+/// bytes.
 fn screenshot(name: &str, args: &[&str]) -> Vec<u8> {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
@@ -33,9 +34,9 @@ fn screenshot(name: &str, args: &[&str]) -> Vec<u8> {
     let path = temp_png(name);
     let mut child = Command::new(env!("CARGO_BIN_EXE_roomtape"))
         .args(args)
-        .arg("--screenshot")
-        .arg(&path)
-        .args(["--screenshot-delay", "2"])
+        .arg("--test-hook")
+        .arg(format!("screenshot={}", path.display()))
+        .args(["--test-hook", "screenshot-delay=2"])
         .env("GSK_RENDERER", "cairo")
         .env("GTK_A11Y", "none")
         .env("GSETTINGS_BACKEND", "memory")
@@ -113,14 +114,16 @@ fn demo_record_with(
     scenario: &str,
     env: &[(&str, &str)],
 ) -> (serde_json::Value, PathBuf) {
+    let record = format!("record-seconds={seconds}");
+    let scenario_hook = format!("scenario={scenario}");
     hook_run(
         scenario,
         &[
             "--demo",
-            "--demo-record-seconds",
-            seconds,
-            "--demo-scenario",
-            scenario,
+            "--test-hook",
+            &record,
+            "--test-hook",
+            &scenario_hook,
         ],
         env,
     )
@@ -543,10 +546,10 @@ fn launch_options_come_from_the_command_line() {
         "ws://127.0.0.1:8443",
         "--password",
         "false",
-        "--screenshot",
-        "/tmp/shot.png",
-        "--screenshot-delay",
-        "0.5",
+        "--test-hook",
+        "screenshot=/tmp/shot.png",
+        "--test-hook",
+        "screenshot-delay=0.5",
     ])
     .unwrap();
     let options = launch_options(&cli);
@@ -558,18 +561,21 @@ fn launch_options_come_from_the_command_line() {
             room: Some("studio-a".into()),
             server: Some("ws://127.0.0.1:8443".into()),
             password: Some("false".into()),
-            screenshot: Some(PathBuf::from("/tmp/shot.png")),
-            screenshot_delay: 0.5,
-            demo_record_seconds: None,
-            demo_scenario: roomtape::ui::DemoScenario::Record,
+            hooks: TestHooks {
+                screenshot: Some(PathBuf::from("/tmp/shot.png")),
+                screenshot_delay: 0.5,
+                record_seconds: None,
+                scenario: roomtape::ui::DemoScenario::Record,
+                ..TestHooks::default()
+            },
         }
     );
 
     let options = launch_options(&Cli::try_parse_from(["roomtape", "--demo"]).unwrap());
     assert!(options.demo);
     assert_eq!(options.room, None);
-    assert_eq!(options.screenshot, None);
-    assert_eq!(options.screenshot_delay, 3.0);
+    assert_eq!(options.hooks.screenshot, None);
+    assert_eq!(options.hooks.screenshot_delay, 3.0);
 }
 
 /// While recording, leaving, opening the demo room and joining another room each ask first
@@ -756,10 +762,10 @@ fn a_failed_join_is_explained_once_and_edit_reopens_the_dialog_filled_in() {
             "ws://127.0.0.1:9",
             "--password",
             "s3cret",
-            "--demo-record-seconds",
-            "0",
-            "--demo-scenario",
-            "edit-join",
+            "--test-hook",
+            "record-seconds=0",
+            "--test-hook",
+            "scenario=edit-join",
         ],
         &[],
     );

@@ -49,7 +49,7 @@ pub const DEMO_PEOPLE: [DemoPerson; 4] = [
     },
 ];
 
-/// More synthetic people, for screenshots of larger rooms (`--demo-people N`).
+/// More synthetic people, for screenshots of larger rooms (`--test-hook demo-people=N`).
 const MORE_DEMO_NAMES: [&str; 12] = [
     "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",
     "Rupert", "Sybil",
@@ -58,12 +58,12 @@ const MORE_DEMO_NAMES: [&str; 12] = [
 static DEMO_PEOPLE_COUNT: OnceLock<usize> = OnceLock::new();
 
 /// Makes the demo room hold `count` people (1 to 16) instead of the usual four (the hidden
-/// `--demo-people` flag, for screenshots of the grid).
+/// `--test-hook demo-people=N`, for screenshots of the grid).
 pub fn set_demo_people_count(count: usize) {
     let _ = DEMO_PEOPLE_COUNT.set(count.clamp(1, DEMO_PEOPLE.len() + MORE_DEMO_NAMES.len()));
 }
 
-/// The demo room's people: the usual four, or as many as `--demo-people` asked for.
+/// The demo room's people: the usual four, or as many as the `demo-people` test hook asked for.
 pub fn demo_people() -> Vec<DemoPerson> {
     let count = DEMO_PEOPLE_COUNT
         .get()

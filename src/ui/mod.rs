@@ -18,16 +18,15 @@ pub mod session;
 mod shortcuts;
 mod testhook;
 
-pub use testhook::DemoScenario;
+pub use testhook::{DemoScenario, HookError, TestHook, TestHooks};
 pub mod tile;
 mod tile_grid;
 mod window;
 
 use std::cell::{Cell, RefCell};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::time::Duration;
 
 use adw::prelude::*;
 use gtk::{gio, glib};
@@ -49,22 +48,11 @@ pub struct LaunchOptions {
     pub server: Option<String>,
     /// Password for `room` ("false" for none); the `password` setting when `None`.
     pub password: Option<String>,
-    /// Save a PNG of the window here after `screenshot_delay` seconds, then quit.
-    pub screenshot: Option<PathBuf>,
-    pub screenshot_delay: f64,
-    /// Test hook: once the room's tiles are connected, activate `win.record`, wait this long,
-    /// activate it again, wait for the files, print a JSON summary of the window and quit.
-    pub demo_record_seconds: Option<f64>,
-    /// What the test hook exercises besides recording.
-    pub demo_scenario: DemoScenario,
+    /// What the test suite asks of this launch (`--test-hook`).
+    pub hooks: TestHooks,
 }
 
 impl LaunchOptions {
-    /// Test hooks start several windows at once: those runs do not make one instance.
-    fn is_test_run(&self) -> bool {
-        self.screenshot.is_some() || self.demo_record_seconds.is_some()
-    }
-
     /// What to hand to a window already open: the link, or one made of --room and its options.
     fn link_for_running_window(&self) -> Option<String> {
         if let Some(link) = &self.link {
@@ -135,7 +123,7 @@ pub fn run(options: LaunchOptions) -> ExitCode {
 
     // One instance: a second launch hands its room to the window already open and quits.
     let mut flags = gio::ApplicationFlags::HANDLES_OPEN;
-    if options.is_test_run() || crate::ui::recordings::has_folder_override() {
+    if options.hooks.is_test_run() {
         flags |= gio::ApplicationFlags::NON_UNIQUE;
     }
     let app = adw::Application::builder()
@@ -163,42 +151,18 @@ pub fn run(options: LaunchOptions) -> ExitCode {
                 window.present();
                 return;
             }
-            if let Some(options) = options.borrow().as_ref()
-                && options.demo_record_seconds.is_some()
-                && options.screenshot.is_some()
-            {
-                // The documentation's 1280×800 screenshot (the frame takes 20 px).
-                let _ = settings.set_int("window-width", 1300);
-                let _ = settings.set_int("window-height", 820);
+            if let Some(options) = options.borrow().as_ref() {
+                options.hooks.prepare(&settings);
             }
             let window = RoomtapeWindow::new(app, &settings);
-            recordings::attach(&window);
             let session = session::Session::attach(&window);
             session_slot.replace(Some(session.clone()));
             window.present();
             if let Some(options) = options.take() {
                 options.apply(&window);
-                if let Some(seconds) = options.demo_record_seconds {
-                    testhook::record_and_report(
-                        app,
-                        &window,
-                        session,
-                        testhook::Plan {
-                            scenario: options.demo_scenario,
-                            seconds,
-                            screenshot: options.screenshot.clone(),
-                        },
-                        screenshot_failed.clone(),
-                    );
-                } else if let Some(path) = options.screenshot {
-                    schedule_screenshot(
-                        app,
-                        &window,
-                        path,
-                        options.screenshot_delay,
-                        screenshot_failed.clone(),
-                    );
-                }
+                options
+                    .hooks
+                    .start(app, &window, session, screenshot_failed.clone());
             }
         }
     ));
@@ -461,7 +425,8 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
                 return;
             };
             if let Some(window) = app.active_window().and_downcast::<RoomtapeWindow>() {
-                recordings::show_session(&window, Path::new(&dir));
+                window.recordings_page().show_session(Path::new(&dir));
+                let _ = WidgetExt::activate_action(&window, "win.show-recordings", None);
                 window.present();
             }
         })
@@ -478,39 +443,4 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
     for (action, accels) in ACCELS {
         app.set_accels_for_action(action, accels);
     }
-}
-
-/// After `delay_secs`, saves the window as a PNG at `path` and quits; a failure sets `failed`.
-fn schedule_screenshot(
-    app: &adw::Application,
-    window: &RoomtapeWindow,
-    path: PathBuf,
-    delay_secs: f64,
-    failed: Rc<Cell<bool>>,
-) {
-    let delay = Duration::try_from_secs_f64(delay_secs).unwrap_or_default();
-    glib::spawn_future_local(glib::clone!(
-        #[weak]
-        app,
-        #[weak]
-        window,
-        async move {
-            glib::timeout_future(delay).await;
-            // With a short delay the first frame may still be on its way.
-            for _ in 0..50 {
-                if window.is_mapped() && window.width() > 0 {
-                    break;
-                }
-                glib::timeout_future(Duration::from_millis(100)).await;
-            }
-            match screenshot::save_widget_png_soon(&window, &path).await {
-                Ok(()) => tracing::info!("saved the window to {}", path.display()),
-                Err(err) => {
-                    eprintln!("roomtape: could not save the screenshot: {err:#}");
-                    failed.set(true);
-                }
-            }
-            app.quit();
-        }
-    ));
 }

@@ -1,4 +1,4 @@
-//! Renders a widget into a PNG file, for `--screenshot` and the UI tests.
+//! Renders a widget into a PNG file, for the screenshot test hook and the UI tests.
 
 use std::path::Path;
 

@@ -1,13 +1,17 @@
 //! The Export dialog: pick a preset and a folder, watch the progress, cancel at any time.
 //!
 //! The export runs on a worker thread ([`crate::library::export::export`] blocks); it reports
-//! over an `async-channel` that a main-context future drains into the progress bar.
+//! over an `async-channel` that a main-context future drains into the progress bar. The
+//! dialog emits `progress` (the fraction done) and `finished` (how many files, or the error)
+//! as it goes.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
+use glib::subclass::Signal;
 use gtk::glib;
 
 use crate::i18n::{gettext, gettext_f, ngettext_f};
@@ -56,8 +60,6 @@ mod imp {
         /// Where the last finished export went, for Show Files.
         pub(super) finished_in: RefCell<Option<PathBuf>>,
         pub(super) chooser: RefCell<Option<gtk::FileChooserNative>>,
-        /// Print the outcome on stdout (UI tests).
-        pub(super) report: Cell<bool>,
     }
 
     #[glib::object_subclass]
@@ -76,6 +78,21 @@ mod imp {
     }
 
     impl ObjectImpl for RoomtapeExportDialog {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    Signal::builder("progress")
+                        .param_types([f64::static_type()])
+                        .build(),
+                    // The number of files written, and the error ("" when it worked).
+                    Signal::builder("finished")
+                        .param_types([u32::static_type(), String::static_type()])
+                        .build(),
+                ]
+            })
+        }
+
         fn constructed(&self) {
             self.parent_constructed();
             let obj = self.obj();
@@ -241,11 +258,10 @@ impl ExportDialog {
         dialog
     }
 
-    /// Selects the preset `id`, starts the export, and prints the outcome on stdout when it
-    /// ends (`--recordings-export`, for the UI tests).
-    pub fn run_for_test(&self, id: &str) {
+    /// Selects the preset `id` and presses Export, as the operator would; false when that
+    /// preset cannot be chosen for this session.
+    pub fn start_preset(&self, id: &str) -> bool {
         let imp = self.imp();
-        imp.report.set(true);
         let check = imp
             .choices
             .borrow()
@@ -256,9 +272,40 @@ impl ExportDialog {
             Some(check) if check.is_sensitive() && imp.export_button.is_sensitive() => {
                 check.set_active(true);
                 imp.export_button.emit_clicked();
+                true
             }
-            _ => println!("export-dialog unavailable preset={id}"),
+            _ => false,
         }
+    }
+
+    /// Runs `f` with the fraction done whenever the export reports progress.
+    pub fn connect_progress<F: Fn(&Self, f64) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "progress",
+            false,
+            glib::closure_local!(move |dialog: &Self, fraction: f64| f(dialog, fraction)),
+        )
+    }
+
+    /// Runs `f` when the export ends: the files written, or what went wrong.
+    pub fn connect_finished<F: Fn(&Self, Result<u32, String>) + 'static>(
+        &self,
+        f: F,
+    ) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "finished",
+            false,
+            glib::closure_local!(move |dialog: &Self, files: u32, error: String| {
+                f(
+                    dialog,
+                    if error.is_empty() {
+                        Ok(files)
+                    } else {
+                        Err(error)
+                    },
+                )
+            }),
+        )
     }
 
     fn set_output_dir(&self, dir: PathBuf) {
@@ -356,9 +403,7 @@ impl ExportDialog {
 
     fn show_progress(&self, progress: &Progress) {
         let imp = self.imp();
-        if imp.report.get() {
-            println!("export-dialog progress={:.3}", progress.fraction);
-        }
+        self.emit_by_name::<()>("progress", &[&progress.fraction]);
         imp.progress_bar.set_fraction(progress.fraction);
         imp.progress_bar
             .set_text(Some(&format!("{:.0} %", progress.fraction * 100.0)));
@@ -374,12 +419,14 @@ impl ExportDialog {
 
     fn show_result(&self, result: Result<Vec<PathBuf>, ExportError>) {
         let imp = self.imp();
-        if imp.report.get() {
-            match &result {
-                Ok(files) => println!("export-dialog done files={}", files.len()),
-                Err(err) => println!("export-dialog failed: {err}"),
-            }
-        }
+        let (files, error) = match &result {
+            Ok(files) => (
+                u32::try_from(files.len()).unwrap_or(u32::MAX),
+                String::new(),
+            ),
+            Err(err) => (0, err.to_string()),
+        };
+        self.emit_by_name::<()>("finished", &[&files, &error]);
         imp.cancel.replace(None);
         imp.preset_group.set_sensitive(true);
         imp.folder_button.set_sensitive(true);

@@ -105,7 +105,7 @@ impl Session {
             inner: Rc::new(Inner {
                 window: window.downgrade(),
                 settings: window.settings(),
-                panel: Panel::new(window),
+                panel: window.side_panel(),
                 generation: Cell::new(0),
                 engine: RefCell::new(None),
                 demo: RefCell::new(None),

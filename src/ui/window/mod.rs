@@ -95,23 +95,9 @@ mod imp {
         #[template_child]
         pub(super) edit_button: TemplateChild<gtk::Button>,
         #[template_child]
-        pub(super) recordings_stack: TemplateChild<gtk::Stack>,
+        pub(super) recordings_page: TemplateChild<crate::ui::recordings::RecordingsPage>,
         #[template_child]
-        pub(super) recordings_box: TemplateChild<gtk::Box>,
-        #[template_child]
-        pub(super) panel_stack: TemplateChild<gtk::Stack>,
-        #[template_child]
-        pub(super) connections_list: TemplateChild<gtk::ListBox>,
-        #[template_child]
-        pub(super) candidates_list: TemplateChild<gtk::ListBox>,
-        #[template_child]
-        pub(super) candidate_participant_filter: TemplateChild<gtk::DropDown>,
-        #[template_child]
-        pub(super) candidate_type_filter: TemplateChild<gtk::DropDown>,
-        #[template_child]
-        pub(super) candidate_copy_button: TemplateChild<gtk::Button>,
-        #[template_child]
-        pub(super) candidate_save_button: TemplateChild<gtk::Button>,
+        pub(super) side_panel: TemplateChild<crate::ui::panel::Panel>,
         #[template_child]
         pub(super) toast_overlay: TemplateChild<adw::ToastOverlay>,
 
@@ -140,6 +126,8 @@ mod imp {
 
         fn class_init(klass: &mut Self::Class) {
             crate::ui::tile_grid::TileGrid::ensure_type();
+            crate::ui::panel::Panel::ensure_type();
+            crate::ui::recordings::RecordingsPage::ensure_type();
             klass.bind_template();
             klass.bind_template_callbacks();
 
@@ -214,19 +202,18 @@ mod imp {
                     settings.int("window-width").max(360),
                     settings.int("window-height").max(320),
                 );
+                // An empty setting means the default folder: the page gets the folder itself.
+                let resolve = settings.clone();
+                settings
+                    .bind("output-folder", &*self.recordings_page, "folder")
+                    .get()
+                    .mapping(move |_, _| Some(crate::settings::recordings_dir(&resolve).to_value()))
+                    .build();
             }
             // Screen readers name icon-only controls by these; the tooltips stay for the mouse.
             use crate::ui::a11y::label;
             label(&*self.menu_button, &gettext("Main Menu"));
             label(&*self.panel_button, &gettext("Connections Panel"));
-            label(
-                &*self.candidate_participant_filter,
-                &gettext("Participant whose candidates are shown"),
-            );
-            label(
-                &*self.candidate_type_filter,
-                &gettext("Candidate type shown"),
-            );
             obj.update_view();
         }
     }
@@ -382,25 +369,9 @@ impl RoomtapeWindow {
         ));
     }
 
-    pub fn candidate_participant_filter(&self) -> gtk::DropDown {
-        self.imp().candidate_participant_filter.get()
-    }
-
-    pub fn candidate_type_filter(&self) -> gtk::DropDown {
-        self.imp().candidate_type_filter.get()
-    }
-
-    pub fn candidate_copy_button(&self) -> gtk::Button {
-        self.imp().candidate_copy_button.get()
-    }
-
-    pub fn candidate_save_button(&self) -> gtk::Button {
-        self.imp().candidate_save_button.get()
-    }
-
-    /// The side panel (flap).
-    pub fn flap(&self) -> adw::Flap {
-        self.imp().flap.get()
+    /// The side panel: connection details and the candidate log.
+    pub fn side_panel(&self) -> crate::ui::panel::Panel {
+        self.imp().side_panel.get()
     }
 
     /// The Live page's tile grid; the app layer adds one child per participant.
@@ -408,25 +379,9 @@ impl RoomtapeWindow {
         self.imp().tile_box.get()
     }
 
-    /// The Recordings page's content box; call [`Self::set_has_recordings`] once it has rows.
-    pub fn recordings_box(&self) -> gtk::Box {
-        self.imp().recordings_box.get()
-    }
-
-    /// Switches the Recordings page between its "No Recordings Yet" page and the list.
-    pub fn set_has_recordings(&self, has_recordings: bool) {
-        let name = if has_recordings { "list" } else { "empty" };
-        self.imp().recordings_stack.set_visible_child_name(name);
-    }
-
-    /// The side panel's per-participant connection list.
-    pub fn connections_list(&self) -> gtk::ListBox {
-        self.imp().connections_list.get()
-    }
-
-    /// The side panel's ICE candidate log (rows should use the `candidate-log` CSS class).
-    pub fn candidates_list(&self) -> gtk::ListBox {
-        self.imp().candidates_list.get()
+    /// The Recordings page.
+    pub fn recordings_page(&self) -> crate::ui::recordings::RecordingsPage {
+        self.imp().recordings_page.get()
     }
 
     /// Opens the join dialog; its Join button calls [`Self::request_join`].

@@ -1,10 +1,8 @@
-//! Hidden test hook (`--demo-record-seconds N`, `--demo-scenario`): drives the real window the
-//! way an operator would (the real `win.record` action, the tiles' record toggles, the window's
-//! close button, the panel's Save… button) and reports what its widgets show as JSON on stdout.
+//! The demo-room scenarios (`record-seconds`, `scenario`): they drive the real window the way
+//! an operator would (the real `win.record` action, the tiles' record toggles, the window's
+//! close button, the panel's Save… button) and report what its widgets show as JSON.
 
 use std::cell::Cell;
-use std::io::Write;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -12,61 +10,15 @@ use adw::prelude::*;
 use gtk::glib;
 use gtk::glib::translate::IntoGlib;
 
-use super::session::Session;
-use super::{RecordState, RoomtapeWindow};
+use super::{CONNECT_TIMEOUT, DIALOG_TIMEOUT, DemoScenario, FINISH_TIMEOUT, Plan, wait_for};
 use crate::media::demo::demo_people;
 use crate::media::publisher::VideoMode;
+use crate::ui::RecordState;
+use crate::ui::RoomtapeWindow;
+use crate::ui::session::Session;
 
-/// How long the room may take until every tile is connected.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long finishing the files may take.
-const FINISH_TIMEOUT: Duration = Duration::from_secs(40);
-/// How long a dialog may take to appear.
-const DIALOG_TIMEOUT: Duration = Duration::from_secs(10);
 /// The participant the `exclude` scenario leaves out.
 const EXCLUDED_LABEL: &str = "Bob";
-
-/// What the `--demo-record-seconds` test hook does in the demo room.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoScenario {
-    /// Record, wait, Stop, wait for the files.
-    #[default]
-    Record,
-    /// Switch one tile's record toggle off first, then record like `record`.
-    Exclude,
-    /// Record, then close the window: it asks, and "Stop and Close" finishes the files.
-    Close,
-    /// Save the candidate log through the panel's Save… button, then record like `record`.
-    SaveLog,
-    /// While recording, ask to leave, open the demo and join another room: each asks first;
-    /// cancel each, then leave for real.
-    Confirm,
-    /// Record like `record` with another window in front: the window is in the background,
-    /// so what happens is said in notifications too.
-    Background,
-    /// With --room on a server that cannot be reached: read the error, press Edit… and report
-    /// what the join dialog is filled in with.
-    EditJoin,
-    /// Freeze one participant's media (the connection stays up) until the tile's badge says
-    /// so, then let it flow again; no recording.
-    NoMedia,
-    /// Type a default room password and TURN credentials into Preferences and join a room
-    /// with a password to remember; report once the keyring has them.
-    SecretsWrite,
-    /// Report what Preferences and the Join dialog (a recent room chosen) fill in from the
-    /// keyring.
-    SecretsRead,
-}
-
-/// What the hook does.
-#[derive(Debug, Clone)]
-pub(super) struct Plan {
-    pub scenario: DemoScenario,
-    /// How long to record.
-    pub seconds: f64,
-    /// Save the window here while recording.
-    pub screenshot: Option<PathBuf>,
-}
 
 /// Whether this demo participant publishes video (unknown labels are expected to).
 fn expects_video(label: &str) -> bool {
@@ -102,7 +54,7 @@ fn presented_dialog(window: &RoomtapeWindow) -> Option<adw::MessageDialog> {
         .find(|d| d.is_visible() && d.transient_for().as_ref() == Some(window.upcast_ref()))
 }
 
-fn audit_json(audit: &super::a11y::Audit) -> serde_json::Value {
+fn audit_json(audit: &crate::ui::a11y::Audit) -> serde_json::Value {
     serde_json::to_value(audit).unwrap_or_default()
 }
 
@@ -118,25 +70,13 @@ async fn audit_dialog(window: &RoomtapeWindow, action: &str) -> serde_json::Valu
             .find(|w| w.is_visible())
     })
     .await;
-    let audit = dialog.as_ref().map(|d| audit_json(&super::a11y::audit(d)));
+    let audit = dialog
+        .as_ref()
+        .map(|d| audit_json(&crate::ui::a11y::audit(d)));
     if let Some(dialog) = &dialog {
         dialog.close();
     }
     serde_json::json!({ "activated": activated, "opened": dialog.is_some(), "audit": audit })
-}
-
-/// Waits for `f` to give something, up to `timeout`.
-async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = f() {
-            return Some(found);
-        }
-        if started.elapsed() > timeout {
-            return None;
-        }
-        glib::timeout_future(Duration::from_millis(100)).await;
-    }
 }
 
 /// Switches the record toggle of `label`'s tile off the way a keyboard user would.
@@ -165,15 +105,10 @@ async fn exclude(session: &Session, label: &str) -> serde_json::Value {
     })
 }
 
-/// Clicks Save… in the candidate log and answers its file dialog with `path`.
 /// Clicks Save… in the candidate log, types `name` into its file dialog and presses Save;
 /// the file goes to the folder the dialog opened in.
-async fn save_candidate_log(
-    window: &RoomtapeWindow,
-    session: &Session,
-    name: &str,
-) -> serde_json::Value {
-    window.candidate_save_button().emit_clicked();
+async fn save_candidate_log(session: &Session, name: &str) -> serde_json::Value {
+    let _ = WidgetExt::activate_action(session.panel(), "panel.save", None);
     let dialog = wait_for(DIALOG_TIMEOUT, || session.panel().save_dialog()).await;
     let mut chosen = None;
     if let Some(dialog) = &dialog {
@@ -229,7 +164,7 @@ async fn confirm_before_stopping(
     let _ = WidgetExt::activate_action(window, "win.record", None);
     glib::timeout_future(Duration::try_from_secs_f64(plan.seconds).unwrap_or_default()).await;
     report.insert("recording".into(), session.summary());
-    let another = super::JoinRequest {
+    let another = crate::ui::JoinRequest {
         room: "another-room".into(),
         server: "ws://127.0.0.1:9".into(),
         password: crate::protocol::crypto::Password::Default,
@@ -287,7 +222,7 @@ async fn edit_after_error(window: &RoomtapeWindow) -> serde_json::Map<String, se
         gtk::Window::list_toplevels()
             .into_iter()
             .filter(|w| !before.contains(w))
-            .find_map(|w| w.downcast::<super::join_dialog::JoinDialog>().ok())
+            .find_map(|w| w.downcast::<crate::ui::join_dialog::JoinDialog>().ok())
     })
     .await;
     if let Some(dialog) = &dialog {
@@ -298,172 +233,6 @@ async fn edit_after_error(window: &RoomtapeWindow) -> serde_json::Map<String, se
         );
         dialog.close();
     }
-    report
-}
-
-/// The secrets the `secrets-write` scenario types in, and `tests/keyring.rs` looks for.
-const SECRET_DEFAULT_PASSWORD: &str = "default-pw-7f3a";
-const SECRET_TURN_USER: &str = "tapeuser";
-const SECRET_TURN_PASSWORD: &str = "turn-pw-91c2";
-const SECRET_ROOM: &str = "keyring-room";
-const SECRET_ROOM_SERVER: &str = "ws://127.0.0.1:9";
-const SECRET_ROOM_PASSWORD: &str = "room-pw-5d04";
-
-/// Every widget under `root`, depth first.
-fn descendants(root: &gtk::Widget) -> Vec<gtk::Widget> {
-    let mut out = Vec::new();
-    let mut pending = vec![root.clone()];
-    while let Some(widget) = pending.pop() {
-        let mut child = widget.first_child();
-        while let Some(c) = child {
-            child = c.next_sibling();
-            pending.push(c);
-        }
-        out.push(widget);
-    }
-    out
-}
-
-/// The preferences row of type `T` titled `title`.
-fn row<T: IsA<adw::PreferencesRow> + IsA<gtk::Widget>>(
-    root: &gtk::Widget,
-    title: &str,
-) -> Option<T> {
-    descendants(root)
-        .into_iter()
-        .filter_map(|w| w.downcast::<T>().ok())
-        .find(|row| row.title() == title)
-}
-
-/// Opens Preferences and waits for its window.
-async fn open_preferences(window: &RoomtapeWindow) -> Option<adw::PreferencesWindow> {
-    let before = gtk::Window::list_toplevels();
-    let app = window.application()?;
-    app.activate_action("preferences", None);
-    wait_for(DIALOG_TIMEOUT, || {
-        gtk::Window::list_toplevels()
-            .into_iter()
-            .filter(|w| !before.contains(w))
-            .find_map(|w| w.downcast::<adw::PreferencesWindow>().ok())
-    })
-    .await
-}
-
-/// Opens the Join dialog and waits for it.
-async fn open_join_dialog(window: &RoomtapeWindow) -> Option<super::join_dialog::JoinDialog> {
-    let before = gtk::Window::list_toplevels();
-    let _ = WidgetExt::activate_action(window, "win.join", None);
-    wait_for(DIALOG_TIMEOUT, || {
-        gtk::Window::list_toplevels()
-            .into_iter()
-            .filter(|w| !before.contains(w))
-            .find_map(|w| w.downcast::<super::join_dialog::JoinDialog>().ok())
-    })
-    .await
-}
-
-/// Types the secrets in where an operator would: Preferences' password and TURN rows, then
-/// the Join dialog with Remember Password on; waits until the keyring writes are done.
-async fn write_secrets(window: &RoomtapeWindow) -> serde_json::Map<String, serde_json::Value> {
-    let mut report = serde_json::Map::new();
-    super::keyring::ready(&window.settings()).await;
-    let preferences = open_preferences(window).await;
-    report.insert("preferences_opened".into(), preferences.is_some().into());
-    if let Some(preferences) = &preferences {
-        let root = preferences.upcast_ref::<gtk::Widget>();
-        if let Some(mode) = row::<adw::ComboRow>(root, "Room Password") {
-            mode.set_selected(super::join_request::CHOICE_CUSTOM);
-        }
-        let typed = [
-            row::<adw::PasswordEntryRow>(root, "Password")
-                .map(|r| r.set_text(SECRET_DEFAULT_PASSWORD))
-                .is_some(),
-            row::<adw::EntryRow>(root, "TURN Servers")
-                .map(|r| r.set_text("turn://127.0.0.1:3478"))
-                .is_some(),
-            row::<adw::EntryRow>(root, "TURN User Name")
-                .map(|r| r.set_text(SECRET_TURN_USER))
-                .is_some(),
-            row::<adw::PasswordEntryRow>(root, "TURN Password")
-                .map(|r| r.set_text(SECRET_TURN_PASSWORD))
-                .is_some(),
-        ];
-        report.insert("rows_found".into(), typed.iter().all(|t| *t).into());
-        preferences.close();
-    }
-    if let Some(dialog) = open_join_dialog(window).await {
-        dialog.type_in(SECRET_ROOM, SECRET_ROOM_SERVER, SECRET_ROOM_PASSWORD, true);
-        dialog.press_join();
-        report.insert("joined".into(), true.into());
-    }
-    // The writes wait for typing to pause, then go to the keyring.
-    glib::timeout_future(Duration::from_millis(700)).await;
-    let written = wait_for(DIALOG_TIMEOUT, || {
-        (!super::keyring::writes_pending()).then_some(())
-    })
-    .await;
-    report.insert("writes_done".into(), written.is_some().into());
-    report.insert(
-        "keyring_unavailable".into(),
-        serde_json::json!(super::keyring::unavailable_reason()),
-    );
-    report.insert(
-        "turn_urls".into(),
-        serde_json::json!(super::keyring::turn_urls(&window.settings())),
-    );
-    report
-}
-
-/// What comes back from the keyring: Preferences' rows, the TURN URLs a join would use, and
-/// the Join dialog's password once the recent room is chosen.
-async fn read_secrets(window: &RoomtapeWindow) -> serde_json::Map<String, serde_json::Value> {
-    let mut report = serde_json::Map::new();
-    let settings = window.settings();
-    super::keyring::ready(&settings).await;
-    report.insert(
-        "password_kind".into(),
-        settings.string("password-kind").as_str().into(),
-    );
-    if let Some(preferences) = open_preferences(window).await {
-        let root = preferences.upcast_ref::<gtk::Widget>();
-        let text = |row: Option<String>| serde_json::json!(row);
-        report.insert(
-            "preferences".into(),
-            serde_json::json!({
-                "password": text(row::<adw::PasswordEntryRow>(root, "Password").map(|r| r.text().into())),
-                "turn_user": text(row::<adw::EntryRow>(root, "TURN User Name").map(|r| r.text().into())),
-                "turn_password": text(row::<adw::PasswordEntryRow>(root, "TURN Password").map(|r| r.text().into())),
-                "not_saved_note": row::<adw::ActionRow>(root, "Passwords Are Not Saved").is_some(),
-            }),
-        );
-        preferences.close();
-    }
-    report.insert(
-        "turn_urls".into(),
-        serde_json::json!(super::keyring::turn_urls(&settings)),
-    );
-    if let Some(dialog) = open_join_dialog(window).await {
-        dialog.choose_recent(0);
-        let filled = wait_for(DIALOG_TIMEOUT, || {
-            let (password, remember) = dialog.typed_password();
-            (!password.is_empty()).then_some((password, remember))
-        })
-        .await;
-        let (room, ..) = dialog.fields();
-        report.insert(
-            "join_dialog".into(),
-            serde_json::json!({
-                "room": room,
-                "password": filled.as_ref().map(|(p, _)| p),
-                "remember": filled.as_ref().map(|(_, r)| r),
-            }),
-        );
-        dialog.close();
-    }
-    report.insert(
-        "keyring_unavailable".into(),
-        serde_json::json!(super::keyring::unavailable_reason()),
-    );
     report
 }
 
@@ -507,7 +276,7 @@ async fn freeze_media(
     report.insert("while_frozen".into(), serde_json::json!(shown));
     report.insert("others_while_frozen".into(), session.summary());
     if let Some(path) = &plan.screenshot
-        && let Err(err) = super::screenshot::save_widget_png_soon(window, path).await
+        && let Err(err) = crate::ui::screenshot::save_widget_png_soon(window, path).await
     {
         eprintln!("roomtape: could not save the screenshot: {err:#}");
         failed.set(true);
@@ -539,7 +308,7 @@ async fn record(
     glib::timeout_future(Duration::try_from_secs_f64(plan.seconds).unwrap_or_default()).await;
     report.insert("recording".into(), session.summary());
     if let Some(path) = &plan.screenshot
-        && let Err(err) = super::screenshot::save_widget_png_soon(window, path).await
+        && let Err(err) = crate::ui::screenshot::save_widget_png_soon(window, path).await
     {
         eprintln!("roomtape: could not save the screenshot: {err:#}");
         failed.set(true);
@@ -623,13 +392,12 @@ pub(super) fn record_and_report(
             });
             let early = match plan.scenario {
                 DemoScenario::EditJoin => Some(edit_after_error(&window).await),
-                DemoScenario::SecretsWrite => Some(write_secrets(&window).await),
-                DemoScenario::SecretsRead => Some(read_secrets(&window).await),
+                DemoScenario::SecretsWrite => Some(super::secrets::write_secrets(&window).await),
+                DemoScenario::SecretsRead => Some(super::secrets::read_secrets(&window).await),
                 _ => None,
             };
             if let Some(report) = early {
-                println!("{}", serde_json::Value::Object(report));
-                let _ = std::io::stdout().flush();
+                super::report(serde_json::Value::Object(report));
                 drop(hold);
                 app.quit();
                 return;
@@ -648,14 +416,14 @@ pub(super) fn record_and_report(
                 started.elapsed().as_secs_f64().into(),
             );
             // Every control of the room (tiles, header bar, panel) named and reachable.
-            report.insert("a11y".into(), audit_json(&super::a11y::audit(&window)));
+            report.insert("a11y".into(), audit_json(&crate::ui::a11y::audit(&window)));
             match plan.scenario {
                 DemoScenario::Exclude => {
                     report.insert("excluded".into(), exclude(&session, EXCLUDED_LABEL).await);
                     report.insert("before_recording".into(), session.summary());
                 }
                 DemoScenario::SaveLog => {
-                    let saved = save_candidate_log(&window, &session, "candidates.txt").await;
+                    let saved = save_candidate_log(&session, "candidates.txt").await;
                     report.insert("saved_log".into(), saved);
                     report.insert(
                         "candidates_when_saved".into(),
@@ -690,8 +458,7 @@ pub(super) fn record_and_report(
                 report.insert("window_active_at_end".into(), window.is_active().into());
                 other.destroy();
             }
-            println!("{}", serde_json::Value::Object(report));
-            let _ = std::io::stdout().flush();
+            super::report(serde_json::Value::Object(report));
             drop(hold);
             app.quit();
         }

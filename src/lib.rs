@@ -5,6 +5,8 @@
 //! the `roomtape-core` crate (`core/`), which cannot reach GLib, GTK, GStreamer or libsoup.
 
 pub mod automation;
+// A command prints its result on stdout.
+#[allow(clippy::print_stdout)]
 pub mod cli;
 pub mod command_line;
 pub mod config;

@@ -2,6 +2,9 @@
 //! own HTTP server (and a slow one, and a closed port), command hooks that write down what
 //! they were given, and the control API used with curl.
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -4,6 +4,9 @@
 //! discoverer and decoders. Everything runs on 127.0.0.1 (the test command puts the whole suite
 //! in a loopback-only network namespace).
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::path::Path;

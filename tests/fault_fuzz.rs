@@ -4,6 +4,9 @@
 //! docs/reliability.md). tests/protocol_fuzz.rs covers the bare decoders; this file covers what
 //! the room and the peer do with the result.
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 use std::collections::HashMap;
 
 use proptest::prelude::*;

@@ -4,6 +4,9 @@
 //!
 //! Long versions are `#[ignore]`d; see docs/reliability.md for the commands.
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 mod common;
 mod faults {
     pub mod ws;

@@ -3,6 +3,9 @@
 //! schema, icons or catalogs), translated, one instance per session, and an uninstall that
 //! removes exactly what was installed. Runs under the X server of the test command.
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

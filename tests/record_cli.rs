@@ -1,6 +1,9 @@
 //! `roomtape record` as people script it: exit codes, what it prints on a pipe, its logs, and
 //! the sleep inhibitor it takes from systemd-logind over the system bus.
 
+// Tests print what they measured; the harness captures it.
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::process::{Command, Output, Stdio};

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{RecordArgs, RecordExit};
 use crate::library::disk_space::{DiskReport, format_duration, format_size};
-use crate::media::engine::{Engine, EngineConfig, EngineEvent, StartRecordingError};
+use crate::media::engine::{Engine, EngineConfig, EngineError, EngineEvent};
 use crate::media::ice::IceConfig;
 use crate::media::recorder::RecordOptions;
 use crate::protocol::crypto::Password;
@@ -71,8 +71,8 @@ pub fn run(args: RecordArgs) -> RecordExit {
         Err(err) => {
             let _ = std::io::stdout().flush();
             eprintln!("roomtape: {err:#}");
-            match err.downcast_ref::<StartRecordingError>() {
-                Some(StartRecordingError::NotEnoughSpace { .. }) => RecordExit::DiskFloor,
+            match err.downcast_ref::<EngineError>() {
+                Some(EngineError::NotEnoughSpace { .. }) => RecordExit::DiskFloor,
                 _ => RecordExit::Failed,
             }
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+pub use super::error::EngineError;
 use super::ice::IceConfig;
 use super::peer::{Peer, PeerMessage, Track};
 use super::preview::PreviewConfig;
@@ -230,21 +231,8 @@ struct Inner {
     stopping_recording: std::cell::Cell<bool>,
 }
 
-/// Why a recording could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartRecordingError {
-    #[error("already recording")]
-    AlreadyRecording,
-    #[error(
-        "only {} free in {}: recording needs more than {} (the floor set with --min-free or in Preferences)",
-        format_size(*free),
-        dir.display(),
-        format_size(*floor)
-    )]
-    NotEnoughSpace { dir: PathBuf, free: u64, floor: u64 },
-    #[error(transparent)]
-    Folder(#[from] anyhow::Error),
-}
+/// The name the front-ends match a failed start of a recording by.
+pub type StartRecordingError = EngineError;
 
 /// A running room. Cheap to clone; everything happens on the main context that started it.
 #[derive(Clone)]
@@ -264,7 +252,7 @@ impl Engine {
     /// Connects to the server and joins the room. Must run on a thread with a GLib main context.
     pub fn start(
         mut config: EngineConfig,
-    ) -> anyhow::Result<(Engine, async_channel::Receiver<EngineEvent>)> {
+    ) -> Result<(Engine, async_channel::Receiver<EngineEvent>), EngineError> {
         super::init()?;
         if config.server_is_loopback() {
             config.ice.loopback = true;
@@ -974,14 +962,14 @@ impl Engine {
         &self,
         parent: &std::path::Path,
         options: RecordOptions,
-    ) -> Result<PathBuf, StartRecordingError> {
+    ) -> Result<PathBuf, EngineError> {
         if self.inner.recorder.borrow().is_some() || self.inner.stopping_recording.get() {
-            return Err(StartRecordingError::AlreadyRecording);
+            return Err(EngineError::AlreadyRecording);
         }
         let guard = DiskGuard::new(options.min_free);
         match disk_space::free_bytes_where(parent) {
             Ok(free) if !guard.allows_start(free) => {
-                return Err(StartRecordingError::NotEnoughSpace {
+                return Err(EngineError::NotEnoughSpace {
                     dir: parent.to_owned(),
                     free,
                     floor: options.min_free,

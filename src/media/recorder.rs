@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use gst::prelude::*;
 
 use super::branch_guard::BranchGuard;
+use super::error::EngineError;
 use super::failure::{FailureKind, PipelineError};
 use super::peer::Track;
 use crate::library::manifest::{EndReason, SessionManifest, SessionState};
@@ -361,13 +362,11 @@ impl SessionRecorder {
         room: &str,
         server: &str,
         options: RecordOptions,
-    ) -> anyhow::Result<SessionRecorder> {
+    ) -> Result<SessionRecorder, EngineError> {
         let now = SystemTime::now();
-        std::fs::create_dir_all(parent).map_err(|err| {
-            anyhow::anyhow!(
-                "cannot create the recordings folder {}: {err}",
-                parent.display()
-            )
+        std::fs::create_dir_all(parent).map_err(|error| EngineError::RecordingsFolder {
+            path: parent.to_owned(),
+            error,
         })?;
         let base = naming::session_folder_name(room, now);
         let mut dir = parent.join(&base);
@@ -376,13 +375,17 @@ impl SessionRecorder {
             dir = parent.join(format!("{base} ({n})"));
             n += 1;
         }
-        std::fs::create_dir(&dir).map_err(|err| {
-            anyhow::anyhow!("cannot create the session folder {}: {err}", dir.display())
+        std::fs::create_dir(&dir).map_err(|error| EngineError::SessionFolder {
+            path: dir.clone(),
+            error,
         })?;
         let manifest = SessionManifest::new(room, server, naming::unix_ms(now));
-        manifest.write_atomic(&dir).map_err(|err| {
-            anyhow::anyhow!("cannot write {}: {err}", dir.join("session.json").display())
-        })?;
+        manifest
+            .write_atomic(&dir)
+            .map_err(|error| EngineError::Manifest {
+                path: dir.join("session.json"),
+                error,
+            })?;
         let folder_identity = folder_identity(&dir);
         Ok(SessionRecorder {
             folder_identity,
@@ -566,7 +569,7 @@ impl SessionRecorder {
     }
 
     /// Opens the next part's files beside the current ones; the branches hand over at the cut.
-    fn start_split(&mut self, key: &PeerKey, mark_ns: u64) -> anyhow::Result<()> {
+    fn start_split(&mut self, key: &PeerKey, mark_ns: u64) -> Result<(), EngineError> {
         let Some(segment) = self.segments.get_mut(key) else {
             return Ok(());
         };
@@ -816,7 +819,7 @@ impl SessionRecorder {
         label: Option<&str>,
         pipeline: &gst::Pipeline,
         track: &Track,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), EngineError> {
         let wanted = match track.kind {
             MediaKind::Audio => self.options.audio,
             MediaKind::Video => self.options.video,
@@ -1316,7 +1319,7 @@ fn create_track_file(
     reserved: &mut HashSet<String>,
     stem: &str,
     suffix: &str,
-) -> anyhow::Result<(String, std::fs::File)> {
+) -> Result<(String, std::fs::File), EngineError> {
     let mut attempts = 0;
     loop {
         let name = naming::unique_in(reserved, &format!("{stem}.{suffix}"), "mkv");
@@ -1327,7 +1330,12 @@ fn create_track_file(
                 tracing::warn!("{name} already exists in the session folder: not used");
                 attempts += 1;
             }
-            Err(err) => anyhow::bail!("cannot create {}: {err}", dir.join(&name).display()),
+            Err(error) => {
+                return Err(EngineError::TrackFile {
+                    path: dir.join(&name),
+                    error,
+                });
+            }
         }
     }
 }
@@ -1396,14 +1404,18 @@ pub fn unrecordable_reason(encoding: &str) -> Option<String> {
     ))
 }
 
-fn depay_and_parser(encoding: &str) -> anyhow::Result<(gst::Element, Option<gst::Element>)> {
+fn depay_and_parser(encoding: &str) -> Result<(gst::Element, Option<gst::Element>), EngineError> {
     let Some((depay, parser)) = elements_for(encoding) else {
-        anyhow::bail!("no recorder for {encoding}");
+        return Err(EngineError::NoRecorderFor(encoding.to_owned()));
     };
-    let depay = gst::ElementFactory::make(depay).build()?;
+    let depay = gst::ElementFactory::make(depay)
+        .build()
+        .map_err(EngineError::element(depay))?;
     let parser = match parser {
         Some(name) if gst::ElementFactory::find(name).is_some() => {
-            let parser = gst::ElementFactory::make(name).build()?;
+            let parser = gst::ElementFactory::make(name)
+                .build()
+                .map_err(EngineError::element(name))?;
             if name == "h264parse" {
                 // Parameter sets in front of every key frame: see `in_band_framing`.
                 parser.set_property("config-interval", -1i32);
@@ -1432,21 +1444,23 @@ fn build_track_branch(
     opened: std::fs::File,
     running_time_base: Option<gst::ClockTime>,
     cut_in: Option<Arc<TrackCut>>,
-) -> anyhow::Result<TrackRecording> {
+) -> Result<TrackRecording, EngineError> {
     let tag = format!("rec{}", NEXT_SINK.fetch_add(1, Ordering::Relaxed));
     let queue = gst::ElementFactory::make("queue")
         .name(format!("{tag}-queue"))
         .property("max-size-time", 2 * gst::ClockTime::SECOND.nseconds())
         .property("max-size-buffers", 0u32)
         .property("max-size-bytes", 0u32)
-        .build()?;
+        .build()
+        .map_err(EngineError::element("queue"))?;
     let (depay, parser) = depay_and_parser(track.encoding)?;
     let guard = BranchGuard::new(&format!("{tag}-guard"));
     let framing = in_band_framing(track.encoding, &tag)?;
     let mux = gst::ElementFactory::make("matroskamux")
         .name(format!("{tag}-mux"))
         .property("streamable", false)
-        .build()?;
+        .build()
+        .map_err(EngineError::element("matroskamux"))?;
     // fdsink writes each buffer as it comes (nothing buffered for a crash to lose) into the
     // file made above, which it never reopens by name.
     let sink = gst::ElementFactory::make("fdsink")
@@ -1454,7 +1468,8 @@ fn build_track_branch(
         .property("fd", std::os::fd::AsRawFd::as_raw_fd(&opened))
         .property("sync", false)
         .property("async", false)
-        .build()?;
+        .build()
+        .map_err(EngineError::element("fdsink"))?;
     // The queue sits behind the parser: it then wakes its thread once per frame rather than
     // once per RTP packet (about eight times fewer for 720p video), while still keeping disk
     // writes off the jitter buffer's thread.
@@ -1477,9 +1492,14 @@ fn build_track_branch(
     let caps_slot = Arc::new(Mutex::new(None));
     let sizes: Arc<Mutex<Vec<(u64, u32, u32)>>> = Arc::default();
     let last = parser.as_ref().unwrap_or(&depay);
-    let gate_pad = last
-        .static_pad("src")
-        .ok_or_else(|| anyhow::anyhow!("no src pad"))?;
+    let gate_pad = last.static_pad("src").ok_or(EngineError::NoPad {
+        element: if parser.is_some() {
+            "the parser"
+        } else {
+            "the depayloader"
+        },
+        pad: "src",
+    })?;
     let cut_out: Arc<Mutex<Option<Arc<TrackCut>>>> = Arc::default();
     if let Some(cut) = &cut_in
         && let Ok(mut slot) = cut.new_queue_src.lock()
@@ -1578,9 +1598,10 @@ fn build_track_branch(
 
     let (eos_tx, eos_rx) = futures_channel::oneshot::channel::<()>();
     let eos_tx = Mutex::new(Some(eos_tx));
-    let sink_pad = sink
-        .static_pad("sink")
-        .ok_or_else(|| anyhow::anyhow!("filesink without pad"))?;
+    let sink_pad = sink.static_pad("sink").ok_or(EngineError::NoPad {
+        element: "fdsink",
+        pad: "sink",
+    })?;
     sink_pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
         if let Some(gst::PadProbeData::Event(event)) = &info.data
             && event.type_() == gst::EventType::Eos
@@ -1598,9 +1619,10 @@ fn build_track_branch(
         gst::PadProbeReturn::Ok
     });
 
-    let branch_sink = guard
-        .static_pad("sink")
-        .ok_or_else(|| anyhow::anyhow!("branch guard without pad"))?;
+    let branch_sink = guard.static_pad("sink").ok_or(EngineError::NoPad {
+        element: "the branch guard",
+        pad: "sink",
+    })?;
     // Both tracks of a segment share one time base, so the merged file is in sync and starts
     // near zero.
     if let Some(base) = running_time_base {
@@ -1612,7 +1634,10 @@ fn build_track_branch(
     let tee_pad = track
         .tee
         .request_pad_simple("src_%u")
-        .ok_or_else(|| anyhow::anyhow!("tee gave no pad"))?;
+        .ok_or(EngineError::NoPad {
+            element: "the track's tee",
+            pad: "src",
+        })?;
     tee_pad.link(&branch_sink)?;
     if track.kind == MediaKind::Video {
         request_keyframe_upstream(&depay);
@@ -1657,7 +1682,7 @@ fn pipeline_running_time(
 /// For H.264, the parser puts the parameter sets in front of every key frame (`avc3`): a
 /// browser that changes resolution sends a new SPS, and with it in-band the file carries the
 /// change without a new header. Other codecs carry their frame size in the bitstream already.
-fn in_band_framing(encoding: &str, tag: &str) -> anyhow::Result<Option<gst::Element>> {
+fn in_band_framing(encoding: &str, tag: &str) -> Result<Option<gst::Element>, EngineError> {
     if encoding != "H264" {
         return Ok(None);
     }
@@ -1669,7 +1694,8 @@ fn in_band_framing(encoding: &str, tag: &str) -> anyhow::Result<Option<gst::Elem
         gst::ElementFactory::make("capsfilter")
             .name(format!("{tag}-framing"))
             .property("caps", &caps)
-            .build()?,
+            .build()
+            .map_err(EngineError::element("capsfilter"))?,
     ))
 }
 

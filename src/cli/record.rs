@@ -298,11 +298,10 @@ fn run_hooks(
         EngineEvent::SegmentFinished {
             participant,
             file,
-            ok,
-            ..
+            outcome,
         } => hooks.segment_finished(
             session_dir,
-            &super::hooks::FinishedFile::describe(session_dir, participant, file, *ok),
+            &super::hooks::FinishedFile::describe(session_dir, participant, file, outcome.is_ok()),
         ),
         EngineEvent::RecordingFinished { dir, all_ok } => hooks.recording_finished(dir, *all_ok),
         _ => {}
@@ -552,18 +551,15 @@ fn event_in_words(console: &Console, event: &EngineEvent) -> Option<String> {
         EngineEvent::SegmentFinished {
             participant,
             file,
-            ok,
-            error,
-            ..
-        } => Some(if *ok {
-            format!("{}: saved {}", console.name(participant), file.display())
-        } else {
-            format!(
+            outcome,
+        } => Some(match outcome {
+            Ok(_) => format!("{}: saved {}", console.name(participant), file.display()),
+            Err(error) => format!(
                 "{}: could not finalise {}: {}",
                 console.name(participant),
                 file.display(),
-                error.as_deref().unwrap_or("unknown error")
-            )
+                error.message
+            ),
         }),
         EngineEvent::RecordingFinished { dir, .. } => {
             Some(format!("Session saved in {}", dir.display()))

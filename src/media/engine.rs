@@ -15,6 +15,7 @@ use super::ice::IceConfig;
 use super::peer::{Peer, PeerMessage, Track};
 use super::preview::PreviewConfig;
 use super::recorder::{RecordOptions, SegmentOutcome, SessionRecorder};
+pub use super::recorder::{SegmentError, SegmentResult, SegmentSaved};
 use super::stats::LinkStats;
 use crate::library::disk_space::{self, DiskGuard, DiskReport, DiskVerdict, format_size};
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
@@ -117,10 +118,7 @@ pub enum EngineEvent {
     SegmentFinished {
         participant: String,
         file: PathBuf,
-        ok: bool,
-        error: Option<String>,
-        /// What kind of failure ended it early, if one did.
-        failure: Option<super::failure::FailureKind>,
+        outcome: SegmentResult,
     },
     /// The session folder disappeared while recording; `recreated` tells whether recording
     /// goes on in a new folder of the same name.
@@ -805,9 +803,7 @@ impl Engine {
                 engine.emit(EngineEvent::SegmentFinished {
                     participant: participant.clone(),
                     file: outcome.file,
-                    ok: outcome.error.is_none(),
-                    error: outcome.error,
-                    failure: outcome.failure,
+                    outcome: outcome.outcome,
                 });
             }
         }
@@ -1026,14 +1022,12 @@ impl Engine {
         let dir = recorder.dir().to_owned();
         let failed_earlier = recorder.failed_segments() > 0;
         let outcomes = recorder.finish_all(LeaveReason::Stopped).await;
-        let all_ok = !failed_earlier && outcomes.iter().all(|o| o.error.is_none());
+        let all_ok = !failed_earlier && outcomes.iter().all(|o| o.outcome.is_ok());
         for outcome in outcomes {
             self.emit(EngineEvent::SegmentFinished {
-                participant: outcome.participant.clone(),
+                participant: outcome.participant,
                 file: outcome.file,
-                ok: outcome.error.is_none(),
-                error: outcome.error,
-                failure: outcome.failure,
+                outcome: outcome.outcome,
             });
         }
         self.emit(EngineEvent::RecordingFinished { dir, all_ok });

@@ -65,8 +65,26 @@ impl Default for RecordOptions {
 pub struct SegmentOutcome {
     pub participant: String,
     pub file: PathBuf,
-    pub error: Option<String>,
-    /// Set when writing failed while recording.
+    pub outcome: SegmentResult,
+}
+
+/// A segment's file is final, or why it is not.
+pub type SegmentResult = Result<SegmentSaved, SegmentError>;
+
+/// A segment whose file is final.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentSaved {
+    /// The stream changed in a way the file could not take: the part ended early, whole, and
+    /// the participant went on in a new part.
+    pub split: Option<FailureKind>,
+}
+
+/// Why a segment's file could not be finished; what was recorded stays on disk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SegmentError {
+    pub message: String,
+    /// What kind of failure ended it early, if one did.
     pub failure: Option<FailureKind>,
 }
 
@@ -1182,8 +1200,13 @@ impl SessionRecorder {
                 return SegmentOutcome {
                     participant: participant_id,
                     file: track_paths.first().cloned().unwrap_or(final_path),
-                    error: failure.as_ref().map(|(_, reason)| reason.clone()),
-                    failure: failure.map(|(kind, _)| kind).or(split),
+                    outcome: match failure {
+                        Some((kind, message)) => Err(SegmentError {
+                            message,
+                            failure: Some(kind),
+                        }),
+                        None => Ok(SegmentSaved { split }),
+                    },
                 };
             }
             // The manifest names the joined file before it exists: a crash during the merge
@@ -1262,8 +1285,15 @@ impl SessionRecorder {
             SegmentOutcome {
                 participant: participant_id,
                 file: final_path,
-                error,
-                failure: failure_kind,
+                outcome: match error {
+                    Some(message) => Err(SegmentError {
+                        message,
+                        failure: failure_kind,
+                    }),
+                    None => Ok(SegmentSaved {
+                        split: failure_kind,
+                    }),
+                },
             }
         }
     }

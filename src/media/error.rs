@@ -60,11 +60,9 @@ pub enum EngineError {
     },
     /// The recording branch could not be added to, linked in or started with the pipeline.
     #[error("cannot build the recording branch: {0}")]
-    Branch(#[from] glib::BoolError),
+    Branch(glib::BoolError),
     #[error("cannot link the recording branch to its track: {0:?}")]
-    Link(#[from] gst::PadLinkError),
-    #[error("cannot start the recording branch: {0}")]
-    State(#[from] gst::StateChangeError),
+    Link(gst::PadLinkError),
 }
 
 impl EngineError {

@@ -174,8 +174,10 @@ pub(super) fn build_track_branch(
     elements.push(queue.clone());
     elements.push(mux.clone());
     elements.push(sink.clone());
-    pipeline.add_many(elements.iter())?;
-    gst::Element::link_many(elements.iter())?;
+    pipeline
+        .add_many(elements.iter())
+        .map_err(EngineError::Branch)?;
+    gst::Element::link_many(elements.iter()).map_err(EngineError::Branch)?;
 
     let stats = Arc::new(TrackStats::default());
     let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -320,7 +322,9 @@ pub(super) fn build_track_branch(
         branch_sink.set_offset(-(base.nseconds() as i64));
     }
     for element in &elements {
-        element.sync_state_with_parent()?;
+        element
+            .sync_state_with_parent()
+            .map_err(EngineError::Branch)?;
     }
     let tee_pad = track
         .tee
@@ -329,7 +333,7 @@ pub(super) fn build_track_branch(
             element: "the track's tee",
             pad: "src",
         })?;
-    tee_pad.link(&branch_sink)?;
+    tee_pad.link(&branch_sink).map_err(EngineError::Link)?;
     if track.kind == MediaKind::Video {
         request_keyframe_upstream(&depay);
     }

@@ -8,6 +8,7 @@ use gst::prelude::*;
 
 use crate::room::MediaKind;
 
+/// What the discoverer reads from a joined file.
 #[derive(Debug, Default)]
 pub(super) struct MergeInfo {
     pub(super) duration_ns: Option<u64>,

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gst::prelude::*;
 
-use super::PartFinishing;
 use super::branch::{TrackRecording, TrackSource, build_track_branch, discard_branch};
 use super::finish::PartJob;
-use super::{SegmentRecording, SessionRecorder, create_track_file, file_size, track_suffix};
+use super::{
+    PartFinishing, SegmentRecording, SessionRecorder, create_track_file, file_size, track_suffix,
+};
 use crate::library::manifest::EndReason;
 use crate::library::naming;
 use crate::media::error::EngineError;

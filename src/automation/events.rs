@@ -35,11 +35,14 @@ pub fn event_json(event: &EngineEvent) -> Option<Value> {
         EngineEvent::SegmentFinished {
             participant,
             file,
-            ok,
-            error,
-            failure,
+            outcome,
         } => {
-            json!({"event": "segment_finished", "id": participant, "file": file, "ok": ok, "error": error, "failure": failure})
+            // A split part is saved, with the kind of the change that ended it.
+            let (error, failure) = match outcome {
+                Ok(saved) => (None, saved.split),
+                Err(err) => (Some(err.message.as_str()), err.failure),
+            };
+            json!({"event": "segment_finished", "id": participant, "file": file, "ok": outcome.is_ok(), "error": error, "failure": failure})
         }
         EngineEvent::RecordingStarted { dir } => json!({"event": "recording_started", "dir": dir}),
         EngineEvent::RecordingFinished { dir, all_ok } => {
@@ -83,4 +86,49 @@ pub fn event_json(event: &EngineEvent) -> Option<Value> {
         | EngineEvent::PeerClosed { .. }
         | EngineEvent::Preview(_) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::engine::{SegmentError, SegmentSaved};
+    use crate::media::failure::FailureKind;
+
+    fn finished(outcome: crate::media::engine::SegmentResult) -> Value {
+        let event = EngineEvent::SegmentFinished {
+            participant: "p1".into(),
+            file: "/rec/a.mkv".into(),
+            outcome,
+        };
+        event_json(&event).expect("segment_finished is an event for programs")
+    }
+
+    #[test]
+    fn segment_finished_keeps_its_shape() {
+        assert_eq!(
+            finished(Ok(SegmentSaved::default())),
+            json!({"event": "segment_finished", "id": "p1", "file": "/rec/a.mkv", "ok": true, "error": null, "failure": null})
+        );
+        // A split is saved: `ok` stays true and the kind says why the part ended.
+        assert_eq!(
+            finished(Ok(SegmentSaved {
+                split: Some(FailureKind::Format)
+            })),
+            json!({"event": "segment_finished", "id": "p1", "file": "/rec/a.mkv", "ok": true, "error": null, "failure": "format"})
+        );
+        assert_eq!(
+            finished(Err(SegmentError {
+                message: "the disk is full".into(),
+                failure: Some(FailureKind::DiskFull),
+            })),
+            json!({"event": "segment_finished", "id": "p1", "file": "/rec/a.mkv", "ok": false, "error": "the disk is full", "failure": "disk_full"})
+        );
+        assert_eq!(
+            finished(Err(SegmentError {
+                message: "no media arrived for this segment".into(),
+                failure: None,
+            })),
+            json!({"event": "segment_finished", "id": "p1", "file": "/rec/a.mkv", "ok": false, "error": "no media arrived for this segment", "failure": null})
+        );
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{RecordArgs, RecordExit};
 use crate::library::disk_space::{DiskReport, format_duration, format_size};
-use crate::media::engine::{Engine, EngineConfig, EngineEvent, StartRecordingError};
+use crate::media::engine::{Engine, EngineConfig, EngineError, EngineEvent};
 use crate::media::ice::IceConfig;
 use crate::media::recorder::RecordOptions;
 use crate::protocol::crypto::Password;
@@ -71,8 +71,8 @@ pub fn run(args: RecordArgs) -> RecordExit {
         Err(err) => {
             let _ = std::io::stdout().flush();
             eprintln!("roomtape: {err:#}");
-            match err.downcast_ref::<StartRecordingError>() {
-                Some(StartRecordingError::NotEnoughSpace { .. }) => RecordExit::DiskFloor,
+            match err.downcast_ref::<EngineError>() {
+                Some(EngineError::NotEnoughSpace { .. }) => RecordExit::DiskFloor,
                 _ => RecordExit::Failed,
             }
         }
@@ -298,11 +298,10 @@ fn run_hooks(
         EngineEvent::SegmentFinished {
             participant,
             file,
-            ok,
-            ..
+            outcome,
         } => hooks.segment_finished(
             session_dir,
-            &super::hooks::FinishedFile::describe(session_dir, participant, file, *ok),
+            &super::hooks::FinishedFile::describe(session_dir, participant, file, outcome.is_ok()),
         ),
         EngineEvent::RecordingFinished { dir, all_ok } => hooks.recording_finished(dir, *all_ok),
         _ => {}
@@ -552,18 +551,15 @@ fn event_in_words(console: &Console, event: &EngineEvent) -> Option<String> {
         EngineEvent::SegmentFinished {
             participant,
             file,
-            ok,
-            error,
-            ..
-        } => Some(if *ok {
-            format!("{}: saved {}", console.name(participant), file.display())
-        } else {
-            format!(
+            outcome,
+        } => Some(match outcome {
+            Ok(_) => format!("{}: saved {}", console.name(participant), file.display()),
+            Err(error) => format!(
                 "{}: could not finalise {}: {}",
                 console.name(participant),
                 file.display(),
-                error.as_deref().unwrap_or("unknown error")
-            )
+                error.message
+            ),
         }),
         EngineEvent::RecordingFinished { dir, .. } => {
             Some(format!("Session saved in {}", dir.display()))

@@ -10,12 +10,18 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+mod disk;
+mod recording;
+mod turn;
+
+pub use super::error::EngineError;
 use super::ice::IceConfig;
 use super::peer::{Peer, PeerMessage, Track};
 use super::preview::PreviewConfig;
-use super::recorder::{RecordOptions, SegmentOutcome, SessionRecorder};
+use super::recorder::SessionRecorder;
+pub use super::recorder::{SegmentError, SegmentResult, SegmentSaved};
 use super::stats::LinkStats;
-use crate::library::disk_space::{self, DiskGuard, DiskReport, DiskVerdict, format_size};
+use crate::library::disk_space::{self, DiskGuard, DiskReport};
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
 use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
 use crate::signaling::client::{ClientEvent, SignalingClient};
@@ -116,10 +122,7 @@ pub enum EngineEvent {
     SegmentFinished {
         participant: String,
         file: PathBuf,
-        ok: bool,
-        error: Option<String>,
-        /// What kind of failure ended it early, if one did.
-        failure: Option<super::failure::FailureKind>,
+        outcome: SegmentResult,
     },
     /// The session folder disappeared while recording; `recreated` tells whether recording
     /// goes on in a new folder of the same name.
@@ -201,11 +204,6 @@ struct PeerEntry {
     branch_restarts: Vec<Instant>,
 }
 
-/// A participant whose recording keeps failing gets at most this many new parts…
-const BRANCH_RESTARTS_PER_WINDOW: usize = 3;
-/// …within this long.
-const BRANCH_RESTART_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-
 struct Inner {
     config: EngineConfig,
     started: Instant,
@@ -230,22 +228,6 @@ struct Inner {
     stopping_recording: std::cell::Cell<bool>,
 }
 
-/// Why a recording could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartRecordingError {
-    #[error("already recording")]
-    AlreadyRecording,
-    #[error(
-        "only {} free in {}: recording needs more than {} (the floor set with --min-free or in Preferences)",
-        format_size(*free),
-        dir.display(),
-        format_size(*floor)
-    )]
-    NotEnoughSpace { dir: PathBuf, free: u64, floor: u64 },
-    #[error(transparent)]
-    Folder(#[from] anyhow::Error),
-}
-
 /// A running room. Cheap to clone; everything happens on the main context that started it.
 #[derive(Clone)]
 pub struct Engine {
@@ -264,7 +246,7 @@ impl Engine {
     /// Connects to the server and joins the room. Must run on a thread with a GLib main context.
     pub fn start(
         mut config: EngineConfig,
-    ) -> anyhow::Result<(Engine, async_channel::Receiver<EngineEvent>)> {
+    ) -> Result<(Engine, async_channel::Receiver<EngineEvent>), EngineError> {
         super::init()?;
         if config.server_is_loopback() {
             config.ice.loopback = true;
@@ -431,181 +413,6 @@ impl Engine {
         }
     }
 
-    /// The session folder was deleted while recording (a cleanup script, a user in a file
-    /// manager): everything written since the last segment ended is gone with it. Say so at
-    /// once, make the folder again and go on recording everyone there in new parts.
-    fn check_recording_folder(&self) {
-        let lost = self
-            .inner
-            .recorder
-            .borrow()
-            .as_ref()
-            .is_some_and(|recorder| recorder.folder_lost());
-        if !lost {
-            return;
-        }
-        let (dir, recreated, finishing) = {
-            let mut recorder = self.inner.recorder.borrow_mut();
-            let Some(recorder) = recorder.as_mut() else {
-                return;
-            };
-            let dir = recorder.dir().to_owned();
-            let reason = format!(
-                "the recording folder {} was deleted while recording; what it held is lost",
-                dir.display()
-            );
-            tracing::error!("{reason}");
-            let recreated = recorder.recreate_folder();
-            let finishing = recorder.fail_all(super::failure::FailureKind::Write, &reason);
-            (dir, recreated, finishing)
-        };
-        let message = match &recreated {
-            Ok(()) => format!(
-                "The recording folder {} was deleted while recording: what it held is lost. Recording goes on in a new folder of the same name.",
-                dir.display()
-            ),
-            Err(err) => format!(
-                "The recording folder {} was deleted while recording and cannot be made again: {err}",
-                dir.display()
-            ),
-        };
-        self.emit(EngineEvent::FolderLost {
-            dir: dir.clone(),
-            message,
-            recreated: recreated.is_ok(),
-        });
-        let mut keys = Vec::new();
-        for (key, segment) in finishing {
-            glib::spawn_future_local(
-                self.report_finished(&key.participant, async move { vec![segment.await] }),
-            );
-            keys.push(key);
-        }
-        if recreated.is_err() {
-            return;
-        }
-        for key in keys {
-            let tracks = self
-                .inner
-                .peers
-                .borrow()
-                .get(&key)
-                .map(|entry| entry.tracks.clone())
-                .unwrap_or_default();
-            for track in &tracks {
-                self.attach_recording(&key, track);
-            }
-        }
-    }
-
-    /// Looks at the recording folder's free space: reports it, warns when little recording
-    /// time is left, and stops the recording while finishing every file still fits.
-    fn check_disk_space(&self, now_ms: u64) {
-        let (dir, written, pending) = {
-            let recorder = self.inner.recorder.borrow();
-            let Some(recorder) = recorder.as_ref() else {
-                return;
-            };
-            let (written, pending) = recorder.bytes_on_disk();
-            (recorder.dir().to_owned(), written, pending)
-        };
-        let free = match disk_space::free_bytes(&dir) {
-            Ok(free) => free,
-            Err(err) => {
-                tracing::debug!("no free space figure for {}: {err}", dir.display());
-                return;
-            }
-        };
-        let (report, floor) = {
-            let mut guard = self.inner.disk_guard.borrow_mut();
-            let Some(guard) = guard.as_mut() else { return };
-            (guard.check(now_ms, free, written, pending), guard.floor())
-        };
-        self.emit(EngineEvent::DiskSpace {
-            dir: dir.clone(),
-            report,
-        });
-        match report.verdict {
-            DiskVerdict::Fine => {}
-            DiskVerdict::LowWarning => {
-                tracing::warn!(
-                    "{} left in {}: about {} of recording",
-                    format_size(free),
-                    dir.display(),
-                    report
-                        .time_left
-                        .map(disk_space::format_duration)
-                        .unwrap_or_default()
-                );
-                self.emit(EngineEvent::DiskLow { dir, report });
-            }
-            DiskVerdict::Stop => {
-                tracing::error!(
-                    "{} left in {}: stopping the recording above the {} floor",
-                    format_size(free),
-                    dir.display(),
-                    format_size(floor)
-                );
-                self.emit(EngineEvent::DiskFloor {
-                    dir,
-                    free_bytes: free,
-                    floor_bytes: floor,
-                });
-                let engine = self.clone();
-                glib::spawn_future_local(async move {
-                    engine.stop_recording().await;
-                });
-            }
-        }
-    }
-
-    /// Asks each TURN server for an allocation with our credentials, off the main loop: a
-    /// refusal is otherwise invisible (libnice just gathers no relay candidate).
-    fn check_turn_servers(&self) {
-        let urls = self.inner.config.ice.turn.clone();
-        if urls.is_empty() {
-            return;
-        }
-        let (tx, rx) = async_channel::bounded(urls.len());
-        for url in urls {
-            let tx = tx.clone();
-            let spawned = std::thread::Builder::new()
-                .name("turn-check".into())
-                .spawn(move || {
-                    let verdict = super::turn_check::check(&url, Duration::from_secs(2));
-                    let _ = tx.send_blocking((super::ice::redact_turn_url(&url), verdict));
-                });
-            if let Err(err) = spawned {
-                tracing::warn!("could not check the TURN server: {err}");
-            }
-        }
-        let weak = Rc::downgrade(&self.inner);
-        glib::spawn_future_local(async move {
-            while let Ok((server, verdict)) = rx.recv().await {
-                let Some(inner) = weak.upgrade() else { break };
-                use super::turn_check::TurnVerdict;
-                match verdict {
-                    TurnVerdict::Accepted => {
-                        tracing::info!("TURN server {server} accepts our credentials")
-                    }
-                    TurnVerdict::CredentialsRefused { code, reason } => {
-                        tracing::warn!(
-                            "TURN server {server} refused our credentials ({code} {reason})"
-                        );
-                        let relay_only = inner.config.ice.relay_only;
-                        inner.room.borrow_mut().on_turn_refused(relay_only);
-                    }
-                    TurnVerdict::NoAnswer => {
-                        tracing::warn!("TURN server {server} does not answer")
-                    }
-                    TurnVerdict::Unchecked(why) => {
-                        tracing::info!("TURN server {server} not checked: {why}")
-                    }
-                }
-            }
-        });
-    }
-
     fn on_tick(&self, tick: u64) {
         let now = self.now_ms();
         let previous = self.inner.last_tick_ms.replace(now);
@@ -760,92 +567,6 @@ impl Engine {
         }
     }
 
-    /// A recording branch failed (a full disk, a stream change the file cannot take): its
-    /// segment ends now, with an error that says why; the peer, its preview and everyone else
-    /// carry on. When recording again can work, the participant goes on in a new part at once
-    /// (video from the next key frame), a few times a minute at most.
-    fn on_recording_error(&self, key: &PeerKey, error: &super::failure::PipelineError) {
-        let failing = self
-            .inner
-            .recorder
-            .borrow_mut()
-            .as_mut()
-            .and_then(|recorder| recorder.fail_peer(key, error));
-        let Some(failing) = failing else { return };
-        glib::spawn_future_local(self.report_finished(&key.participant, failing));
-        if !error.kind.worth_a_new_part() {
-            return;
-        }
-        let tracks = {
-            let mut peers = self.inner.peers.borrow_mut();
-            let Some(entry) = peers.get_mut(key) else {
-                return;
-            };
-            let now = Instant::now();
-            entry
-                .branch_restarts
-                .retain(|at| now.duration_since(*at) < BRANCH_RESTART_WINDOW);
-            if entry.branch_restarts.len() >= BRANCH_RESTARTS_PER_WINDOW {
-                tracing::warn!(peer = %key, "recording failed again: not starting another part");
-                if let Some(recorder) = self.inner.recorder.borrow_mut().as_mut() {
-                    recorder.count_failure();
-                }
-                return;
-            }
-            entry.branch_restarts.push(now);
-            entry.tracks.clone()
-        };
-        tracing::info!(peer = %key, "recording goes on in a new part");
-        for track in &tracks {
-            self.attach_recording(key, track);
-        }
-    }
-
-    /// Reports each file of a finishing segment once it is final.
-    fn report_finished<F>(
-        &self,
-        participant: &str,
-        finishing: F,
-    ) -> impl std::future::Future<Output = ()> + use<F>
-    where
-        F: std::future::Future<Output = Vec<SegmentOutcome>> + 'static,
-    {
-        let engine = self.clone();
-        let participant = participant.to_owned();
-        async move {
-            for outcome in finishing.await {
-                engine.emit(EngineEvent::SegmentFinished {
-                    participant: participant.clone(),
-                    file: outcome.file,
-                    ok: outcome.error.is_none(),
-                    error: outcome.error,
-                    failure: outcome.failure,
-                });
-            }
-        }
-    }
-
-    /// Ends this peer's recording segment now; the future resolves, having reported each
-    /// finished file, once they are final.
-    fn finish_segment(
-        &self,
-        key: &PeerKey,
-        reason: LeaveReason,
-    ) -> impl std::future::Future<Output = ()> + use<> {
-        let finishing = self
-            .inner
-            .recorder
-            .borrow_mut()
-            .as_mut()
-            .map(|recorder| recorder.finish_peer(key, reason))
-            .map(|finishing| self.report_finished(&key.participant, finishing));
-        async move {
-            if let Some(reporting) = finishing {
-                reporting.await;
-            }
-        }
-    }
-
     fn close_peer(&self, key: PeerKey, reason: LeaveReason) {
         let Some(entry) = self.inner.peers.borrow_mut().remove(&key) else {
             return;
@@ -899,161 +620,6 @@ impl Engine {
         if let Err(err) = result {
             tracing::warn!(peer = %key, "no preview for a {:?} track: {err:#}", track.kind);
         }
-    }
-
-    /// Leaves one participant out of the recording, or takes them back in. Taking someone out
-    /// while recording finishes their current segment; taking them back starts a new one.
-    pub fn set_recording_excluded(&self, participant: &str, excluded: bool) {
-        let changed = if excluded {
-            self.inner
-                .excluded
-                .borrow_mut()
-                .insert(participant.to_owned())
-        } else {
-            self.inner.excluded.borrow_mut().remove(participant)
-        };
-        if !changed || !self.is_recording() {
-            return;
-        }
-        let keys: Vec<(PeerKey, Vec<Track>)> = self
-            .inner
-            .peers
-            .borrow()
-            .iter()
-            .filter(|(key, _)| key.participant == participant)
-            .map(|(key, entry)| (key.clone(), entry.tracks.clone()))
-            .collect();
-        for (key, tracks) in keys {
-            if excluded {
-                let finishing = self
-                    .inner
-                    .recorder
-                    .borrow_mut()
-                    .as_mut()
-                    .map(|recorder| recorder.exclude_peer(&key));
-                if let Some(finishing) = finishing {
-                    glib::spawn_future_local(self.report_finished(&key.participant, finishing));
-                }
-            } else {
-                for track in tracks {
-                    self.attach_recording(&key, &track);
-                }
-            }
-        }
-    }
-
-    /// Whether a participant is left out of the recording.
-    pub fn is_recording_excluded(&self, participant: &str) -> bool {
-        self.inner.excluded.borrow().contains(participant)
-    }
-
-    fn attach_recording(&self, key: &PeerKey, track: &Track) {
-        let peers = self.inner.peers.borrow();
-        let Some(entry) = peers.get(key) else { return };
-        let excluded = self.inner.excluded.borrow().contains(&key.participant);
-        if !excluded
-            && let Some(recorder) = self.inner.recorder.borrow_mut().as_mut()
-            && let Err(err) = recorder.attach_track(
-                key,
-                &entry.stream_id,
-                entry.label.as_deref(),
-                entry.peer.pipeline(),
-                track,
-            )
-        {
-            tracing::warn!(peer = %key, "could not record a track: {err:#}");
-        }
-        if track.kind == crate::room::MediaKind::Video {
-            // VDO.Ninja publishers answer this with a key frame: recordings start on one.
-            entry.peer.send_on_channel("{\"keyframe\":true}");
-        }
-    }
-
-    /// Starts recording everyone in the room now and everyone who joins later.
-    pub fn start_recording(
-        &self,
-        parent: &std::path::Path,
-        options: RecordOptions,
-    ) -> Result<PathBuf, StartRecordingError> {
-        if self.inner.recorder.borrow().is_some() || self.inner.stopping_recording.get() {
-            return Err(StartRecordingError::AlreadyRecording);
-        }
-        let guard = DiskGuard::new(options.min_free);
-        match disk_space::free_bytes_where(parent) {
-            Ok(free) if !guard.allows_start(free) => {
-                return Err(StartRecordingError::NotEnoughSpace {
-                    dir: parent.to_owned(),
-                    free,
-                    floor: options.min_free,
-                });
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!("cannot read the free space of {}: {err}", parent.display()),
-        }
-        self.inner.disk_guard.replace(Some(guard));
-        let recorder = SessionRecorder::create(
-            parent,
-            &self.inner.config.room,
-            &crate::signaling::redact_url(&self.inner.config.server_url),
-            options,
-        )?;
-        let dir = recorder.dir().to_owned();
-        self.inner.recorder.replace(Some(recorder));
-        // Tracks already flowing join the recording now.
-        let existing: Vec<(PeerKey, Vec<Track>)> = self
-            .inner
-            .peers
-            .borrow()
-            .iter()
-            .map(|(key, entry)| (key.clone(), entry.tracks.clone()))
-            .collect();
-        for (key, tracks) in existing {
-            for track in tracks {
-                self.attach_recording(&key, &track);
-            }
-        }
-        self.emit(EngineEvent::RecordingStarted { dir: dir.clone() });
-        Ok(dir)
-    }
-
-    /// Is a recording running?
-    pub fn is_recording(&self) -> bool {
-        self.inner.recorder.borrow().is_some()
-    }
-
-    /// Stops recording and waits until every file is finalised. Returns whether all are.
-    /// A stop already under way (the disk guard's) is waited for.
-    pub async fn stop_recording(&self) -> bool {
-        let taken = self.inner.recorder.borrow_mut().take();
-        let Some(mut recorder) = taken else {
-            if !self.inner.stopping_recording.get() {
-                return true;
-            }
-            let (tx, rx) = futures_channel::oneshot::channel();
-            self.inner.stop_waiters.borrow_mut().push(tx);
-            return rx.await.unwrap_or(false);
-        };
-        self.inner.stopping_recording.set(true);
-        self.inner.disk_guard.replace(None);
-        let dir = recorder.dir().to_owned();
-        let failed_earlier = recorder.failed_segments() > 0;
-        let outcomes = recorder.finish_all(LeaveReason::Stopped).await;
-        let all_ok = !failed_earlier && outcomes.iter().all(|o| o.error.is_none());
-        for outcome in outcomes {
-            self.emit(EngineEvent::SegmentFinished {
-                participant: outcome.participant.clone(),
-                file: outcome.file,
-                ok: outcome.error.is_none(),
-                error: outcome.error,
-                failure: outcome.failure,
-            });
-        }
-        self.emit(EngineEvent::RecordingFinished { dir, all_ok });
-        self.inner.stopping_recording.set(false);
-        for waiter in self.inner.stop_waiters.borrow_mut().drain(..) {
-            let _ = waiter.send(all_ok);
-        }
-        all_ok
     }
 
     /// Leaves the room: finalises recordings, closes every peer and the socket.

@@ -7,6 +7,7 @@ pub mod branch_guard;
 pub mod clip;
 pub mod demo;
 pub mod engine;
+pub mod error;
 pub mod failure;
 pub mod ice;
 pub mod inspect;
@@ -18,7 +19,7 @@ pub mod stats;
 pub mod turn_check;
 
 /// Initialises GStreamer once and checks the elements Roomtape cannot work without.
-pub fn init() -> anyhow::Result<()> {
+pub fn init() -> Result<(), error::EngineError> {
     gst::init()?;
     ice::redact_gstreamer_log();
     let missing: Vec<&str> = [
@@ -36,10 +37,9 @@ pub fn init() -> anyhow::Result<()> {
     .into_iter()
     .filter(|name| gst::ElementFactory::find(name).is_none())
     .collect();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "GStreamer elements missing: {} (install gstreamer1.0-nice and the good, bad and ugly plugin sets)",
-        missing.join(", ")
-    );
-    Ok(())
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(error::EngineError::ElementsMissing(missing))
+    }
 }

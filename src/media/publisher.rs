@@ -4,14 +4,16 @@
 //! and payload encryption when a password is set. The demo room, the tests and the benchmark
 //! use it in place of a browser.
 
+mod media;
+mod viewer;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
-use gst_webrtc::{WebRTCDataChannel, WebRTCSDPType, WebRTCSessionDescription};
 use rand::Rng;
 use serde_json::json;
 
@@ -22,6 +24,13 @@ use crate::protocol::message::{
     self, Body, CandidateOrigin, IceCandidateInit, SdpKind, ServerRequest, SessionDescription,
 };
 use crate::signaling::client::{ClientEvent, SignalingClient};
+
+use self::media::add_media;
+pub use self::media::{resize_cycle, sendable};
+use self::viewer::{
+    Viewer, ViewerMessage, create_offer, force_keyframe_of, send_channel, set_answer,
+    strip_candidates,
+};
 
 /// What the synthetic camera does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,33 +119,6 @@ pub struct PublisherStats {
 impl PublisherStats {
     fn counting(&self) -> bool {
         self.negotiated.load(Ordering::Relaxed) && !self.stopped.load(Ordering::Relaxed)
-    }
-}
-
-enum ViewerMessage {
-    LocalCandidate { mline: u32, candidate: String },
-    ChannelOpen,
-    ChannelMessage(String),
-    OfferReady { sdp: String, renegotiation: bool },
-    NegotiationNeeded,
-    Connected,
-}
-
-struct Viewer {
-    id: String,
-    session: String,
-    pipeline: gst::Pipeline,
-    webrtcbin: gst::Element,
-    channel: Arc<Mutex<Option<WebRTCDataChannel>>>,
-    media_added: bool,
-    channel_open: bool,
-    encoders: Vec<gst::Element>,
-    clip_players: Vec<super::clip::ClipPlayer>,
-}
-
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 
@@ -388,77 +370,6 @@ impl Publisher {
         }
     }
 
-    fn build_viewer(&self, viewer_id: &str) -> anyhow::Result<Viewer> {
-        let pipeline = gst::Pipeline::new();
-        let webrtcbin = gst::ElementFactory::make("webrtcbin")
-            .property_from_str("bundle-policy", "max-bundle")
-            .build()?;
-        pipeline.add(&webrtcbin)?;
-        self.inner.config.ice.apply(&webrtcbin);
-
-        let tx = self.inner.tx.clone();
-        let id = viewer_id.to_owned();
-        let drop_candidates = self.inner.config.drop_candidates;
-        webrtcbin.connect("on-ice-candidate", false, move |values| {
-            if drop_candidates {
-                return None;
-            }
-            let mline = values.get(1).and_then(|v| v.get::<u32>().ok())?;
-            let candidate = values.get(2).and_then(|v| v.get::<String>().ok())?;
-            let _ = tx.try_send((
-                id.clone(),
-                ViewerMessage::LocalCandidate { mline, candidate },
-            ));
-            None
-        });
-        let tx = self.inner.tx.clone();
-        let id = viewer_id.to_owned();
-        webrtcbin.connect("on-negotiation-needed", false, move |_| {
-            let _ = tx.try_send((id.clone(), ViewerMessage::NegotiationNeeded));
-            None
-        });
-        let tx = self.inner.tx.clone();
-        let id = viewer_id.to_owned();
-        webrtcbin.connect_notify(Some("connection-state"), move |bin, _| {
-            let state = bin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
-            if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
-                let _ = tx.try_send((id.clone(), ViewerMessage::Connected));
-            }
-        });
-        pipeline.set_state(gst::State::Ready)?;
-        // The channel must exist before the first offer, which then carries nothing else.
-        let channel = webrtcbin
-            .emit_by_name::<Option<WebRTCDataChannel>>(
-                "create-data-channel",
-                &[&"sendChannel", &None::<gst::Structure>],
-            )
-            .ok_or_else(|| anyhow::anyhow!("webrtcbin refused a data channel"))?;
-        let tx = self.inner.tx.clone();
-        let id = viewer_id.to_owned();
-        channel.connect_on_open(move |_| {
-            let _ = tx.try_send((id.clone(), ViewerMessage::ChannelOpen));
-        });
-        let tx = self.inner.tx.clone();
-        let id = viewer_id.to_owned();
-        channel.connect_on_message_string(move |_, text| {
-            if let Some(text) = text {
-                let _ = tx.try_send((id.clone(), ViewerMessage::ChannelMessage(text.to_owned())));
-            }
-        });
-        pipeline.set_state(gst::State::Playing)?;
-        Ok(Viewer {
-            id: viewer_id.to_owned(),
-            session: random_alnum(10),
-            pipeline,
-            webrtcbin,
-            channel: Arc::new(Mutex::new(Some(channel))),
-            media_added: false,
-            channel_open: false,
-            encoders: Vec::new(),
-            clip_players: Vec::new(),
-        })
-    }
-
     fn on_viewer_message(&self, viewer_id: &str, message: ViewerMessage) {
         let crypto = self.inner.crypto.clone();
         match message {
@@ -679,339 +590,6 @@ impl Drop for Inner {
             client.close();
         }
     }
-}
-
-fn send_channel(channel: &Arc<Mutex<Option<WebRTCDataChannel>>>, text: &str) {
-    if let Ok(guard) = channel.lock()
-        && let Some(channel) = guard.as_ref()
-        && channel.ready_state() == gst_webrtc::WebRTCDataChannelState::Open
-    {
-        if let Err(err) = channel.send_string_full(Some(text)) {
-            tracing::debug!("data channel send failed: {err}");
-        }
-    }
-}
-
-fn create_offer(
-    webrtcbin: &gst::Element,
-    viewer_id: &str,
-    renegotiation: bool,
-    tx: &async_channel::Sender<(String, ViewerMessage)>,
-) {
-    let weak = webrtcbin.downgrade();
-    let tx = tx.clone();
-    let id = viewer_id.to_owned();
-    let promise = gst::Promise::with_change_func(move |reply| {
-        let Some(webrtcbin) = weak.upgrade() else {
-            return;
-        };
-        let Ok(Some(structure)) = reply else { return };
-        let Ok(offer) = structure.get::<WebRTCSessionDescription>("offer") else {
-            tracing::warn!("webrtcbin made no offer: {structure}");
-            return;
-        };
-        let sdp = offer.sdp().to_string();
-        webrtcbin.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
-        let _ = tx.try_send((id, ViewerMessage::OfferReady { sdp, renegotiation }));
-    });
-    webrtcbin.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
-}
-
-fn force_keyframe_of(viewer: &Viewer) {
-    force_keyframe(&viewer.encoders);
-    for player in &viewer.clip_players {
-        player.restart_on_keyframe();
-    }
-}
-
-fn force_keyframe(encoders: &[gst::Element]) {
-    for encoder in encoders {
-        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
-            .all_headers(true)
-            .build();
-        if let Some(pad) = encoder.static_pad("src") {
-            let _ = pad.send_event(event);
-        }
-    }
-}
-
-/// The SDP without any `a=candidate` line.
-fn strip_candidates(sdp: &str) -> String {
-    sdp.split_inclusive('\n')
-        .filter(|line| !line.starts_with("a=candidate"))
-        .collect()
-}
-
-fn set_answer(webrtcbin: &gst::Element, sdp: &str) {
-    let Ok(message) = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()) else {
-        tracing::warn!("publisher got an unparsable answer");
-        return;
-    };
-    let answer = WebRTCSessionDescription::new(WebRTCSDPType::Answer, message);
-    webrtcbin.emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
-}
-
-/// Adds the synthetic camera and microphone; webrtcbin then asks for a renegotiation.
-fn add_media(
-    viewer: &mut Viewer,
-    config: &PublisherConfig,
-    codec: &str,
-    video: bool,
-    audio: bool,
-    stats: &Arc<PublisherStats>,
-) -> anyhow::Result<()> {
-    let video = video && config.video == VideoMode::Live;
-    if video && let Some(clip) = config.clip.clone() {
-        let counter = stats.clone();
-        // The player sends nothing but its first frame before the answer and nothing after
-        // `stop`, so every frame it pushes counts.
-        let (appsrc, player) = super::clip::ClipPlayer::new(clip.clone(), move || {
-            counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
-        })?;
-        let is_h264 = clip
-            .caps
-            .structure(0)
-            .is_some_and(|s| s.name() == "video/x-h264");
-        let payloader = if is_h264 {
-            gst::ElementFactory::make("rtph264pay")
-                .property("config-interval", -1i32)
-                .property_from_str("aggregate-mode", "zero-latency")
-                .build()?
-        } else {
-            gst::ElementFactory::make("rtpvp8pay").build()?
-        };
-        let appsrc_element: gst::Element = appsrc.upcast();
-        viewer.pipeline.add_many([&appsrc_element, &payloader])?;
-        appsrc_element.link(&payloader)?;
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
-        start_downstream_first(&[&appsrc_element, &payloader])?;
-        viewer.clip_players.push(player);
-    } else if video {
-        let src = gst::ElementFactory::make("videotestsrc")
-            .property("is-live", true)
-            .property_from_str("pattern", "ball")
-            .build()?;
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("width", config.width as i32)
-            .field("height", config.height as i32)
-            .field("framerate", gst::Fraction::new(config.framerate as i32, 1))
-            .build();
-        let filter = gst::ElementFactory::make("capsfilter")
-            .property("caps", &caps)
-            .build()?;
-        let overlay = gst::ElementFactory::make("textoverlay")
-            .property("text", &config.label)
-            .property_from_str("valignment", "center")
-            .property_from_str("halignment", "center")
-            .property("font-desc", "Sans Bold 28")
-            .build()?;
-        let clock = gst::ElementFactory::make("timeoverlay")
-            .property_from_str("valignment", "bottom")
-            .property_from_str("halignment", "right")
-            .build()?;
-        let convert = gst::ElementFactory::make("videoconvert").build()?;
-        let scale = gst::ElementFactory::make("videoscale").build()?;
-        let size = gst::ElementFactory::make("capsfilter")
-            .property("caps", &caps)
-            .build()?;
-        if let Some(every) = config.resize_every {
-            cycle_sizes(&size, config, every);
-        }
-        let (encoder, payloader) = video_encoder(codec, config)?;
-        let queue = gst::ElementFactory::make("queue").build()?;
-        let elements = [
-            &src, &filter, &overlay, &clock, &convert, &scale, &size, &queue, &encoder, &payloader,
-        ];
-        viewer.pipeline.add_many(elements)?;
-        gst::Element::link_many(elements)?;
-        let counter = stats.clone();
-        if let Some(pad) = encoder.static_pad("src") {
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if counter.counting() {
-                    counter.video_frames_sent.fetch_add(1, Ordering::Relaxed);
-                }
-                gst::PadProbeReturn::Ok
-            });
-        }
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
-        start_downstream_first(&elements)?;
-        viewer.encoders.push(encoder);
-    }
-    if audio && config.audio != AudioMode::None {
-        let src = gst::ElementFactory::make("audiotestsrc")
-            .property("is-live", true)
-            .property("freq", 440.0f64)
-            .property("volume", 0.2f64)
-            .build()?;
-        let convert = gst::ElementFactory::make("audioconvert").build()?;
-        let resample = gst::ElementFactory::make("audioresample").build()?;
-        let encoder = gst::ElementFactory::make("opusenc").build()?;
-        let payloader = gst::ElementFactory::make("rtpopuspay")
-            .property("pt", 111u32)
-            .build()?;
-        // A muted microphone: caps are negotiated, packets never flow.
-        let valve = gst::ElementFactory::make("valve")
-            .property("drop", config.audio == AudioMode::Muted)
-            // Caps must still reach webrtcbin, or it cannot offer the track at all.
-            .property_from_str("drop-mode", "forward-sticky-events")
-            .build()?;
-        let elements = [&src, &convert, &resample, &encoder, &valve, &payloader];
-        viewer.pipeline.add_many(elements)?;
-        gst::Element::link_many(elements)?;
-        let counter = stats.clone();
-        let muted = config.audio == AudioMode::Muted;
-        if let Some(pad) = valve.static_pad("src") {
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if !muted && counter.counting() {
-                    counter.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
-                }
-                gst::PadProbeReturn::Ok
-            });
-        }
-        link_to_webrtcbin(&payloader, &viewer.webrtcbin, stats)?;
-        start_downstream_first(&elements)?;
-    }
-    Ok(())
-}
-
-/// The sizes a resizing publisher goes through: full, half, three quarters (even numbers, as
-/// encoders want them).
-pub fn resize_cycle(width: u32, height: u32) -> [(u32, u32); 3] {
-    let even = |n: u32| (n / 2 * 2).max(2);
-    [
-        (even(width), even(height)),
-        (even(width / 2), even(height / 2)),
-        (even(width * 3 / 4), even(height * 3 / 4)),
-    ]
-}
-
-/// Changes the encoder's input size every `every`, until the element is gone.
-fn cycle_sizes(size: &gst::Element, config: &PublisherConfig, every: std::time::Duration) {
-    let sizes = resize_cycle(config.width, config.height);
-    let framerate = config.framerate as i32;
-    let weak = size.downgrade();
-    let mut step = 0usize;
-    glib::timeout_add(every, move || {
-        let Some(size) = weak.upgrade() else {
-            return glib::ControlFlow::Break;
-        };
-        step += 1;
-        let (width, height) = sizes[step % sizes.len()];
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("width", width as i32)
-            .field("height", height as i32)
-            .field("framerate", gst::Fraction::new(framerate, 1))
-            .build();
-        tracing::info!("publisher: video now {width}x{height}");
-        size.set_property("caps", &caps);
-        glib::ControlFlow::Continue
-    });
-}
-
-/// Whether this machine's GStreamer can send `codec` (a wire name: vp8, vp9, h264, av1).
-pub fn sendable(codec: &str) -> anyhow::Result<()> {
-    if codec == "av1" {
-        // GStreamer 1.22 has an AV1 encoder but no RTP payloader for it (rtpav1pay is in the
-        // Rust plugins, from 1.24 on).
-        super::init()?;
-        anyhow::ensure!(
-            gst::ElementFactory::find("rtpav1pay").is_some(),
-            "AV1 cannot be sent: GStreamer's rtpav1pay (gst-plugins-rs) is not installed"
-        );
-    }
-    Ok(())
-}
-
-/// Starts elements added to a playing pipeline, the sink end first. Started source first, a
-/// live source can push its first buffer into a neighbour that is not running yet, get
-/// FLUSHING back and stop for good: no caps ever reach webrtcbin, so it never offers the
-/// track, and the viewer waits for media that never comes (about one demo run in ten).
-fn start_downstream_first(elements: &[&gst::Element]) -> anyhow::Result<()> {
-    for element in elements.iter().rev() {
-        element.sync_state_with_parent()?;
-    }
-    Ok(())
-}
-
-fn video_encoder(
-    codec: &str,
-    config: &PublisherConfig,
-) -> anyhow::Result<(gst::Element, gst::Element)> {
-    let kbps = config.bitrate_kbps;
-    Ok(match codec {
-        "h264" => (
-            gst::ElementFactory::make("x264enc")
-                .property_from_str("tune", "zerolatency")
-                .property_from_str("speed-preset", "ultrafast")
-                .property("key-int-max", 60u32)
-                .property("bitrate", kbps)
-                .build()?,
-            gst::ElementFactory::make("rtph264pay")
-                .property("config-interval", -1i32)
-                .property_from_str("aggregate-mode", "zero-latency")
-                .build()?,
-        ),
-        "vp9" => (
-            gst::ElementFactory::make("vp9enc")
-                .property("deadline", 1i64)
-                .property("cpu-used", 8i32)
-                .property("keyframe-max-dist", 60i32)
-                .property("target-bitrate", (kbps * 1000) as i32)
-                .build()?,
-            gst::ElementFactory::make("rtpvp9pay").build()?,
-        ),
-        "av1" => {
-            sendable(codec)?;
-            (
-                gst::ElementFactory::make("av1enc")
-                    .property_from_str("end-usage", "cbr")
-                    .property("cpu-used", 8i32)
-                    .property("target-bitrate", kbps)
-                    .build()?,
-                gst::ElementFactory::make("rtpav1pay").build()?,
-            )
-        }
-        _ => (
-            gst::ElementFactory::make("vp8enc")
-                .property("deadline", 1i64)
-                .property("cpu-used", 8i32)
-                .property("keyframe-max-dist", 60i32)
-                .property("target-bitrate", (kbps * 1000) as i32)
-                .build()?,
-            gst::ElementFactory::make("rtpvp8pay").build()?,
-        ),
-    })
-}
-
-fn link_to_webrtcbin(
-    payloader: &gst::Element,
-    webrtcbin: &gst::Element,
-    stats: &Arc<PublisherStats>,
-) -> anyhow::Result<()> {
-    let src = payloader
-        .static_pad("src")
-        .ok_or_else(|| anyhow::anyhow!("payloader without pad"))?;
-    let paused = stats.clone();
-    src.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-        move |_, _| {
-            if paused.media_paused.load(Ordering::Relaxed) {
-                gst::PadProbeReturn::Drop
-            } else {
-                gst::PadProbeReturn::Ok
-            }
-        },
-    );
-    let sink = webrtcbin
-        .request_pad_simple("sink_%u")
-        .ok_or_else(|| anyhow::anyhow!("webrtcbin gave no sink pad"))?;
-    src.link(&sink)?;
-    if let Some(transceiver) =
-        sink.property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")
-    {
-        transceiver.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly);
-    }
-    Ok(())
 }
 
 /// Kept for callers that only need to know whether the channel carried media yet.

@@ -10,7 +10,7 @@ use gtk::glib;
 use super::Session;
 use crate::i18n::{gettext, gettext_f};
 use crate::library::disk_space::{self, format_size};
-use crate::media::engine::{EngineEvent, StartRecordingError};
+use crate::media::engine::{EngineError, EngineEvent};
 use crate::media::recorder::RecordOptions;
 use crate::ui::{RecordState, RoomtapeWindow};
 
@@ -98,7 +98,7 @@ impl Session {
                         self.start_timer();
                         self.tick();
                     }
-                    Err(StartRecordingError::NotEnoughSpace { free, floor, .. }) => {
+                    Err(EngineError::NotEnoughSpace { free, floor, .. }) => {
                         window.show_toast(&gettext_f(
                             "Not enough free space to record in {folder}: {free} free, and {floor} is kept free. Free some space, or choose another folder or a lower limit in Preferences.",
                             &[("folder", &parent.display().to_string()), ("free", &format_size(free)), ("floor", &format_size(floor))],

@@ -89,14 +89,13 @@ impl Session {
             | EngineEvent::DiskFloor { .. }) => self.on_recording_event(&window, event),
             EngineEvent::SegmentFinished {
                 participant,
-                ok: false,
-                error,
+                outcome: Err(error),
                 ..
             } => {
                 let label = self.label_of(&participant);
                 window.show_toast(&gettext_f(
                     "{name}'s recording could not be finished: {error}",
-                    &[("name", &label), ("error", error.as_deref().unwrap_or(""))],
+                    &[("name", &label), ("error", &error.message)],
                 ));
             }
             EngineEvent::Fatal(message) => {

@@ -85,6 +85,16 @@ pub enum DecodeError {
     OutOfRange { field: String, value: String },
 }
 
+impl DecodeError {
+    /// Whether a payload was there but did not decrypt (a wrong password or salt, most likely).
+    pub fn is_decryption(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::Crypto { .. } | DecodeError::DecryptedNotJson { .. }
+        )
+    }
+}
+
 /// An ICE candidate as browsers serialise `RTCIceCandidate` (`toJSON()`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceCandidateInit {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::candidates::CandidateLogEntry;
 use super::health::{ConnectionState, IceState, SelectedPair};
+use super::reasons::{DropReason, ServerNotice};
 
 /// Why a participant's peer connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +75,7 @@ pub enum RoomEvent {
     },
     ServerMessage {
         at_ms: u64,
-        message: String,
+        message: ServerNotice,
     },
     Discovered {
         at_ms: u64,
@@ -139,7 +140,7 @@ pub enum RoomEvent {
     Dropped {
         at_ms: u64,
         from: Option<String>,
-        reason: String,
+        reason: DropReason,
     },
 }
 

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::candidates::{Admission, CandidateDirection, CandidateLogEntry, CandidateQueue};
 use super::events::{LeaveReason, MediaKind, Problem, RoomEvent};
 use super::health::{ConnectionState, Health, IceState, SelectedPair};
+use super::reasons::{DropReason, SdpRefusal, ServerNotice, ServerRefusal};
 use crate::protocol::crypto::RoomCrypto;
 use crate::protocol::datachannel::{self, ChannelMessage, MediaRequest};
 use crate::protocol::message::{
@@ -363,7 +364,7 @@ impl Room {
         let envelope = match message::decode(text, &self.config.crypto) {
             Ok(envelope) => envelope,
             Err(err) => {
-                out.push(dropped(now_ms, None, format!("undecodable frame: {err}")));
+                out.push(dropped(now_ms, None, DropReason::UndecodableFrame(err)));
                 return out;
             }
         };
@@ -380,11 +381,7 @@ impl Room {
             && room != self.wire_room
             && !matches!(env.body, Body::Request(ServerRequest::JoinRoom { .. }))
         {
-            out.push(dropped(
-                now_ms,
-                env.from.clone(),
-                "frame for another room".into(),
-            ));
+            out.push(dropped(now_ms, env.from.clone(), DropReason::OtherRoom));
             return;
         }
         if matches!(
@@ -394,11 +391,7 @@ impl Room {
             self.official_dialect = true;
         }
         let Some(sender) = sender_of(&env, own, self.official_dialect) else {
-            out.push(dropped(
-                now_ms,
-                env.from.clone(),
-                "frame addressed to another peer".into(),
-            ));
+            out.push(dropped(now_ms, env.from.clone(), DropReason::NotForUs));
             return;
         };
         let sender = (!sender.is_empty()).then_some(sender);
@@ -406,7 +399,7 @@ impl Room {
             Body::Request(request) => self.on_request(request, sender, &env.stream_id, now_ms, out),
             Body::Description(desc) => {
                 let Some(sender) = sender else {
-                    out.push(dropped(now_ms, None, "description without a sender".into()));
+                    out.push(dropped(now_ms, None, DropReason::DescriptionWithoutSender));
                     return;
                 };
                 self.on_description(
@@ -421,7 +414,7 @@ impl Room {
             }
             Body::Candidates { candidates, origin } => {
                 let Some(sender) = sender else {
-                    out.push(dropped(now_ms, None, "candidates without a sender".into()));
+                    out.push(dropped(now_ms, None, DropReason::CandidatesWithoutSender));
                     return;
                 };
                 if origin == Some(CandidateOrigin::Remote) {
@@ -429,7 +422,7 @@ impl Room {
                     out.push(dropped(
                         now_ms,
                         Some(sender),
-                        "candidates meant for a publisher".into(),
+                        DropReason::CandidatesForPublisher,
                     ));
                     return;
                 }
@@ -448,7 +441,8 @@ impl Room {
                 }
             }
             Body::ServerError { message } => {
-                let id_taken = message.eq_ignore_ascii_case("uuid already in use");
+                let message = ServerNotice::new(message);
+                let id_taken = message.refusal() == Some(ServerRefusal::IdTaken);
                 out.push(Command::Event(RoomEvent::ServerMessage {
                     at_ms: now_ms,
                     message,
@@ -487,10 +481,10 @@ impl Room {
                     out.push(dropped(
                         now_ms,
                         sender.clone(),
-                        format!(
-                            "listing of {} members: only the first {MAX_LISTING_MEMBERS} are taken",
-                            members.len()
-                        ),
+                        DropReason::ListingTruncated {
+                            members: members.len(),
+                            taken: MAX_LISTING_MEMBERS,
+                        },
                     ));
                 }
                 for member in members.into_iter().take(MAX_LISTING_MEMBERS) {
@@ -526,12 +520,12 @@ impl Room {
             ServerRequest::Alert { message } | ServerRequest::Error { message, .. } => {
                 out.push(Command::Event(RoomEvent::ServerMessage {
                     at_ms: now_ms,
-                    message,
+                    message: ServerNotice::new(message),
                 }));
             }
             ServerRequest::OfferSdp { .. } | ServerRequest::Play { .. } => {
                 // Someone wants our stream: we have none and never will.
-                out.push(dropped(now_ms, sender, "stream request to a viewer".into()));
+                out.push(dropped(now_ms, sender, DropReason::StreamRequest));
             }
             _ => {
                 let _ = stream_id;
@@ -610,9 +604,7 @@ impl Room {
                     out.push(dropped(
                         now_ms,
                         Some(id.to_owned()),
-                        format!(
-                            "{pending} participants have not answered yet: a new one is not asked for"
-                        ),
+                        DropReason::TooManyPending { pending },
                     ));
                     return;
                 }
@@ -686,7 +678,7 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                "answer sent to a viewer".into(),
+                DropReason::AnswerToViewer,
             ));
             return;
         }
@@ -695,7 +687,7 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                format!("offer refused: {reason}"),
+                DropReason::OfferRefused(reason),
             ));
             return;
         }
@@ -708,10 +700,9 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                format!(
-                    "offer ignored: an offer of this peer was refused {} ms ago",
-                    now_ms.saturating_sub(at)
-                ),
+                DropReason::OfferCoolingDown {
+                    ago_ms: now_ms.saturating_sub(at),
+                },
             ));
             return;
         }
@@ -729,7 +720,7 @@ impl Room {
                 out.push(dropped(
                     now_ms,
                     Some(sender.into()),
-                    "offer from an unknown peer without a stream id".into(),
+                    DropReason::UnknownPeerWithoutStream,
                 ));
                 return;
             };
@@ -772,9 +763,7 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                format!(
-                    "offer refused: {peers} peers already, the most this recorder takes at once"
-                ),
+                DropReason::TooManyPeers { peers },
             ));
             // Asked again later, when someone may have left.
             p.replay_at_ms = Some(now_ms + REPLAY_WHEN_FULL_MS);
@@ -872,7 +861,7 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                "candidates from an unknown peer".into(),
+                DropReason::CandidatesFromUnknownPeer,
             ));
             return;
         };
@@ -880,7 +869,7 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                "candidates before any offer".into(),
+                DropReason::CandidatesBeforeOffer,
             ));
             return;
         };
@@ -889,10 +878,9 @@ impl Room {
             out.push(dropped(
                 now_ms,
                 Some(sender.into()),
-                format!(
-                    "candidates for stale session {:?}",
-                    session.unwrap_or_default()
-                ),
+                DropReason::StaleSession {
+                    session: session.unwrap_or_default().to_owned(),
+                },
             ));
             return;
         }
@@ -1022,7 +1010,7 @@ impl Room {
                 out.push(dropped(
                     now_ms,
                     Some(id.clone()),
-                    format!("negotiation failed: {reason}"),
+                    DropReason::NegotiationFailed(reason),
                 ));
                 self.participant_left(&id, LeaveReason::Rejected, now_ms, &mut out);
             }
@@ -1226,7 +1214,7 @@ impl Room {
                 out.push(dropped(
                     now_ms,
                     Some(key.participant.clone()),
-                    format!("bad data-channel message: {err}"),
+                    DropReason::BadChannelMessage(err),
                 ));
                 return;
             }
@@ -1494,15 +1482,15 @@ impl Room {
 
 /// Cheap structural checks on an offer before a webrtcbin is built for it; the peer parses it
 /// fully afterwards. Returns why it is refused.
-pub fn precheck_sdp(sdp: &str) -> Result<(), String> {
+pub fn precheck_sdp(sdp: &str) -> Result<(), SdpRefusal> {
     if sdp.len() > MAX_SDP_BYTES {
-        return Err(format!("SDP of {} bytes is too large", sdp.len()));
+        return Err(SdpRefusal::TooLarge { bytes: sdp.len() });
     }
     if sdp.contains('\0') {
-        return Err("SDP contains a NUL byte".to_owned());
+        return Err(SdpRefusal::NulByte);
     }
     if !sdp.starts_with("v=0") {
-        return Err("SDP does not start with v=0".to_owned());
+        return Err(SdpRefusal::NotVersionZero);
     }
     let media = sdp
         .lines()
@@ -1510,12 +1498,12 @@ pub fn precheck_sdp(sdp: &str) -> Result<(), String> {
         .take(MAX_SDP_MEDIA_SECTIONS + 1)
         .count();
     if media == 0 {
-        return Err("SDP has no media sections".to_owned());
+        return Err(SdpRefusal::NoMedia);
     }
     if media > MAX_SDP_MEDIA_SECTIONS {
-        return Err(format!(
-            "SDP has more than {MAX_SDP_MEDIA_SECTIONS} media sections"
-        ));
+        return Err(SdpRefusal::TooManyMedia {
+            most: MAX_SDP_MEDIA_SECTIONS,
+        });
     }
     Ok(())
 }
@@ -1536,7 +1524,7 @@ pub fn sender_of(env: &Envelope, own_id: &str, official_dialect: bool) -> Option
     }
 }
 
-fn dropped(at_ms: u64, from: Option<String>, reason: String) -> Command {
+fn dropped(at_ms: u64, from: Option<String>, reason: DropReason) -> Command {
     tracing::debug!(?from, "dropped: {reason}");
     Command::Event(RoomEvent::Dropped {
         at_ms,

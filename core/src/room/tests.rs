@@ -811,7 +811,7 @@ fn bad_sdp_never_builds_a_peer_nor_closes_a_working_one() {
             );
             assert!(events(&out).iter().any(|e| matches!(
                 e,
-                RoomEvent::Dropped { reason, .. } if reason.starts_with("offer refused")
+                RoomEvent::Dropped { reason, .. } if reason.to_string().starts_with("offer refused")
             )));
         }
     }

@@ -952,32 +952,89 @@ pub fn encode(envelope: &Envelope, crypto: &RoomCrypto) -> String {
     Value::Object(map).to_string()
 }
 
-/// A request frame, with `from` when talking to a relay that needs it.
-pub fn encode_request(request: &ServerRequest, from: Option<&str>) -> String {
+/// Where an outgoing frame goes and whom it is from: the routing fields it carries, each only
+/// when set. Identifiers are in wire form (hash-suffixed stream ids, hashed room names).
+///
+/// ```
+/// # use roomtape_core::protocol::message::Route;
+/// let route = Route::to("peer").session("s1").from("me");
+/// assert_eq!(route.stream_id, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// `UUID`: the peer the frame is for.
+    pub to: Option<&'a str>,
+    /// `session`: the publisher's peer-connection id, echoed back.
+    pub session: Option<&'a str>,
+    /// `streamID`.
+    pub stream_id: Option<&'a str>,
+    /// `from`: our own id (relays need it on every frame).
+    pub from: Option<&'a str>,
+    /// `roomid`.
+    pub roomid: Option<&'a str>,
+}
+
+impl<'a> Route<'a> {
+    /// A frame for the peer `uuid`.
+    pub fn to(uuid: &'a str) -> Route<'a> {
+        Route {
+            to: Some(uuid),
+            ..Route::default()
+        }
+    }
+
+    pub fn session(self, session: &'a str) -> Route<'a> {
+        Route {
+            session: Some(session),
+            ..self
+        }
+    }
+
+    pub fn stream_id(self, stream_id: &'a str) -> Route<'a> {
+        Route {
+            stream_id: Some(stream_id),
+            ..self
+        }
+    }
+
+    pub fn from(self, from: &'a str) -> Route<'a> {
+        Route {
+            from: Some(from),
+            ..self
+        }
+    }
+
+    pub fn roomid(self, roomid: &'a str) -> Route<'a> {
+        Route {
+            roomid: Some(roomid),
+            ..self
+        }
+    }
+
+    fn write(&self, map: &mut Map<String, Value>) {
+        put_opt(map, "UUID", self.to);
+        put_opt(map, "session", self.session);
+        put_opt(map, "streamID", self.stream_id);
+        put_opt(map, "from", self.from);
+        put_opt(map, "roomid", self.roomid);
+    }
+}
+
+/// A request frame. The request names its own room and stream; `route` adds `from` when
+/// talking to a relay that needs it (its fields are written after the request's).
+pub fn encode_request(request: &ServerRequest, route: &Route) -> String {
     let mut map = Map::new();
     write_request(&mut map, request);
-    put_opt(&mut map, "from", from);
+    route.write(&mut map);
     Value::Object(map).to_string()
 }
 
-/// An offer/answer addressed to `target_uuid`, encrypted when a password is in force.
-/// `session` must echo the publisher's session; `stream_id` / `roomid` are wire forms.
-pub fn encode_description(
-    desc: &SessionDescription,
-    target_uuid: Option<&str>,
-    session: Option<&str>,
-    stream_id: Option<&str>,
-    from: Option<&str>,
-    roomid: Option<&str>,
-    crypto: &RoomCrypto,
-) -> String {
+/// An offer/answer, encrypted when a password is in force. The route's `session` must echo
+/// the publisher's session.
+pub fn encode_description(desc: &SessionDescription, route: &Route, crypto: &RoomCrypto) -> String {
     let mut map = Map::new();
     put_payload(&mut map, "description", description_value(desc), crypto);
-    put_opt(&mut map, "UUID", target_uuid);
-    put_opt(&mut map, "session", session);
-    put_opt(&mut map, "streamID", stream_id);
-    put_opt(&mut map, "from", from);
-    put_opt(&mut map, "roomid", roomid);
+    route.write(&mut map);
     Value::Object(map).to_string()
 }
 
@@ -985,28 +1042,21 @@ pub fn encode_description(
 pub fn encode_candidates(
     candidates: &[IceCandidateInit],
     origin: CandidateOrigin,
-    target_uuid: Option<&str>,
-    session: Option<&str>,
-    from: Option<&str>,
-    roomid: Option<&str>,
+    route: &Route,
     crypto: &RoomCrypto,
 ) -> String {
     let mut map = Map::new();
     put_payload(&mut map, "candidates", candidates_value(candidates), crypto);
     map.insert("type".into(), Value::String(origin.as_str().into()));
-    put_opt(&mut map, "UUID", target_uuid);
-    put_opt(&mut map, "session", session);
-    put_opt(&mut map, "from", from);
-    put_opt(&mut map, "roomid", roomid);
+    route.write(&mut map);
     Value::Object(map).to_string()
 }
 
-/// `{"bye":true}` to `target_uuid`.
-pub fn encode_bye(target_uuid: Option<&str>, from: Option<&str>) -> String {
+/// `{"bye":true}` along `route`.
+pub fn encode_bye(route: &Route) -> String {
     let mut map = Map::new();
     map.insert("bye".into(), Value::Bool(true));
-    put_opt(&mut map, "UUID", target_uuid);
-    put_opt(&mut map, "from", from);
+    route.write(&mut map);
     Value::Object(map).to_string()
 }
 
@@ -1068,11 +1118,11 @@ mod tests {
         for crypto in both() {
             let text = encode_description(
                 &desc,
-                Some("viewer1"),
-                Some("sess12345"),
-                Some("cam1808d64"),
-                Some("me"),
-                Some("01081e4801f6d08a"),
+                &Route::to("viewer1")
+                    .session("sess12345")
+                    .stream_id("cam1808d64")
+                    .from("me")
+                    .roomid("01081e4801f6d08a"),
                 &crypto,
             );
             let raw = obj(&text);
@@ -1112,10 +1162,7 @@ mod tests {
                 let text = encode_candidates(
                     &sample_candidates(),
                     origin,
-                    Some("pub1"),
-                    Some("s1"),
-                    None,
-                    None,
+                    &Route::to("pub1").session("s1"),
                     &crypto,
                 );
                 let env = decode(&text, &crypto).unwrap();
@@ -1303,7 +1350,7 @@ mod tests {
             let env = decode(text, &crypto).unwrap();
             assert_eq!(env.body, Body::Request(expected.clone()), "{text}");
             // And back through the encoder.
-            let again = decode(&encode_request(&expected, None), &crypto).unwrap();
+            let again = decode(&encode_request(&expected, &Route::default()), &crypto).unwrap();
             assert_eq!(again.body, Body::Request(expected), "{text}");
         }
     }
@@ -1334,7 +1381,13 @@ mod tests {
         ];
         for request in requests {
             for from in [None, Some("12345678")] {
-                let text = encode_request(&request, from);
+                let text = encode_request(
+                    &request,
+                    &Route {
+                        from,
+                        ..Route::default()
+                    },
+                );
                 let env = decode(&text, &enc()).unwrap();
                 assert_eq!(env.body, Body::Request(request.clone()));
                 assert_eq!(env.from.as_deref(), from);
@@ -1346,7 +1399,7 @@ mod tests {
                 stream_id: "cam1808d64".into(),
                 uuid: None,
             },
-            Some("me"),
+            &Route::default().from("me"),
         );
         assert_eq!(
             obj(&text),
@@ -1372,11 +1425,11 @@ mod tests {
                 kind: SdpKind::Offer,
                 sdp: SDP.into(),
             },
-            Some("me"),
-            Some("s1"),
-            Some("cam1808d64"),
-            Some("A1b2C3d4E5f6G7h8I9j0"),
-            Some("01081e4801f6d08a"),
+            &Route::to("me")
+                .session("s1")
+                .stream_id("cam1808d64")
+                .from("A1b2C3d4E5f6G7h8I9j0")
+                .roomid("01081e4801f6d08a"),
             &enc(),
         );
         let env = decode(&offer, &enc()).unwrap();
@@ -1391,7 +1444,7 @@ mod tests {
     #[test]
     fn control_frames() {
         let crypto = enc();
-        let bye = encode_bye(Some("u1"), Some("me"));
+        let bye = encode_bye(&Route::to("u1").from("me"));
         let env = decode(&bye, &crypto).unwrap();
         assert_eq!(env.body, Body::Bye);
         assert_eq!(env.uuid.as_deref(), Some("u1"));
@@ -1456,7 +1509,7 @@ mod tests {
             sdp: big_sdp,
         };
         // Clear text: 30k > 25k.
-        let text = encode_description(&desc, Some("u"), None, None, None, None, &clear());
+        let text = encode_description(&desc, &Route::to("u"), &clear());
         assert!(matches!(
             decode(&text, &clear()),
             Err(DecodeError::TooLarge { limit: 25_000, .. })
@@ -1555,10 +1608,7 @@ mod tests {
         let text = encode_candidates(
             &sample_candidates(),
             CandidateOrigin::Local,
-            Some("u"),
-            None,
-            None,
-            None,
+            &Route::to("u"),
             &sender,
         );
         assert!(decode(&text, &enc()).is_err());

@@ -12,7 +12,7 @@ use super::reasons::{DropReason, SdpRefusal, ServerNotice, ServerRefusal};
 use crate::protocol::crypto::RoomCrypto;
 use crate::protocol::datachannel::{self, ChannelMessage, MediaRequest};
 use crate::protocol::message::{
-    self, Body, CandidateOrigin, Envelope, IceCandidateInit, SdpKind, ServerRequest,
+    self, Body, CandidateOrigin, Envelope, IceCandidateInit, Route, SdpKind, ServerRequest,
     SessionDescription,
 };
 
@@ -312,7 +312,7 @@ impl Room {
                 roomid: self.wire_room.clone(),
                 stream_id: None,
             },
-            Some(&self.config.own_id),
+            &Route::default().from(&self.config.own_id),
         )));
         let missing: Vec<String> = self
             .participants
@@ -659,7 +659,7 @@ impl Room {
                 stream_id: p.wire_stream_id.clone(),
                 uuid: Some(p.id.clone()),
             },
-            Some(&self.config.own_id),
+            &Route::default().from(&self.config.own_id),
         )));
     }
 
@@ -1033,11 +1033,10 @@ impl Room {
                     }),
                     Via::Socket => out.push(Command::Send(message::encode_description(
                         &answer,
-                        Some(&id),
-                        Some(&s.id),
-                        None,
-                        Some(&own_id),
-                        Some(&wire_room),
+                        &Route::to(&id)
+                            .session(&s.id)
+                            .from(&own_id)
+                            .roomid(&wire_room),
                         &crypto,
                     ))),
                 }
@@ -1073,10 +1072,10 @@ impl Room {
                     out.push(Command::Send(message::encode_candidates(
                         &[init],
                         CandidateOrigin::Remote,
-                        Some(&id),
-                        Some(&s.id),
-                        Some(&own_id),
-                        Some(&wire_room),
+                        &Route::to(&id)
+                            .session(&s.id)
+                            .from(&own_id)
+                            .roomid(&wire_room),
                         &crypto,
                     )));
                 }

@@ -604,11 +604,9 @@ fn encrypted_rooms_hash_ids_and_decrypt_payloads() {
             kind: crate::protocol::message::SdpKind::Offer,
             sdp: SDP.into(),
         },
-        Some("p"),
-        Some("s1"),
-        Some("cam1808d64"),
-        None,
-        None,
+        &crate::protocol::message::Route::to("p")
+            .session("s1")
+            .stream_id("cam1808d64"),
         &crypto,
     );
     assert!(offer.contains("vector"));
@@ -627,10 +625,7 @@ fn encrypted_rooms_hash_ids_and_decrypt_payloads() {
     let bad = crate::protocol::message::encode_candidates(
         &[crate::protocol::message::IceCandidateInit::new(cand(5), 0)],
         crate::protocol::message::CandidateOrigin::Local,
-        Some("p"),
-        Some("s1"),
-        None,
-        None,
+        &crate::protocol::message::Route::to("p").session("s1"),
         &wrong,
     );
     let out = room.on_frame(&bad, 20);

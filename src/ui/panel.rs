@@ -178,7 +178,7 @@ impl Panel {
         let participant = self.inner.participant_filter.selected() as usize;
         if participant > 0 {
             let ids = self.inner.participant_ids.borrow();
-            if ids.get(participant) != Some(&logged.entry.participant) {
+            if ids.get(participant).map(String::as_str) != Some(logged.entry.participant.as_str()) {
                 return false;
             }
         }
@@ -420,7 +420,7 @@ impl Panel {
         };
         let text = logged.text_line();
         let accepted = logged.entry.accepted;
-        let participant = logged.entry.participant.clone();
+        let participant = logged.entry.participant.to_string();
         self.inner.log.borrow_mut().push(logged);
         let label = gtk::Label::builder()
             .label(&text)

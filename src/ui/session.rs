@@ -932,7 +932,7 @@ impl Session {
             } => {
                 self.ensure_participant(&id, &stream_id, Some(at_ms));
                 let mut came_in = false;
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     if p.tile.left() {
                         p.health = Health::default();
                         p.problems.clear();
@@ -948,7 +948,7 @@ impl Session {
             }
             RoomEvent::Label { id, label, at_ms } => {
                 self.ensure_participant(&id, &label, Some(at_ms));
-                if let Some(p) = self.inner.participants.borrow().get(&id) {
+                if let Some(p) = self.inner.participants.borrow().get(id.as_str()) {
                     p.tile.set_label(label.as_str());
                 }
                 self.inner.panel.set_label(&id, &label);
@@ -960,7 +960,7 @@ impl Session {
                     return;
                 }
                 let label = self.label_of(&id);
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.present = false;
                     p.tile.set_connection_lost(matches!(
                         reason,
@@ -1023,7 +1023,7 @@ impl Session {
                 self.inner.panel.add_candidate(entry, &label);
             }
             RoomEvent::Watchdog { id, problem, at_ms } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.problems.retain(|(known, _)| *known != problem);
                     p.problems.push((problem, crate::explain::problem(problem)));
                 }
@@ -1033,7 +1033,7 @@ impl Session {
             RoomEvent::WatchdogCleared {
                 id, problem, at_ms, ..
             } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.problems.retain(|(known, _)| *known != problem);
                 }
                 self.show_problems(&id);

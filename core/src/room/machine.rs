@@ -9,6 +9,7 @@ use super::candidates::{Admission, CandidateDirection, CandidateLogEntry, Candid
 use super::events::{LeaveReason, MediaKind, Problem, RoomEvent};
 use super::health::{ConnectionState, Health, IceState, SelectedPair};
 use super::reasons::{DropReason, SdpRefusal, ServerNotice, ServerRefusal};
+use crate::ids::{ParticipantId, SessionId, StreamId};
 use crate::protocol::crypto::RoomCrypto;
 use crate::protocol::datachannel::{self, ChannelMessage, MediaRequest};
 use crate::protocol::message::{
@@ -81,10 +82,22 @@ pub const MAX_SDP_MEDIA_SECTIONS: usize = 16;
 pub const FORGET_LEFT_AFTER_MS: u64 = 60_000;
 
 /// One peer connection: a participant and the publisher's session id for it.
+///
+/// The media layer's own key for its peers, so its fields stay plain strings: the room's typed
+/// ids end here.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey {
     pub participant: String,
     pub session: String,
+}
+
+impl PeerKey {
+    pub fn new(participant: &str, session: &str) -> PeerKey {
+        PeerKey {
+            participant: participant.to_owned(),
+            session: session.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for PeerKey {
@@ -180,7 +193,7 @@ impl RoomConfig {
 
 #[derive(Debug)]
 struct Session {
-    id: String,
+    id: SessionId,
     queue: CandidateQueue,
     /// The path the description being answered came by.
     answer_via: Via,
@@ -199,9 +212,9 @@ struct Session {
 
 #[derive(Debug)]
 struct Participant {
-    id: String,
+    id: ParticipantId,
     /// Stream id without the hash suffix.
-    stream_id: String,
+    stream_id: StreamId,
     /// Stream id as on the wire.
     wire_stream_id: String,
     label: Option<String>,
@@ -226,7 +239,7 @@ struct Participant {
 pub struct Room {
     config: RoomConfig,
     wire_room: String,
-    participants: BTreeMap<String, Participant>,
+    participants: BTreeMap<ParticipantId, Participant>,
     connected: bool,
     stopped: bool,
     /// A TURN server refused our credentials (checked outside the room): `Some(relay_only)`.
@@ -236,7 +249,7 @@ pub struct Room {
     official_dialect: bool,
     /// New server-assigned ids of publishers whose peer (under their old id) is still alive:
     /// after a server restart every client gets a new id, but the media never stopped.
-    aliases: BTreeMap<String, String>,
+    aliases: BTreeMap<ParticipantId, ParticipantId>,
     /// Tokens for `play` requests (thousandths, refilled at [`PLAYS_PER_SECOND`]).
     play_tokens_milli: u64,
     play_tokens_at_ms: u64,
@@ -272,7 +285,7 @@ impl Room {
     }
 
     /// Participants with a live session, as (id, stream id, label).
-    pub fn active_participants(&self) -> Vec<(String, String, Option<String>)> {
+    pub fn active_participants(&self) -> Vec<(ParticipantId, StreamId, Option<String>)> {
         self.participants
             .values()
             .filter(|p| p.session.is_some() && !p.left)
@@ -314,7 +327,7 @@ impl Room {
             },
             &Route::default().from(&self.config.own_id),
         )));
-        let missing: Vec<String> = self
+        let missing: Vec<ParticipantId> = self
             .participants
             .values()
             .filter(|p| !p.left && p.session.is_none())
@@ -381,7 +394,11 @@ impl Room {
             && room != self.wire_room
             && !matches!(env.body, Body::Request(ServerRequest::JoinRoom { .. }))
         {
-            out.push(dropped(now_ms, env.from.clone(), DropReason::OtherRoom));
+            out.push(dropped(
+                now_ms,
+                env.from.clone().map(ParticipantId::from),
+                DropReason::OtherRoom,
+            ));
             return;
         }
         if matches!(
@@ -391,10 +408,14 @@ impl Room {
             self.official_dialect = true;
         }
         let Some(sender) = sender_of(&env, own, self.official_dialect) else {
-            out.push(dropped(now_ms, env.from.clone(), DropReason::NotForUs));
+            out.push(dropped(
+                now_ms,
+                env.from.clone().map(ParticipantId::from),
+                DropReason::NotForUs,
+            ));
             return;
         };
-        let sender = (!sender.is_empty()).then_some(sender);
+        let sender = (!sender.is_empty()).then(|| ParticipantId::from(sender));
         match env.body {
             Body::Request(request) => self.on_request(request, sender, &env.stream_id, now_ms, out),
             Body::Description(desc) => {
@@ -470,7 +491,7 @@ impl Room {
     fn on_request(
         &mut self,
         request: ServerRequest,
-        sender: Option<String>,
+        sender: Option<ParticipantId>,
         stream_id: &Option<String>,
         now_ms: u64,
         out: &mut Vec<Command>,
@@ -542,7 +563,7 @@ impl Room {
         if id == self.config.own_id {
             return;
         }
-        let stream_id = self.config.crypto.strip_stream_id(wire_stream);
+        let stream_id = StreamId::from(self.config.crypto.strip_stream_id(wire_stream));
         if !self.wants(&stream_id) {
             return;
         }
@@ -572,7 +593,7 @@ impl Room {
                 peer = %twin,
                 "stream {stream_id:?} re-announced under a new id while its peer is alive"
             );
-            self.aliases.insert(id.to_owned(), twin);
+            self.aliases.insert(id.into(), twin);
             return;
         }
         // An earlier id of this stream without a live peer is superseded: asking for it again
@@ -603,15 +624,15 @@ impl Room {
                 if pending >= MAX_PENDING_PARTICIPANTS {
                     out.push(dropped(
                         now_ms,
-                        Some(id.to_owned()),
+                        Some(id.into()),
                         DropReason::TooManyPending { pending },
                     ));
                     return;
                 }
                 self.participants.insert(
-                    id.to_owned(),
+                    id.into(),
                     Participant {
-                        id: id.to_owned(),
+                        id: id.into(),
                         stream_id: stream_id.clone(),
                         wire_stream_id: wire_stream.to_owned(),
                         label: None,
@@ -629,7 +650,7 @@ impl Room {
         }
         out.push(Command::Event(RoomEvent::Discovered {
             at_ms: now_ms,
-            id: id.to_owned(),
+            id: id.into(),
             stream_id,
         }));
         self.send_play(id, now_ms, out);
@@ -657,7 +678,7 @@ impl Room {
         out.push(Command::Send(message::encode_request(
             &ServerRequest::Play {
                 stream_id: p.wire_stream_id.clone(),
-                uuid: Some(p.id.clone()),
+                uuid: Some(p.id.to_string()),
             },
             &Route::default().from(&self.config.own_id),
         )));
@@ -712,7 +733,7 @@ impl Room {
         }
         // Publishers that send no session id (RN) get one derived from nothing: keep them
         // working, but every such offer replaces the previous peer.
-        let session = session.unwrap_or_default();
+        let session = SessionId::from(session.unwrap_or_default());
         if !self.participants.contains_key(sender) {
             // Relay servers give no listing: an unsolicited offer carrying a stream id is how
             // members already in the room announce themselves.
@@ -724,14 +745,14 @@ impl Room {
                 ));
                 return;
             };
-            let stream_id = self.config.crypto.strip_stream_id(&wire);
+            let stream_id = StreamId::from(self.config.crypto.strip_stream_id(&wire));
             if !self.wants(&stream_id) {
                 return;
             }
             self.participants.insert(
-                sender.to_owned(),
+                sender.into(),
                 Participant {
-                    id: sender.to_owned(),
+                    id: sender.into(),
                     stream_id: stream_id.clone(),
                     wire_stream_id: wire,
                     label: None,
@@ -747,7 +768,7 @@ impl Room {
             );
             out.push(Command::Event(RoomEvent::Discovered {
                 at_ms: now_ms,
-                id: sender.to_owned(),
+                id: sender.into(),
                 stream_id,
             }));
         }
@@ -772,16 +793,13 @@ impl Room {
         if let Some(wire) = wire_stream
             && p.wire_stream_id != wire
         {
-            p.stream_id = self.config.crypto.strip_stream_id(&wire);
+            p.stream_id = self.config.crypto.strip_stream_id(&wire).into();
             p.wire_stream_id = wire;
         }
         let same_session = p.session.as_ref().is_some_and(|s| s.id == session);
         if same_session && !p.left {
             // A renegotiation of the session we have.
-            let key = PeerKey {
-                participant: sender.to_owned(),
-                session: session.clone(),
-            };
+            let key = PeerKey::new(sender, &session);
             if let Some(s) = p.session.as_mut() {
                 s.answer_via = via;
             }
@@ -794,15 +812,12 @@ impl Room {
         }
         if let Some(old) = p.session.take() {
             out.push(Command::ClosePeer {
-                key: PeerKey {
-                    participant: sender.to_owned(),
-                    session: old.id.clone(),
-                },
+                key: PeerKey::new(sender, &old.id),
                 reason: LeaveReason::Replaced,
             });
             out.push(Command::Event(RoomEvent::Left {
                 at_ms: now_ms,
-                id: sender.to_owned(),
+                id: sender.into(),
                 session: old.id,
                 reason: LeaveReason::Replaced,
             }));
@@ -827,17 +842,14 @@ impl Room {
             media: HashSet::new(),
             problems: HashSet::new(),
         });
-        let key = PeerKey {
-            participant: sender.to_owned(),
-            session: session.clone(),
-        };
+        let key = PeerKey::new(sender, &session);
         out.push(Command::CreatePeer {
             key: key.clone(),
-            stream_id: p.stream_id.clone(),
+            stream_id: p.stream_id.to_string(),
         });
         out.push(Command::Event(RoomEvent::Joined {
             at_ms: now_ms,
-            id: sender.to_owned(),
+            id: sender.into(),
             stream_id: p.stream_id.clone(),
             session,
         }));
@@ -884,10 +896,7 @@ impl Room {
             ));
             return;
         }
-        let key = PeerKey {
-            participant: sender.to_owned(),
-            session: s.id.clone(),
-        };
+        let key = PeerKey::new(sender, &s.id);
         for candidate in candidates {
             let (mut entry, parsed) = CandidateLogEntry::from_raw(
                 now_ms,
@@ -918,7 +927,7 @@ impl Room {
         if s.problems.remove(&Problem::NoRemoteCandidates) {
             out.push(Command::Event(RoomEvent::WatchdogCleared {
                 at_ms: now_ms,
-                id: sender.to_owned(),
+                id: sender.into(),
                 problem: Problem::NoRemoteCandidates,
             }));
         }
@@ -948,15 +957,12 @@ impl Room {
         p.play_sent_ms = None;
         if let Some(s) = p.session.take() {
             out.push(Command::ClosePeer {
-                key: PeerKey {
-                    participant: id.to_owned(),
-                    session: s.id.clone(),
-                },
+                key: PeerKey::new(id, &s.id),
                 reason,
             });
             out.push(Command::Event(RoomEvent::Left {
                 at_ms: now_ms,
-                id: id.to_owned(),
+                id: id.into(),
                 session: s.id,
                 reason,
             }));
@@ -989,14 +995,14 @@ impl Room {
         let own_id = self.config.own_id.clone();
         let crypto = self.config.crypto.clone();
         let wire_room = self.wire_room.clone();
-        let Some(p) = self.participants.get_mut(&key.participant) else {
+        let Some(p) = self.participants.get_mut(key.participant.as_str()) else {
             return out;
         };
         let Some(s) = p.session.as_mut().filter(|s| s.id == key.session) else {
             // A peer we already replaced or closed: its late events mean nothing.
             return out;
         };
-        let id = key.participant.clone();
+        let id = ParticipantId::from(&key.participant);
         match event {
             PeerEvent::RemoteDescriptionApplied => {
                 for candidate in s.queue.remote_description_applied() {
@@ -1025,7 +1031,7 @@ impl Room {
                         text: datachannel::encode_channel(
                             &ChannelMessage::Description {
                                 desc: answer,
-                                session: Some(s.id.clone()),
+                                session: Some(s.id.to_string()),
                                 stream_id: None,
                             },
                             &crypto,
@@ -1062,7 +1068,7 @@ impl Room {
                         text: datachannel::encode_channel(
                             &ChannelMessage::Candidates {
                                 candidates: vec![init],
-                                session: Some(s.id.clone()),
+                                session: Some(s.id.to_string()),
                                 origin: Some(CandidateOrigin::Remote),
                             },
                             &crypto,
@@ -1189,7 +1195,7 @@ impl Room {
                     if s.problems.remove(&problem) {
                         out.push(Command::Event(RoomEvent::WatchdogCleared {
                             at_ms: now_ms,
-                            id: id.to_owned(),
+                            id: id.into(),
                             problem,
                         }));
                     }
@@ -1212,13 +1218,13 @@ impl Room {
             Err(err) => {
                 out.push(dropped(
                     now_ms,
-                    Some(key.participant.clone()),
+                    Some(ParticipantId::from(&key.participant)),
                     DropReason::BadChannelMessage(err),
                 ));
                 return;
             }
         };
-        let Some(p) = self.participants.get_mut(&key.participant) else {
+        let Some(p) = self.participants.get_mut(key.participant.as_str()) else {
             return;
         };
         match message {
@@ -1228,13 +1234,20 @@ impl Room {
                 stream_id,
             } => {
                 // Renegotiation over the channel belongs to this very session.
-                let session = session.or_else(|| Some(key.session.clone()));
-                let sender = key.participant.clone();
+                let session = session.or_else(|| Some(key.session.to_string()));
+                let sender = ParticipantId::from(&key.participant);
                 self.on_description(&sender, session, stream_id, desc, Via::Channel, now_ms, out);
             }
             ChannelMessage::Candidates { candidates, .. } => {
-                let sender = key.participant.clone();
-                self.on_candidates(&sender, Some(&key.session), candidates, true, now_ms, out);
+                let sender = ParticipantId::from(&key.participant);
+                self.on_candidates(
+                    &sender,
+                    Some(key.session.as_str()),
+                    candidates,
+                    true,
+                    now_ms,
+                    out,
+                );
             }
             ChannelMessage::Ping(value) => out.push(Command::SendOnChannel {
                 key: key.clone(),
@@ -1246,7 +1259,7 @@ impl Room {
                     if s.problems.remove(&Problem::NoPong) {
                         out.push(Command::Event(RoomEvent::WatchdogCleared {
                             at_ms: now_ms,
-                            id: key.participant.clone(),
+                            id: ParticipantId::from(&key.participant),
                             problem: Problem::NoPong,
                         }));
                     }
@@ -1259,13 +1272,13 @@ impl Room {
                     p.label = Some(label.clone());
                     out.push(Command::Event(RoomEvent::Label {
                         at_ms: now_ms,
-                        id: key.participant.clone(),
+                        id: ParticipantId::from(&key.participant),
                         label,
                     }));
                 }
             }
             ChannelMessage::Bye => {
-                let id = key.participant.clone();
+                let id = ParticipantId::from(&key.participant);
                 self.participant_left(&id, LeaveReason::Left, now_ms, out);
             }
             _ => {}
@@ -1347,15 +1360,12 @@ impl Room {
             let Some(s) = p.session.as_mut() else {
                 continue;
             };
-            let key = PeerKey {
-                participant: p.id.clone(),
-                session: s.id.clone(),
-            };
+            let key = PeerKey::new(&p.id, &s.id);
             let raise = |problem: Problem, s: &mut Session, out: &mut Vec<Command>| {
                 if s.problems.insert(problem) {
                     out.push(Command::Event(RoomEvent::Watchdog {
                         at_ms: now_ms,
-                        id: key.participant.clone(),
+                        id: ParticipantId::from(&key.participant),
                         problem,
                     }));
                 }
@@ -1459,16 +1469,13 @@ impl Room {
     /// The operator stops: close every peer (the recorder finalises files) and say goodbye.
     pub fn stop(&mut self, now_ms: u64) -> Vec<Command> {
         let mut out = Vec::new();
-        let ids: Vec<String> = self.participants.keys().cloned().collect();
+        let ids: Vec<ParticipantId> = self.participants.keys().cloned().collect();
         for id in ids {
             if let Some(p) = self.participants.get(&id)
                 && let Some(s) = &p.session
             {
                 out.push(Command::SendOnChannel {
-                    key: PeerKey {
-                        participant: id.clone(),
-                        session: s.id.clone(),
-                    },
+                    key: PeerKey::new(&id, &s.id),
                     text: json!({ "bye": true }).to_string(),
                 });
             }
@@ -1523,7 +1530,7 @@ pub fn sender_of(env: &Envelope, own_id: &str, official_dialect: bool) -> Option
     }
 }
 
-fn dropped(at_ms: u64, from: Option<String>, reason: DropReason) -> Command {
+fn dropped(at_ms: u64, from: Option<ParticipantId>, reason: DropReason) -> Command {
     tracing::debug!(?from, "dropped: {reason}");
     Command::Event(RoomEvent::Dropped {
         at_ms,

@@ -13,6 +13,7 @@ pub mod reasons;
 #[cfg(test)]
 mod tests;
 
+pub use crate::ids::{ParticipantId, SessionId, StreamId};
 pub use candidates::{CandidateDirection, CandidateLogEntry, CandidateQueue};
 pub use events::{LeaveReason, MediaKind, Problem, RoomEvent};
 pub use health::{ConnectionState, Health, IceState, PairKind, SelectedPair};

@@ -249,4 +249,28 @@ mod tests {
             "\"uuid already in use\""
         );
     }
+
+    #[test]
+    fn events_keep_their_json_lines() {
+        use crate::room::RoomEvent;
+        let dropped = RoomEvent::Dropped {
+            at_ms: 5,
+            from: Some("p1".into()),
+            reason: DropReason::StaleSession {
+                session: "s0".into(),
+            },
+        };
+        assert_eq!(
+            dropped.to_json_line(),
+            r#"{"event":"dropped","at_ms":5,"from":"p1","reason":"candidates for stale session \"s0\""}"#
+        );
+        let message = RoomEvent::ServerMessage {
+            at_ms: 6,
+            message: ServerNotice::new("Room is full"),
+        };
+        assert_eq!(
+            message.to_json_line(),
+            r#"{"event":"server_message","at_ms":6,"message":"Room is full"}"#
+        );
+    }
 }

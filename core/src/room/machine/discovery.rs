@@ -94,20 +94,7 @@ impl Room {
                 }
                 self.participants.insert(
                     id.into(),
-                    Participant {
-                        id: id.into(),
-                        stream_id: stream_id.clone(),
-                        wire_stream_id: wire_stream.to_owned(),
-                        label: None,
-                        session: None,
-                        play_sent_ms: None,
-                        replay_at_ms: None,
-                        left: false,
-                        rejected_at_ms: None,
-                        stall_restarts: 0,
-                        unanswered_plays: 0,
-                        left_at_ms: None,
-                    },
+                    Participant::new(id.into(), stream_id.clone(), wire_stream.to_owned()),
                 );
             }
         }

@@ -1,8 +1,6 @@
 //! Signaling frames in: who sent them, which room and session they belong to, and what
 //! becomes of descriptions, candidates and server requests.
 
-use std::collections::HashSet;
-
 use super::{
     Command, MAX_LISTING_MEMBERS, Participant, PeerKey, REJECTED_COOLDOWN_MS, REPLAY_WHEN_FULL_MS,
     Room, Session, Via, dropped, precheck_sdp,
@@ -11,9 +9,8 @@ use crate::ids::{ParticipantId, SessionId, StreamId};
 use crate::protocol::message::{
     Body, CandidateOrigin, Envelope, IceCandidateInit, SdpKind, ServerRequest, SessionDescription,
 };
-use crate::room::candidates::{Admission, CandidateDirection, CandidateLogEntry, CandidateQueue};
+use crate::room::candidates::{Admission, CandidateDirection, CandidateLogEntry};
 use crate::room::events::{LeaveReason, Problem, RoomEvent};
-use crate::room::health::Health;
 use crate::room::reasons::{DropReason, ServerNotice, ServerRefusal};
 
 impl Room {
@@ -253,20 +250,7 @@ impl Room {
             }
             self.participants.insert(
                 sender.into(),
-                Participant {
-                    id: sender.into(),
-                    stream_id: stream_id.clone(),
-                    wire_stream_id: wire,
-                    label: None,
-                    session: None,
-                    play_sent_ms: None,
-                    replay_at_ms: None,
-                    left: false,
-                    rejected_at_ms: None,
-                    stall_restarts: 0,
-                    unanswered_plays: 0,
-                    left_at_ms: None,
-                },
+                Participant::new(sender.into(), stream_id.clone(), wire),
             );
             out.push(Command::Event(RoomEvent::Discovered {
                 at_ms: now_ms,
@@ -328,22 +312,7 @@ impl Room {
         p.play_sent_ms = None;
         p.replay_at_ms = None;
         p.unanswered_plays = 0;
-        p.session = Some(Session {
-            id: session.clone(),
-            queue: CandidateQueue::new(),
-            answer_via: via,
-            offered_at_ms: now_ms,
-            media_requested: false,
-            media_requested_at_ms: 0,
-            media_request_retries: 0,
-            health: Health::default(),
-            checking_since_ms: None,
-            last_rtp_ms: None,
-            last_pong_ms: now_ms,
-            last_ping_ms: now_ms,
-            media: HashSet::new(),
-            problems: HashSet::new(),
-        });
+        p.session = Some(Session::new(session.clone(), via, now_ms));
         let key = PeerKey::new(sender, &session);
         out.push(Command::CreatePeer {
             key: key.clone(),

@@ -219,6 +219,28 @@ struct Session {
     problems: HashSet<Problem>,
 }
 
+impl Session {
+    /// A session whose offer arrived at `now_ms` by `via`: every watchdog starts from then.
+    fn new(id: SessionId, via: Via, now_ms: u64) -> Session {
+        Session {
+            id,
+            queue: CandidateQueue::new(),
+            answer_via: via,
+            offered_at_ms: now_ms,
+            media_requested: false,
+            media_requested_at_ms: 0,
+            media_request_retries: 0,
+            health: Health::default(),
+            checking_since_ms: None,
+            last_rtp_ms: None,
+            last_pong_ms: now_ms,
+            last_ping_ms: now_ms,
+            media: HashSet::new(),
+            problems: HashSet::new(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Participant {
     id: ParticipantId,
@@ -241,6 +263,25 @@ struct Participant {
     stall_restarts: u32,
     /// `play`s in a row that brought no offer (reset by a session).
     unanswered_plays: u32,
+}
+
+impl Participant {
+    fn new(id: ParticipantId, stream_id: StreamId, wire_stream_id: String) -> Participant {
+        Participant {
+            id,
+            stream_id,
+            wire_stream_id,
+            label: None,
+            session: None,
+            play_sent_ms: None,
+            replay_at_ms: None,
+            left: false,
+            rejected_at_ms: None,
+            left_at_ms: None,
+            stall_restarts: 0,
+            unanswered_plays: 0,
+        }
+    }
 }
 
 /// The room. Feed it signaling frames, peer events and ticks; carry out what it returns.

@@ -945,7 +945,7 @@ fn hostile_crypto(password: &str) -> roomtape::protocol::crypto::RoomCrypto {
 #[test]
 fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
     use roomtape::protocol::message::{
-        CandidateOrigin, IceCandidateInit, SdpKind, SessionDescription, encode_candidates,
+        CandidateOrigin, IceCandidateInit, Route, SdpKind, SessionDescription, encode_candidates,
         encode_description,
     };
     let _serial = serial();
@@ -991,11 +991,7 @@ fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
                 kind: SdpKind::Offer,
                 sdp,
             },
-            Some(&target),
-            Some(session),
-            Some(&wire_stream),
-            None,
-            None,
+            &Route::to(&target).session(session).stream_id(&wire_stream),
             crypto,
         )
     };
@@ -1027,10 +1023,7 @@ fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
                 0,
             )],
             CandidateOrigin::Local,
-            Some(&target),
-            Some("wrong"),
-            None,
-            None,
+            &Route::to(&target).session("wrong"),
             &wrong,
         ));
     }
@@ -1057,10 +1050,7 @@ fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
     send(encode_candidates(
         &absurd,
         CandidateOrigin::Local,
-        Some(&target),
-        Some("live"),
-        None,
-        None,
+        &Route::to(&target).session("live"),
         &crypto,
     ));
     for batch in 0..100 {
@@ -1078,10 +1068,7 @@ fn a_hostile_peer_is_rejected_and_the_others_keep_recording() {
         send(encode_candidates(
             &many,
             CandidateOrigin::Local,
-            Some(&target),
-            Some("live"),
-            None,
-            None,
+            &Route::to(&target).session("live"),
             &crypto,
         ));
     }
@@ -1642,7 +1629,7 @@ fn a_paused_recorder_does_not_give_up_live_participants() {
 /// the good participant is recorded whole.
 #[test]
 fn eighty_fake_participants_cannot_exhaust_the_recorder() {
-    use roomtape::protocol::message::{SdpKind, SessionDescription, encode_description};
+    use roomtape::protocol::message::{Route, SdpKind, SessionDescription, encode_description};
     let _serial = serial();
     let out = temp_dir("eighty");
     let (_server, url) = serve("official");
@@ -1711,11 +1698,9 @@ fn eighty_fake_participants_cannot_exhaust_the_recorder() {
                             kind: SdpKind::Offer,
                             sdp: PLAUSIBLE_OFFER.replace('\n', "\r\n"),
                         },
-                        Some(target),
-                        Some(&format!("f{n}s{session}")),
-                        Some(&stream),
-                        None,
-                        None,
+                        &Route::to(target)
+                            .session(&format!("f{n}s{session}"))
+                            .stream_id(&stream),
                         &crypto,
                     );
                     let _ = fake.send(&offer);

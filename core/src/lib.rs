@@ -4,5 +4,6 @@
 //! tested and fuzzed without a display or a media framework. Words for people are the
 //! front-ends' business: the room says what happened, as data.
 
+pub mod ids;
 pub mod protocol;
 pub mod room;

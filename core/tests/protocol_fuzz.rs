@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use roomtape_core::protocol::{
-    Body, CandidateOrigin, ChannelMessage, IceCandidateInit, Password, RoomCrypto, SdpKind,
+    Body, CandidateOrigin, ChannelMessage, IceCandidateInit, Password, RoomCrypto, Route, SdpKind,
     SessionDescription, decode, decode_channel, encode_candidates, encode_channel,
     encode_description, parse_candidate,
 };
@@ -225,7 +225,7 @@ proptest! {
     ) {
         let origin = if remote { CandidateOrigin::Remote } else { CandidateOrigin::Local };
         for crypto in cryptos() {
-            let text = encode_candidates(&candidates, origin, uuid.as_deref(), session.as_deref(), None, None, &crypto);
+            let text = encode_candidates(&candidates, origin, &Route { to: uuid.as_deref(), session: session.as_deref(), ..Route::default() }, &crypto);
             let env = decode(&text, &crypto).unwrap();
             prop_assert_eq!(&env.body, &Body::Candidates { candidates: candidates.clone(), origin: Some(origin) });
             prop_assert_eq!(&env.uuid, &uuid);
@@ -246,7 +246,7 @@ proptest! {
         let desc = SessionDescription { kind: if offer { SdpKind::Offer } else { SdpKind::Answer }, sdp };
         for crypto in cryptos() {
             let wire_id = stream_id.as_deref().map(|id| crypto.wire_stream_id(id));
-            let text = encode_description(&desc, Some("peer"), Some("sess"), wire_id.as_deref(), from.as_deref(), None, &crypto);
+            let text = encode_description(&desc, &Route { to: Some("peer"), session: Some("sess"), stream_id: wire_id.as_deref(), from: from.as_deref(), ..Route::default() }, &crypto);
             let env = decode(&text, &crypto).unwrap();
             prop_assert_eq!(&env.body, &Body::Description(desc.clone()));
             prop_assert_eq!(&env.from, &from);

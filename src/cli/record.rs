@@ -398,28 +398,28 @@ const STATUS_EVERY: Duration = Duration::from_secs(2);
 fn track_progress(progress: &mut Progress, event: &EngineEvent) -> bool {
     match event {
         EngineEvent::Room(RoomEvent::Joined { id, stream_id, .. }) => {
-            progress.present.insert(id.clone());
-            let entry = progress.participants.entry(id.clone()).or_default();
-            entry.id = id.clone();
-            entry.stream_id = stream_id.clone();
+            progress.present.insert(id.to_string());
+            let entry = progress.participants.entry(id.to_string()).or_default();
+            entry.id = id.to_string();
+            entry.stream_id = stream_id.to_string();
             if entry.label.is_empty() {
-                entry.label = stream_id.clone();
+                entry.label = stream_id.to_string();
             }
             entry.present = true;
         }
         EngineEvent::Room(RoomEvent::Label { id, label, .. }) => {
-            if let Some(entry) = progress.participants.get_mut(id) {
+            if let Some(entry) = progress.participants.get_mut(id.as_str()) {
                 entry.label = label.clone();
             }
         }
         EngineEvent::Room(RoomEvent::Ice { id, state, .. }) => {
-            if let Some(entry) = progress.participants.get_mut(id) {
+            if let Some(entry) = progress.participants.get_mut(id.as_str()) {
                 entry.ice = state.as_str().to_owned();
             }
         }
         EngineEvent::Room(RoomEvent::Left { id, .. }) => {
-            progress.present.remove(id);
-            if let Some(entry) = progress.participants.get_mut(id) {
+            progress.present.remove(id.as_str());
+            if let Some(entry) = progress.participants.get_mut(id.as_str()) {
                 entry.present = false;
             }
         }
@@ -605,12 +605,14 @@ fn describe(event: &RoomEvent, names: &mut HashMap<String, String>) -> Option<St
         RoomEvent::SignalingLost { reason, .. } => format!("Signaling lost: {reason}"),
         RoomEvent::ServerMessage { message, .. } => format!("Server says: {message}"),
         RoomEvent::Joined { id, stream_id, .. } => {
-            names.entry(id.clone()).or_insert_with(|| stream_id.clone());
+            names
+                .entry(id.to_string())
+                .or_insert_with(|| stream_id.to_string());
             format!("{stream_id}: joined")
         }
         RoomEvent::Label { id, label, .. } => {
             let before = name(id);
-            names.insert(id.clone(), label.clone());
+            names.insert(id.to_string(), label.clone());
             if before == *label {
                 return None;
             }

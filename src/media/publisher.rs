@@ -21,7 +21,8 @@ use super::ice::IceConfig;
 use crate::protocol::crypto::{Password, RoomCrypto};
 use crate::protocol::datachannel::{self, ChannelMessage};
 use crate::protocol::message::{
-    self, Body, CandidateOrigin, IceCandidateInit, SdpKind, ServerRequest, SessionDescription,
+    self, Body, CandidateOrigin, IceCandidateInit, Route, SdpKind, ServerRequest,
+    SessionDescription,
 };
 use crate::signaling::client::{ClientEvent, SignalingClient};
 
@@ -228,7 +229,7 @@ impl Publisher {
             .values()
             .map(|viewer| {
                 send_channel(&viewer.channel, &json!({"bye": true}).to_string());
-                message::encode_bye(Some(&viewer.id), Some(&self.inner.own_id))
+                message::encode_bye(&Route::to(&viewer.id).from(&self.inner.own_id))
             })
             .collect();
         for bye in byes {
@@ -268,7 +269,7 @@ impl Publisher {
                         roomid: self.inner.wire_room.clone(),
                         stream_id: Some(self.inner.wire_stream.clone()),
                     },
-                    Some(&self.inner.own_id),
+                    &Route::default().from(&self.inner.own_id),
                 ));
             }
             ClientEvent::Message(text) => self.on_frame(&text),
@@ -387,10 +388,10 @@ impl Publisher {
                 let text = message::encode_candidates(
                     &[init],
                     CandidateOrigin::Local,
-                    Some(&viewer.id),
-                    Some(&viewer.session),
-                    Some(&self.inner.own_id),
-                    Some(&self.inner.wire_room),
+                    &Route::to(&viewer.id)
+                        .session(&viewer.session)
+                        .from(&self.inner.own_id)
+                        .roomid(&self.inner.wire_room),
                     &crypto,
                 );
                 drop(viewers);
@@ -423,11 +424,11 @@ impl Publisher {
                 } else {
                     let text = message::encode_description(
                         &desc,
-                        Some(&viewer.id),
-                        Some(&viewer.session),
-                        Some(&self.inner.wire_stream),
-                        Some(&self.inner.own_id),
-                        Some(&self.inner.wire_room),
+                        &Route::to(&viewer.id)
+                            .session(&viewer.session)
+                            .stream_id(&self.inner.wire_stream)
+                            .from(&self.inner.own_id)
+                            .roomid(&self.inner.wire_room),
                         &crypto,
                     );
                     drop(viewers);

@@ -14,11 +14,12 @@ pub mod crypto;
 pub mod datachannel;
 pub mod message;
 
+pub use crate::ids::{ParticipantId, SessionId, StreamId};
 pub use candidate::{CandidateError, CandidateKind, ParsedCandidate, Transport, parse_candidate};
 pub use crypto::{CryptoError, DEFAULT_PASSWORD, Password, RoomCrypto, hex_prefix, salt_for_host};
 pub use datachannel::{ChannelMessage, MediaRequest, decode_channel, encode_channel, info_label};
 pub use message::{
     Body, CandidateOrigin, DecodeError, Envelope, IceCandidateInit, ListingMember, MAX_FRAME_CHARS,
-    SdpKind, ServerRequest, SessionDescription, decode, encode, encode_bye, encode_candidates,
-    encode_description, encode_request, frame_limit, frame_too_large,
+    Route, SdpKind, ServerRequest, SessionDescription, decode, encode, encode_bye,
+    encode_candidates, encode_description, encode_request, frame_limit, frame_too_large,
 };

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::ids::{ParticipantId, SessionId};
 use crate::protocol::candidate::{ParsedCandidate, parse_candidate};
 use crate::protocol::message::IceCandidateInit;
 
@@ -22,8 +23,8 @@ pub enum CandidateDirection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CandidateLogEntry {
     pub at_ms: u64,
-    pub participant: String,
-    pub session: String,
+    pub participant: ParticipantId,
+    pub session: SessionId,
     pub direction: CandidateDirection,
     /// host / srflx / prflx / relay, or "?" when the line could not be parsed.
     pub kind: String,
@@ -54,8 +55,8 @@ impl CandidateLogEntry {
                 (
                     CandidateLogEntry {
                         at_ms,
-                        participant: participant.to_owned(),
-                        session: session.to_owned(),
+                        participant: participant.into(),
+                        session: session.into(),
                         direction,
                         kind: parsed.kind.as_str().to_owned(),
                         protocol: parsed.protocol.to_string(),
@@ -71,8 +72,8 @@ impl CandidateLogEntry {
             Err(err) => (
                 CandidateLogEntry {
                     at_ms,
-                    participant: participant.to_owned(),
-                    session: session.to_owned(),
+                    participant: participant.into(),
+                    session: session.into(),
                     direction,
                     kind: "?".to_owned(),
                     protocol: "?".to_owned(),

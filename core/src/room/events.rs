@@ -4,6 +4,8 @@ use serde::Serialize;
 
 use super::candidates::CandidateLogEntry;
 use super::health::{ConnectionState, IceState, SelectedPair};
+use super::reasons::{DropReason, ServerNotice};
+use crate::ids::{ParticipantId, SessionId, StreamId};
 
 /// Why a participant's peer connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,72 +76,72 @@ pub enum RoomEvent {
     },
     ServerMessage {
         at_ms: u64,
-        message: String,
+        message: ServerNotice,
     },
     Discovered {
         at_ms: u64,
-        id: String,
-        stream_id: String,
+        id: ParticipantId,
+        stream_id: StreamId,
     },
     Joined {
         at_ms: u64,
-        id: String,
-        stream_id: String,
-        session: String,
+        id: ParticipantId,
+        stream_id: StreamId,
+        session: SessionId,
     },
     Label {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         label: String,
     },
     Left {
         at_ms: u64,
-        id: String,
-        session: String,
+        id: ParticipantId,
+        session: SessionId,
         reason: LeaveReason,
     },
     Connection {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         state: ConnectionState,
     },
     Ice {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         transport: String,
         state: IceState,
     },
     ChannelOpen {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
     },
     SelectedPair {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         pair: SelectedPair,
     },
     Candidate(CandidateLogEntry),
     MediaFlowing {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         kind: MediaKind,
     },
     /// `problem` names what is wrong; the front-end says it in words (`explanation` in the
     /// JSON events).
     Watchdog {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         problem: Problem,
     },
     WatchdogCleared {
         at_ms: u64,
-        id: String,
+        id: ParticipantId,
         problem: Problem,
     },
     Dropped {
         at_ms: u64,
-        from: Option<String>,
-        reason: String,
+        from: Option<ParticipantId>,
+        reason: DropReason,
     },
 }
 
@@ -157,8 +159,8 @@ impl RoomEvent {
             | RoomEvent::SelectedPair { id, .. }
             | RoomEvent::MediaFlowing { id, .. }
             | RoomEvent::Watchdog { id, .. }
-            | RoomEvent::WatchdogCleared { id, .. } => Some(id),
-            RoomEvent::Candidate(entry) => Some(&entry.participant),
+            | RoomEvent::WatchdogCleared { id, .. } => Some(id.as_str()),
+            RoomEvent::Candidate(entry) => Some(entry.participant.as_str()),
             _ => None,
         }
     }

@@ -9,10 +9,13 @@ pub mod candidates;
 pub mod events;
 pub mod health;
 pub mod machine;
+pub mod reasons;
 #[cfg(test)]
 mod tests;
 
+pub use crate::ids::{ParticipantId, SessionId, StreamId};
 pub use candidates::{CandidateDirection, CandidateLogEntry, CandidateQueue};
 pub use events::{LeaveReason, MediaKind, Problem, RoomEvent};
 pub use health::{ConnectionState, Health, IceState, PairKind, SelectedPair};
 pub use machine::{Command, PeerEvent, PeerKey, Room, RoomConfig, Via, sender_of};
+pub use reasons::{DropReason, SdpRefusal, ServerNotice, ServerRefusal};

@@ -151,7 +151,7 @@ impl Panel {
         let participant = imp.participant_filter.selected() as usize;
         if participant > 0 {
             let ids = imp.participant_ids.borrow();
-            if ids.get(participant) != Some(&logged.entry.participant) {
+            if ids.get(participant).map(String::as_str) != Some(logged.entry.participant.as_str()) {
                 return false;
             }
         }
@@ -261,7 +261,7 @@ impl Panel {
         };
         let text = logged.text_line();
         let accepted = logged.entry.accepted;
-        let participant = logged.entry.participant.clone();
+        let participant = logged.entry.participant.to_string();
         let count = {
             let mut log = self.imp().log.borrow_mut();
             log.push(logged);

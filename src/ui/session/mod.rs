@@ -82,22 +82,6 @@ pub fn explain_unreachable(server: &str, reason: &str) -> String {
     )
 }
 
-/// A server message in words a person understands, with what to try.
-pub fn explain_server_message(message: &str) -> String {
-    let lower = message.to_ascii_lowercase();
-    if lower.contains("full") || lower.contains("limit") {
-        gettext(
-            "The room is full: the server lets no more people in. Ask the host to make room, or try again later.",
-        )
-    } else if lower.contains("password") || lower.contains("denied") || lower.contains("auth") {
-        gettext(
-            "The server refused to let you in: the password is probably wrong. Check the room password (Default, Custom or None) and join again.",
-        )
-    } else {
-        gettext_f("The server says: “{message}”", &[("message", message)])
-    }
-}
-
 impl Session {
     /// Connects the window's requests to the engine.
     pub fn attach(window: &RoomtapeWindow) -> Session {
@@ -409,9 +393,6 @@ mod tests {
 
     #[test]
     fn server_messages_say_what_to_try() {
-        assert!(explain_server_message("Room is full").contains("full"));
-        assert!(explain_server_message("bad password").contains("password"));
-        assert!(explain_server_message("hello there").contains("hello there"));
         let text = explain_unreachable("wss://example.org", "Connection refused.");
         assert!(text.contains("wss://example.org") && text.contains("Connection refused"));
         let reason = "Could not reach the signaling server 127.0.0.1:9: the connection was refused";

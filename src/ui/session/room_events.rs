@@ -7,7 +7,7 @@ use adw::prelude::*;
 use gtk::{gdk, glib};
 
 use super::participants::pause_while_unmapped;
-use super::{Session, explain_server_message, explain_unreachable};
+use super::{Session, explain_unreachable};
 use crate::i18n::{gettext, gettext_f};
 use crate::media::engine::{EngineEvent, PreviewEvent};
 use crate::room::{Health, LeaveReason, Problem, RoomEvent};
@@ -141,7 +141,7 @@ impl Session {
                 }
             }
             RoomEvent::ServerMessage { message, .. } => {
-                let text = explain_server_message(&message);
+                let text = crate::explain::server_message(&message);
                 if self.inner.joined.get() {
                     window.show_toast(&text);
                 } else {
@@ -163,7 +163,7 @@ impl Session {
             } => {
                 self.ensure_participant(&id, &stream_id, Some(at_ms));
                 let mut came_in = false;
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     if p.tile.left() {
                         p.health = Health::default();
                         p.problems.clear();
@@ -179,7 +179,7 @@ impl Session {
             }
             RoomEvent::Label { id, label, at_ms } => {
                 self.ensure_participant(&id, &label, Some(at_ms));
-                if let Some(p) = self.inner.participants.borrow().get(&id) {
+                if let Some(p) = self.inner.participants.borrow().get(id.as_str()) {
                     p.tile.set_label(label.as_str());
                 }
                 self.inner.panel.set_label(&id, &label);
@@ -191,7 +191,7 @@ impl Session {
                     return;
                 }
                 let label = self.label_of(&id);
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.present = false;
                     p.tile.set_connection_lost(matches!(
                         reason,
@@ -255,7 +255,7 @@ impl Session {
                 self.inner.panel.add_candidate(entry, &label);
             }
             RoomEvent::Watchdog { id, problem, at_ms } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.problems.retain(|(known, _)| *known != problem);
                     p.problems.push((problem, crate::explain::problem(problem)));
                 }
@@ -265,20 +265,17 @@ impl Session {
             RoomEvent::WatchdogCleared {
                 id, problem, at_ms, ..
             } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&id) {
+                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
                     p.problems.retain(|(known, _)| *known != problem);
                 }
                 self.show_problems(&id);
                 self.show_health(&id, at_ms);
             }
             RoomEvent::Dropped { reason, .. } => {
-                let lower = reason.to_ascii_lowercase();
-                if (lower.contains("decrypt") || lower.contains("undecodable"))
+                if let Some(hint) = crate::explain::dropped(&reason)
                     && !self.inner.password_hint_shown.replace(true)
                 {
-                    window.show_toast(&gettext(
-                        "Some messages could not be decrypted: the room password is probably wrong.",
-                    ));
+                    window.show_toast(&hint);
                 }
             }
             RoomEvent::MediaFlowing { .. } => {}

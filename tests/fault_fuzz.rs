@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use roomtape::protocol::crypto::{Password, RoomCrypto};
 use roomtape::room::machine::{MAX_SDP_BYTES, MAX_SDP_MEDIA_SECTIONS, precheck_sdp};
-use roomtape::room::{Command, ConnectionState, MediaKind, PeerEvent, Room, RoomConfig};
+use roomtape::room::{
+    Command, ConnectionState, MediaKind, ParticipantId, PeerEvent, Room, RoomConfig, SessionId,
+};
 use serde_json::{Value, json};
 
 fn cases(default: u32) -> ProptestConfig {
@@ -163,15 +165,14 @@ fn run(steps: Vec<Step>, crypto: RoomCrypto) -> Coverage {
     let mut now = 0u64;
     let mut out = room.on_connected(now);
     // Peers alive per key, as the engine would keep them.
-    let mut peers: HashMap<String, String> = HashMap::new();
-    let mut candidates_per_peer: HashMap<(String, String), usize> = HashMap::new();
+    let mut peers: HashMap<ParticipantId, SessionId> = HashMap::new();
+    let mut candidates_per_peer: HashMap<(ParticipantId, SessionId), usize> = HashMap::new();
     for step in steps {
         now += 50;
-        let key_of = |peers: &HashMap<String, String>, id: &str| {
-            peers.get(id).map(|s| roomtape::room::PeerKey {
-                participant: id.to_owned(),
-                session: s.clone(),
-            })
+        let key_of = |peers: &HashMap<ParticipantId, SessionId>, id: &str| {
+            peers
+                .get(id)
+                .map(|s| roomtape::room::PeerKey::new(id, s.as_str()))
         };
         let commands = match step {
             Step::Frame(text) => room.on_frame(&text, now),

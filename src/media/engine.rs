@@ -23,7 +23,10 @@ pub use super::recorder::{SegmentError, SegmentResult, SegmentSaved};
 use super::stats::LinkStats;
 use crate::library::disk_space::{self, DiskGuard, DiskReport};
 use crate::protocol::crypto::{Password, RoomCrypto, salt_for_host};
-use crate::room::{Command, LeaveReason, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent, Via};
+use crate::room::{
+    Command, LeaveReason, ParticipantId, PeerEvent, PeerKey, Room, RoomConfig, RoomEvent,
+    SessionId, StreamId, Via,
+};
 use crate::signaling::client::{ClientEvent, SignalingClient};
 
 /// Everything needed to join a room.
@@ -106,21 +109,21 @@ pub enum EngineEvent {
     Room(RoomEvent),
     /// A track arrived: a preview may attach to its tee.
     Track {
-        participant: String,
-        session: String,
+        participant: ParticipantId,
+        session: SessionId,
         track: Track,
     },
     /// A participant session's peer is gone.
     PeerClosed {
-        participant: String,
-        session: String,
+        participant: ParticipantId,
+        session: SessionId,
     },
     RecordingStarted {
         dir: PathBuf,
     },
     /// A segment file was finalised (or failed).
     SegmentFinished {
-        participant: String,
+        participant: ParticipantId,
         file: PathBuf,
         outcome: SegmentResult,
     },
@@ -134,14 +137,14 @@ pub enum EngineEvent {
     /// A participant sends a track in a codec this machine cannot record; their other tracks
     /// are recorded.
     TrackRefused {
-        participant: String,
+        participant: ParticipantId,
         kind: crate::room::MediaKind,
         encoding: String,
         reason: String,
     },
     /// The first key frame of a participant's track is on disk.
     FirstKeyframe {
-        participant: String,
+        participant: ParticipantId,
         kind: crate::room::MediaKind,
         after_ms: f64,
     },
@@ -176,28 +179,31 @@ pub enum EngineEvent {
 pub enum PreviewEvent {
     /// A video preview sink for a participant session; read its `paintable` on the main thread.
     Video {
-        participant: String,
-        session: String,
+        participant: ParticipantId,
+        session: SessionId,
         preview: super::preview::VideoPreview,
     },
     /// A participant session's audio level meter, to pause while its tile is not on screen.
     AudioMeter {
-        participant: String,
-        session: String,
+        participant: ParticipantId,
+        session: SessionId,
         pause: super::preview::PauseHandle,
     },
     /// The loudest channel's peak level in dB, about ten times a second.
-    Level { participant: String, peak_db: f64 },
+    Level {
+        participant: ParticipantId,
+        peak_db: f64,
+    },
     /// Receive statistics, once a second.
     Stats {
-        participant: String,
+        participant: ParticipantId,
         stats: LinkStats,
     },
 }
 
 struct PeerEntry {
     peer: Peer,
-    stream_id: String,
+    stream_id: StreamId,
     label: Option<String>,
     tracks: Vec<Track>,
     /// When this peer's recording last went on in a new part after a failure.
@@ -218,7 +224,7 @@ struct Inner {
     /// When the last tick ran (ms since start), to notice that this process was paused.
     last_tick_ms: std::cell::Cell<u64>,
     /// Participants the operator left out of the recording.
-    excluded: RefCell<std::collections::HashSet<String>>,
+    excluded: RefCell<std::collections::HashSet<ParticipantId>>,
     /// Preview events from streaming threads, drained on the main context.
     preview_tx: async_channel::Sender<PreviewEvent>,
     /// Watches the recording's free space while one runs.
@@ -537,7 +543,7 @@ impl Engine {
         }
     }
 
-    fn create_peer(&self, key: PeerKey, stream_id: String) {
+    fn create_peer(&self, key: PeerKey, stream_id: StreamId) {
         match Peer::new(
             key.clone(),
             &self.inner.config.ice,

@@ -31,7 +31,7 @@ use super::peer::Track;
 use crate::library::manifest::SessionManifest;
 use crate::library::name_template::{NameTemplate, NameValues};
 use crate::library::naming;
-use crate::room::{LeaveReason, MediaKind, PeerKey};
+use crate::room::{LeaveReason, MediaKind, ParticipantId, PeerKey, StreamId};
 
 /// At most one key-frame request per this interval while waiting for one.
 const KEYFRAME_RETRY: Duration = Duration::from_millis(200);
@@ -66,7 +66,7 @@ impl Default for RecordOptions {
 /// How one participant segment ended up on disk.
 #[derive(Debug, Clone)]
 pub struct SegmentOutcome {
-    pub participant: String,
+    pub participant: ParticipantId,
     pub file: PathBuf,
     pub outcome: SegmentResult,
 }
@@ -94,15 +94,15 @@ pub struct SegmentError {
 /// The first key frame of a track reached the file.
 #[derive(Debug, Clone)]
 pub struct FirstKeyframe {
-    pub participant: String,
+    pub participant: ParticipantId,
     pub kind: MediaKind,
     /// From the moment recording of this track started.
     pub after: Duration,
 }
 
 struct SegmentRecording {
-    participant_id: String,
-    stream_id: String,
+    participant_id: ParticipantId,
+    stream_id: StreamId,
     segment_index: u32,
     /// The values its file names are made of, fixed when it started: a label changed later
     /// does not rename the parts still to come.
@@ -188,7 +188,7 @@ pub struct RecorderTick {
     /// Tracks whose first key frame was written since the last tick.
     pub firsts: Vec<FirstKeyframe>,
     /// Parts that ended at a `--split-every` mark, finishing: who, and the outcome.
-    pub finished_parts: Vec<(String, PartFinishing)>,
+    pub finished_parts: Vec<(ParticipantId, PartFinishing)>,
 }
 
 /// A part being finished, resolving once its file is final.
@@ -439,7 +439,7 @@ impl SessionRecorder {
                 key.clone(),
                 SegmentRecording {
                     participant_id: key.participant.clone(),
-                    stream_id: stream_id.to_owned(),
+                    stream_id: StreamId::from(stream_id),
                     segment_index,
                     names,
                     started_wall,

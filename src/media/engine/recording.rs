@@ -10,6 +10,7 @@ use crate::media::error::EngineError;
 use crate::media::failure::PipelineError;
 use crate::media::peer::Track;
 use crate::media::recorder::{RecordOptions, SegmentOutcome, SessionRecorder};
+use crate::room::ParticipantId;
 use crate::room::{LeaveReason, MediaKind, PeerKey};
 
 /// A participant whose recording keeps failing gets at most this many new parts…
@@ -62,14 +63,14 @@ impl Engine {
     /// Reports each file of a finishing segment once it is final.
     pub(super) fn report_finished<F>(
         &self,
-        participant: &str,
+        participant: &ParticipantId,
         finishing: F,
     ) -> impl std::future::Future<Output = ()> + use<F>
     where
         F: std::future::Future<Output = Vec<SegmentOutcome>> + 'static,
     {
         let engine = self.clone();
-        let participant = participant.to_owned();
+        let participant = participant.clone();
         async move {
             for outcome in finishing.await {
                 engine.emit(EngineEvent::SegmentFinished {
@@ -108,7 +109,7 @@ impl Engine {
             self.inner
                 .excluded
                 .borrow_mut()
-                .insert(participant.to_owned())
+                .insert(ParticipantId::from(participant))
         } else {
             self.inner.excluded.borrow_mut().remove(participant)
         };

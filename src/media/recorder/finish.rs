@@ -17,7 +17,7 @@ use super::{
 use crate::library::manifest::{EndReason, SessionManifest, SessionState};
 use crate::library::naming;
 use crate::media::failure::FailureKind;
-use crate::room::{LeaveReason, MediaKind};
+use crate::room::{LeaveReason, MediaKind, ParticipantId, StreamId};
 
 /// webrtcbin's jitter buffer holds 200 ms by default; wait that long (and a bit) before ending
 /// a segment so its last frames are kept.
@@ -361,8 +361,8 @@ struct SegmentUpdate {
 
 /// A part whose recording ends: what finishing it needs.
 pub(super) struct PartJob {
-    pub(super) participant_id: String,
-    pub(super) stream_id: String,
+    pub(super) participant_id: ParticipantId,
+    pub(super) stream_id: StreamId,
     pub(super) segment_index: u32,
     pub(super) part: u32,
     pub(super) tracks: Vec<TrackRecording>,

@@ -15,7 +15,7 @@ use super::{
 use crate::library::manifest::EndReason;
 use crate::library::naming;
 use crate::media::error::EngineError;
-use crate::room::{MediaKind, PeerKey};
+use crate::room::{MediaKind, ParticipantId, PeerKey};
 
 /// Where one track of a participant moves from one part's file to the next, at a
 /// `--split-every` mark. The old part's branch and the new part's branch both see every buffer
@@ -289,7 +289,7 @@ impl SessionRecorder {
     }
 
     /// Ends the old part of every split whose tracks have all been cut.
-    pub(super) fn complete_splits(&mut self) -> Vec<(String, PartFinishing)> {
+    pub(super) fn complete_splits(&mut self) -> Vec<(ParticipantId, PartFinishing)> {
         let ready: Vec<PeerKey> = self
             .segments
             .iter()

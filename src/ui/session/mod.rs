@@ -21,9 +21,11 @@ use crate::media::engine::{Engine, EngineConfig, EngineEvent};
 use crate::media::ice::IceConfig;
 use crate::media::preview::PreviewConfig;
 use crate::protocol::crypto::Password;
+use crate::room::ParticipantId;
+use crate::ui::join_request::JoinRequest;
 use crate::ui::panel::Panel;
 use crate::ui::tile::RoomtapeTile;
-use crate::ui::{JoinRequest, RecordState, RoomtapeWindow, ViewState};
+use crate::ui::window::{RecordState, RoomtapeWindow, ViewState};
 
 use participants::Participant;
 
@@ -41,7 +43,7 @@ struct Inner {
     generation: Cell<u64>,
     engine: RefCell<Option<Engine>>,
     demo: RefCell<Option<Demo>>,
-    participants: RefCell<BTreeMap<String, Participant>>,
+    participants: RefCell<BTreeMap<ParticipantId, Participant>>,
     /// When the running recording started (its clock on the Stop button and the tiles).
     recording_since: Cell<Option<Instant>>,
     joined: Cell<bool>,

@@ -6,7 +6,7 @@ use adw::prelude::*;
 
 use super::Session;
 use crate::media::preview::{PauseHandle, VideoPreview};
-use crate::room::{Health, Problem};
+use crate::room::{Health, ParticipantId, Problem};
 use crate::ui::tile::{IceBadge, PairBadge, RoomtapeTile};
 
 pub(super) struct Participant {
@@ -44,14 +44,14 @@ impl Session {
             let removed = inner
                 .participants
                 .borrow_mut()
-                .remove(&tile.participant_id());
+                .remove(tile.participant_id().as_str());
             if let (Some(participant), Some(window)) = (removed, inner.window.upgrade()) {
                 window.tile_box().remove(&participant.tile);
             }
         });
         tile.set_recording_secs(self.recording_secs());
         self.inner.participants.borrow_mut().insert(
-            id.to_owned(),
+            ParticipantId::from(id),
             Participant {
                 tile,
                 health: Health::default(),

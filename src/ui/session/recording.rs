@@ -12,7 +12,7 @@ use crate::i18n::{gettext, gettext_f};
 use crate::library::disk_space::{self, format_size};
 use crate::media::engine::{EngineError, EngineEvent};
 use crate::media::recorder::RecordOptions;
-use crate::ui::{RecordState, RoomtapeWindow};
+use crate::ui::window::{RecordState, RoomtapeWindow};
 
 impl Session {
     /// Where the recording is: the window's record state is the one place that says so.

@@ -12,7 +12,7 @@ use crate::i18n::{gettext, gettext_f};
 use crate::media::engine::{EngineEvent, PreviewEvent};
 use crate::room::{Health, LeaveReason, Problem, RoomEvent};
 use crate::ui::tile::{IceBadge, PairBadge};
-use crate::ui::{RoomtapeWindow, ViewState};
+use crate::ui::window::{RoomtapeWindow, ViewState};
 
 impl Session {
     pub(super) fn on_event(&self, event: EngineEvent, server: &str) {
@@ -296,7 +296,7 @@ impl Session {
                 .inner
                 .participants
                 .borrow()
-                .get(&id)
+                .get(id.as_str())
                 .is_some_and(|p| p.present);
             if session.inner.generation.get() != generation || !present {
                 return;

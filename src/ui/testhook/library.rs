@@ -8,7 +8,7 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 
 use super::report;
-use crate::ui::RoomtapeWindow;
+use crate::ui::window::RoomtapeWindow;
 
 /// Shows the Recordings page listing `dir` instead of the configured folder, newest session
 /// expanded, and reports what it lists after each scan; with `export`, the Export dialog then

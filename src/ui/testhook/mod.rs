@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use adw::prelude::*;
 use gtk::{gio, glib};
 
-use crate::ui::RoomtapeWindow;
 use crate::ui::session::Session;
+use crate::ui::window::RoomtapeWindow;
 
 /// How long the room may take until every tile is connected.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);

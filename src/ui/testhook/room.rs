@@ -13,9 +13,8 @@ use gtk::glib::translate::IntoGlib;
 use super::{CONNECT_TIMEOUT, DIALOG_TIMEOUT, DemoScenario, FINISH_TIMEOUT, Plan, wait_for};
 use crate::media::demo::demo_people;
 use crate::media::publisher::VideoMode;
-use crate::ui::RecordState;
-use crate::ui::RoomtapeWindow;
 use crate::ui::session::Session;
+use crate::ui::window::{RecordState, RoomtapeWindow};
 
 /// The participant the `exclude` scenario leaves out.
 const EXCLUDED_LABEL: &str = "Bob";
@@ -164,7 +163,7 @@ async fn confirm_before_stopping(
     let _ = WidgetExt::activate_action(window, "win.record", None);
     glib::timeout_future(Duration::try_from_secs_f64(plan.seconds).unwrap_or_default()).await;
     report.insert("recording".into(), session.summary());
-    let another = crate::ui::JoinRequest {
+    let another = crate::ui::join_request::JoinRequest {
         room: "another-room".into(),
         server: "ws://127.0.0.1:9".into(),
         password: crate::protocol::crypto::Password::Default,

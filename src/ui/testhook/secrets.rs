@@ -7,7 +7,7 @@ use adw::prelude::*;
 use gtk::glib;
 
 use super::{DIALOG_TIMEOUT, wait_for};
-use crate::ui::RoomtapeWindow;
+use crate::ui::window::RoomtapeWindow;
 
 /// The secrets the `secrets-write` scenario types in, and `tests/keyring.rs` looks for.
 const SECRET_DEFAULT_PASSWORD: &str = "default-pw-7f3a";

@@ -316,7 +316,7 @@ impl Room {
         let key = PeerKey::new(sender, &session);
         out.push(Command::CreatePeer {
             key: key.clone(),
-            stream_id: p.stream_id.to_string(),
+            stream_id: p.stream_id.clone(),
         });
         out.push(Command::Event(RoomEvent::Joined {
             at_ms: now_ms,

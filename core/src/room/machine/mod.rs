@@ -96,15 +96,15 @@ pub const FORGET_LEFT_AFTER_MS: u64 = 60_000;
 /// ids end here.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey {
-    pub participant: String,
-    pub session: String,
+    pub participant: ParticipantId,
+    pub session: SessionId,
 }
 
 impl PeerKey {
     pub fn new(participant: &str, session: &str) -> PeerKey {
         PeerKey {
-            participant: participant.to_owned(),
-            session: session.to_owned(),
+            participant: ParticipantId::from(participant),
+            session: SessionId::from(session),
         }
     }
 }
@@ -128,7 +128,7 @@ pub enum Command {
     /// Send a frame on the signaling websocket.
     Send(String),
     /// Build a webrtcbin for this session.
-    CreatePeer { key: PeerKey, stream_id: String },
+    CreatePeer { key: PeerKey, stream_id: StreamId },
     /// Apply an offer to the session's webrtcbin and answer it.
     ApplyOffer { key: PeerKey, sdp: String, via: Via },
     /// Hand a validated remote candidate to webrtcbin.

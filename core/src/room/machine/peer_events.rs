@@ -3,7 +3,6 @@
 use serde_json::json;
 
 use super::{Command, PeerEvent, PeerKey, Room, RoomConfig, Via, dropped};
-use crate::ids::ParticipantId;
 use crate::protocol::crypto::RoomCrypto;
 use crate::protocol::datachannel::{self, ChannelMessage, MediaRequest};
 use crate::protocol::message::{
@@ -28,7 +27,7 @@ impl Room {
             // A peer we already replaced or closed: its late events mean nothing.
             return out;
         };
-        let id = ParticipantId::from(&key.participant);
+        let id = key.participant.clone();
         match event {
             PeerEvent::RemoteDescriptionApplied => {
                 for candidate in s.queue.remote_description_applied() {
@@ -244,7 +243,7 @@ impl Room {
             Err(err) => {
                 out.push(dropped(
                     now_ms,
-                    Some(ParticipantId::from(&key.participant)),
+                    Some(key.participant.clone()),
                     DropReason::BadChannelMessage(err),
                 ));
                 return;
@@ -261,11 +260,11 @@ impl Room {
             } => {
                 // Renegotiation over the channel belongs to this very session.
                 let session = session.or_else(|| Some(key.session.to_string()));
-                let sender = ParticipantId::from(&key.participant);
+                let sender = key.participant.clone();
                 self.on_description(&sender, session, stream_id, desc, Via::Channel, now_ms, out);
             }
             ChannelMessage::Candidates { candidates, .. } => {
-                let sender = ParticipantId::from(&key.participant);
+                let sender = key.participant.clone();
                 self.on_candidates(
                     &sender,
                     Some(key.session.as_str()),
@@ -285,7 +284,7 @@ impl Room {
                     if s.problems.remove(&Problem::NoPong) {
                         out.push(Command::Event(RoomEvent::WatchdogCleared {
                             at_ms: now_ms,
-                            id: ParticipantId::from(&key.participant),
+                            id: key.participant.clone(),
                             problem: Problem::NoPong,
                         }));
                     }
@@ -298,13 +297,13 @@ impl Room {
                     p.label = Some(label.clone());
                     out.push(Command::Event(RoomEvent::Label {
                         at_ms: now_ms,
-                        id: ParticipantId::from(&key.participant),
+                        id: key.participant.clone(),
                         label,
                     }));
                 }
             }
             ChannelMessage::Bye => {
-                let id = ParticipantId::from(&key.participant);
+                let id = key.participant.clone();
                 self.participant_left(&id, LeaveReason::Left, now_ms, out);
             }
             _ => {}

@@ -10,7 +10,6 @@ use super::{
     NO_PONG_AFTER_MS, NO_RTP_AFTER_MS, NO_SIGN_OF_LIFE_AFTER_MS, PING_EVERY_MS, PeerKey,
     REJECTED_COOLDOWN_MS, Room, Session, TURN_REFUSED_AFTER_MS, UNANSWERED_PLAYS_BEFORE_FORGETTING,
 };
-use crate::ids::ParticipantId;
 use crate::room::events::{LeaveReason, Problem, RoomEvent};
 
 impl Room {
@@ -94,7 +93,7 @@ impl Room {
                 if s.problems.insert(problem) {
                     out.push(Command::Event(RoomEvent::Watchdog {
                         at_ms: now_ms,
-                        id: ParticipantId::from(&key.participant),
+                        id: key.participant.clone(),
                         problem,
                     }));
                 }

@@ -172,7 +172,7 @@ fn run(steps: Vec<Step>, crypto: RoomCrypto) -> Coverage {
         let key_of = |peers: &HashMap<ParticipantId, SessionId>, id: &str| {
             peers
                 .get(id)
-                .map(|s| roomtape::room::PeerKey::new(id, s.as_str()))
+                .map(|s| roomtape::room::PeerKey::new(ParticipantId::from(id), s.clone()))
         };
         let commands = match step {
             Step::Frame(text) => room.on_frame(&text, now),

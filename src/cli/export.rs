@@ -80,7 +80,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
     let guard = context.acquire();
     let mut sources = Vec::new();
     if guard.is_ok() {
-        for signal in [libc_signal::SIGINT, libc_signal::SIGTERM] {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
             let cancel = cancel.clone();
             let source =
                 glib::unix_signal_source_new(signal, None, glib::Priority::DEFAULT, move || {
@@ -119,12 +119,6 @@ pub fn run(args: ExportArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Signal numbers (Linux), without a libc dependency.
-mod libc_signal {
-    pub const SIGINT: i32 = 2;
-    pub const SIGTERM: i32 = 15;
 }
 
 /// Prints progress: a rewritten line on a terminal, one line per whole percent otherwise.

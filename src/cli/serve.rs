@@ -36,7 +36,7 @@ fn serve_until_signal(
         )?;
         stdout.flush()?;
     }
-    let signal_sources: Vec<glib::SourceId> = [libc_signal::SIGINT, libc_signal::SIGTERM]
+    let signal_sources: Vec<glib::SourceId> = [libc::SIGINT, libc::SIGTERM]
         .into_iter()
         .map(|signum| {
             let main_loop = main_loop.clone();
@@ -58,10 +58,4 @@ fn serve_until_signal(
         context.iteration(false);
     }
     Ok(())
-}
-
-/// Signal numbers (POSIX, identical on every Linux architecture) without a `libc` dependency.
-mod libc_signal {
-    pub const SIGINT: i32 = 2;
-    pub const SIGTERM: i32 = 15;
 }

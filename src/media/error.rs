@@ -1,6 +1,7 @@
-//! What can go wrong starting the engine and recording, by what failed. The words are those
-//! the front-ends have always shown: an I/O error is part of the sentence, not a source below
-//! it, so `{err}` and `{err:#}` read the same.
+//! What can go wrong starting the engine and recording, by what failed. The words the
+//! front-ends show (the folder, file and space errors) are those they have always shown: an I/O
+//! error is part of the sentence, not a source below it, so `{err}` and `{err:#}` read the same.
+//! The branch-building variants only reach the log, and name the element or pad that failed.
 
 use std::io;
 use std::path::PathBuf;
@@ -61,7 +62,7 @@ pub enum EngineError {
     /// The recording branch could not be added to, linked in or started with the pipeline.
     #[error("cannot build the recording branch: {0}")]
     Branch(glib::BoolError),
-    #[error("cannot link the recording branch to its track: {0:?}")]
+    #[error("cannot link the recording branch to its track: {0}")]
     Link(gst::PadLinkError),
 }
 

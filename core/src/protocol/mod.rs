@@ -14,7 +14,6 @@ pub mod crypto;
 pub mod datachannel;
 pub mod message;
 
-pub use crate::ids::{ParticipantId, SessionId, StreamId};
 pub use candidate::{CandidateError, CandidateKind, ParsedCandidate, Transport, parse_candidate};
 pub use crypto::{CryptoError, DEFAULT_PASSWORD, Password, RoomCrypto, hex_prefix, salt_for_host};
 pub use datachannel::{ChannelMessage, MediaRequest, decode_channel, encode_channel, info_label};

@@ -102,10 +102,9 @@ pub fn export(
     gst::init().map_err(|e| ExportError::Io(format!("GStreamer did not start: {e}")))?;
     let manifest = SessionManifest::load(session_dir)?;
     let media = inputs::find_media(session_dir, &manifest);
-    let outputs = plan::plan(&manifest, &media, preset)?;
-    if preset.kind == PresetKind::Edit {
-        pipeline::check_encoders(preset)?;
-    }
+    let outputs = plan::plan(&manifest, &media, preset, &|caps_name| {
+        pipeline::encoder_for(caps_name).is_some()
+    })?;
 
     fs::create_dir_all(output_dir)
         .map_err(|e| ExportError::Io(format!("cannot create {}: {e}", output_dir.display())))?;

@@ -216,20 +216,6 @@ pub fn encoder_for(caps_name: &str) -> Option<String> {
     encoders.first().map(|f| f.name().to_string())
 }
 
-/// Refuses an edit export up front when GStreamer has no encoder for one of the preset's
-/// formats.
-pub(super) fn check_encoders(preset: &Preset) -> Result<(), ExportError> {
-    for caps_name in preset.video_caps.iter().chain(&preset.audio_caps) {
-        if encoder_for(caps_name).is_none() {
-            return Err(ExportError::MissingElement(format!(
-                "an encoder for {}",
-                codec_label(caps_name)
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The caps an encoding profile targets for a caps name of the preset.
 fn target_caps(caps_name: &str) -> gst::Caps {
     match caps_name {

@@ -83,10 +83,13 @@ pub(super) struct PlannedOutput {
 }
 
 /// Decides which files to write, refusing up front what the preset cannot do.
+/// `has_encoder` says whether an encoder for a caps name is installed (GStreamer's registry for
+/// a real export), so the plan stays free of GStreamer.
 pub(super) fn plan(
     manifest: &SessionManifest,
     media: &[ParticipantMedia],
     preset: &Preset,
+    has_encoder: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<PlannedOutput>, ExportError> {
     let any = media.iter().any(|p| !p.sources.is_empty());
     if !any {
@@ -137,17 +140,25 @@ pub(super) fn plan(
                 })
                 .collect())
         }
-        // Whether encoders for the preset are installed is asked of GStreamer by the caller
-        // (`pipeline::check_encoders`) once this plan stands.
-        PresetKind::Edit => Ok(media
-            .iter()
-            .flat_map(|p| &p.sources)
-            .map(|source| PlannedOutput {
-                stem: source.stem.clone(),
-                duration_ns: source.duration_ns,
-                job: Job::Edit(source.clone()),
-            })
-            .collect()),
+        PresetKind::Edit => {
+            for caps_name in preset.video_caps.iter().chain(&preset.audio_caps) {
+                if !has_encoder(caps_name) {
+                    return Err(ExportError::MissingElement(format!(
+                        "an encoder for {}",
+                        codec_label(caps_name)
+                    )));
+                }
+            }
+            Ok(media
+                .iter()
+                .flat_map(|p| &p.sources)
+                .map(|source| PlannedOutput {
+                    stem: source.stem.clone(),
+                    duration_ns: source.duration_ns,
+                    job: Job::Edit(source.clone()),
+                })
+                .collect())
+        }
         PresetKind::Grid => {
             let canvas = preset.canvas.ok_or_else(|| {
                 ExportError::Unsupported(format!("preset {} has no canvas", preset.id))
@@ -313,7 +324,9 @@ mod tests {
         }];
         let manifest = SessionManifest::new("r", "s", 0);
         let mp4 = presets::by_id("mp4").unwrap();
-        let err = plan(&manifest, &media, &mp4).err().expect("refused");
+        let err = plan(&manifest, &media, &mp4, &|_| true)
+            .err()
+            .expect("refused");
         let msg = err.to_string();
         assert!(
             matches!(err, ExportError::Unsupported(_))
@@ -321,9 +334,14 @@ mod tests {
                 && msg.contains("Alice"),
             "{msg}"
         );
-        assert!(plan(&manifest, &media, &presets::by_id("mkv").unwrap()).is_ok());
+        assert!(
+            plan(&manifest, &media, &presets::by_id("mkv").unwrap(), &|_| {
+                true
+            })
+            .is_ok()
+        );
         assert!(matches!(
-            plan(&manifest, &[], &mp4),
+            plan(&manifest, &[], &mp4, &|_| true),
             Err(ExportError::Nothing(_))
         ));
     }
@@ -364,7 +382,13 @@ mod tests {
         ];
         let manifest = SessionManifest::new("Team room", "s", 0);
 
-        let grid = plan(&manifest, &media, &presets::by_id("grid-webm").unwrap()).unwrap();
+        let grid = plan(
+            &manifest,
+            &media,
+            &presets::by_id("grid-webm").unwrap(),
+            &|_| true,
+        )
+        .unwrap();
         let [output] = grid.as_slice() else {
             panic!("one grid video, not {}", grid.len());
         };
@@ -381,7 +405,13 @@ mod tests {
         let tiles: Vec<usize> = sources.iter().map(|(tile, _)| *tile).collect();
         assert_eq!(tiles, [0, 1, 2]);
 
-        let audio = plan(&manifest, &media, &presets::by_id("audio-wav").unwrap()).unwrap();
+        let audio = plan(
+            &manifest,
+            &media,
+            &presets::by_id("audio-wav").unwrap(),
+            &|_| true,
+        )
+        .unwrap();
         let files: Vec<(&str, u64)> = audio
             .iter()
             .map(|o| (o.stem.as_str(), o.duration_ns))
@@ -393,12 +423,23 @@ mod tests {
         );
         let silent = [media_of("Carol", 0, 1, &["video/x-h264"])];
         assert!(matches!(
-            plan(&manifest, &silent, &presets::by_id("audio-opus").unwrap()),
+            plan(
+                &manifest,
+                &silent,
+                &presets::by_id("audio-opus").unwrap(),
+                &|_| true
+            ),
             Err(ExportError::Nothing(_))
         ));
 
         let edit = presets::by_id("mp4-edit").unwrap();
-        assert_eq!(plan(&manifest, &media, &edit).unwrap().len(), 3);
+        assert_eq!(plan(&manifest, &media, &edit, &|_| true).unwrap().len(), 3);
+        // Without an AAC encoder the edit export is refused before anything is written.
+        match plan(&manifest, &media, &edit, &|caps| caps != "audio/mpeg") {
+            Err(ExportError::MissingElement(what)) => assert_eq!(what, "an encoder for AAC"),
+            Err(other) => panic!("expected a missing encoder, got {other}"),
+            Ok(_) => panic!("planned an edit export without an AAC encoder"),
+        }
         // VP8 and Opus become H.264 and AAC; Carol's H.264 is copied.
         let streams = reencoded(&media, &edit);
         let reencoded: Vec<(&str, &str, &str)> = streams

@@ -5,7 +5,7 @@ use super::{
     ALIVE_WITHIN_MS, Command, MAX_PENDING_PARTICIPANTS, PLAY_BURST, PLAYS_PER_SECOND, Participant,
     PeerKey, REPLAY_AFTER_FAILURE_MS, Room, dropped,
 };
-use crate::ids::StreamId;
+use crate::ids::{ParticipantId, StreamId};
 use crate::protocol::message::{self, Route, ServerRequest};
 use crate::room::events::{LeaveReason, RoomEvent};
 use crate::room::reasons::DropReason;
@@ -158,7 +158,7 @@ impl Room {
         p.play_sent_ms = None;
         if let Some(s) = p.session.take() {
             out.push(Command::ClosePeer {
-                key: PeerKey::new(id, &s.id),
+                key: PeerKey::new(ParticipantId::from(id), s.id.clone()),
                 reason,
             });
             out.push(Command::Event(RoomEvent::Left {

@@ -285,7 +285,7 @@ impl Room {
         let same_session = p.session.as_ref().is_some_and(|s| s.id == session);
         if same_session && !p.left {
             // A renegotiation of the session we have.
-            let key = PeerKey::new(sender, &session);
+            let key = PeerKey::new(ParticipantId::from(sender), session.clone());
             if let Some(s) = p.session.as_mut() {
                 s.answer_via = via;
             }
@@ -298,7 +298,7 @@ impl Room {
         }
         if let Some(old) = p.session.take() {
             out.push(Command::ClosePeer {
-                key: PeerKey::new(sender, &old.id),
+                key: PeerKey::new(ParticipantId::from(sender), old.id.clone()),
                 reason: LeaveReason::Replaced,
             });
             out.push(Command::Event(RoomEvent::Left {
@@ -313,7 +313,7 @@ impl Room {
         p.replay_at_ms = None;
         p.unanswered_plays = 0;
         p.session = Some(Session::new(session.clone(), via, now_ms));
-        let key = PeerKey::new(sender, &session);
+        let key = PeerKey::new(ParticipantId::from(sender), session.clone());
         out.push(Command::CreatePeer {
             key: key.clone(),
             stream_id: p.stream_id.clone(),
@@ -367,7 +367,7 @@ impl Room {
             ));
             return;
         }
-        let key = PeerKey::new(sender, &s.id);
+        let key = PeerKey::new(ParticipantId::from(sender), s.id.clone());
         for candidate in candidates {
             let (mut entry, parsed) = CandidateLogEntry::from_raw(
                 now_ms,

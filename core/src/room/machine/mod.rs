@@ -90,10 +90,8 @@ pub const IDENTITY_CHANGE_EVERY_MS: u64 = 10_000;
 /// recorder that runs for days through churn keeps a bounded room.
 pub const FORGET_LEFT_AFTER_MS: u64 = 60_000;
 
-/// One peer connection: a participant and the publisher's session id for it.
-///
-/// The media layer's own key for its peers, so its fields stay plain strings: the room's typed
-/// ids end here.
+/// One peer connection: a participant and the publisher's session id for it; the media layer
+/// keys its peers by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey {
     pub participant: ParticipantId,
@@ -101,10 +99,10 @@ pub struct PeerKey {
 }
 
 impl PeerKey {
-    pub fn new(participant: &str, session: &str) -> PeerKey {
+    pub fn new(participant: ParticipantId, session: SessionId) -> PeerKey {
         PeerKey {
-            participant: ParticipantId::from(participant),
-            session: SessionId::from(session),
+            participant,
+            session,
         }
     }
 }
@@ -444,7 +442,7 @@ impl Room {
                 && let Some(s) = &p.session
             {
                 out.push(Command::SendOnChannel {
-                    key: PeerKey::new(&id, &s.id),
+                    key: PeerKey::new(id.clone(), s.id.clone()),
                     text: json!({ "bye": true }).to_string(),
                 });
             }

@@ -88,7 +88,7 @@ impl Room {
             let Some(s) = p.session.as_mut() else {
                 continue;
             };
-            let key = PeerKey::new(&p.id, &s.id);
+            let key = PeerKey::new(p.id.clone(), s.id.clone());
             let raise = |problem: Problem, s: &mut Session, out: &mut Vec<Command>| {
                 if s.problems.insert(problem) {
                     out.push(Command::Event(RoomEvent::Watchdog {

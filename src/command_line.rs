@@ -5,7 +5,7 @@
 use clap::Parser;
 
 use crate::cli::Command;
-use crate::ui::{LaunchOptions, TestHook};
+use crate::ui::{LaunchOptions, TestHook, TestHooks};
 
 /// Record every participant of a VDO.Ninja-compatible WebRTC room.
 #[derive(Debug, Parser)]
@@ -55,6 +55,11 @@ impl Cli {
         }
     }
 
+    /// The `--test-hook`s given, together.
+    pub fn test_hooks(&self) -> TestHooks {
+        self.test_hooks.iter().cloned().collect()
+    }
+
     /// The room to join on start: `--room` as given, or what the `LINK` argument says.
     pub fn room_to_join(&self) -> anyhow::Result<Option<RoomToJoin>> {
         if let Some(link) = &self.link {
@@ -86,6 +91,6 @@ pub fn launch_options(cli: &Cli) -> LaunchOptions {
         room,
         server,
         password,
-        hooks: cli.test_hooks.iter().cloned().collect(),
+        hooks: cli.test_hooks(),
     }
 }

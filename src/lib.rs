@@ -6,7 +6,7 @@
 
 pub mod automation;
 // A command prints its result on stdout.
-#[allow(clippy::print_stdout)]
+#[allow(clippy::print_stdout, clippy::disallowed_methods)]
 pub mod cli;
 pub mod command_line;
 pub mod config;

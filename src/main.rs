@@ -12,6 +12,10 @@ fn main() -> ExitCode {
         eprintln!("roomtape: {err}");
         return ExitCode::from(2);
     }
+    if let Err(err) = cli.test_hooks().check(cli.demo) {
+        eprintln!("roomtape: {err}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Some(command) => roomtape::cli::run(command),
         None => roomtape::ui::run(roomtape::command_line::launch_options(&cli)),

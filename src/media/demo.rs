@@ -2,8 +2,6 @@
 //! process, so the whole path (signaling, ICE, recording, previews) can be seen working
 //! without a browser or a network.
 
-use std::sync::OnceLock;
-
 use crate::media::ice::IceConfig;
 use crate::media::publisher::{AudioMode, Publisher, PublisherConfig, VideoMode};
 use crate::signaling::server::{Dialect, ServerError, SignalingServer};
@@ -49,26 +47,21 @@ pub const DEMO_PEOPLE: [DemoPerson; 4] = [
     },
 ];
 
-/// More synthetic people, for screenshots of larger rooms (`--test-hook demo-people=N`).
+/// More synthetic people, for screenshots of larger rooms.
 const MORE_DEMO_NAMES: [&str; 12] = [
     "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",
     "Rupert", "Sybil",
 ];
 
-static DEMO_PEOPLE_COUNT: OnceLock<usize> = OnceLock::new();
+/// How many people the demo room holds unless asked for another number.
+pub const USUAL_DEMO_PEOPLE: usize = DEMO_PEOPLE.len();
 
-/// Makes the demo room hold `count` people (1 to 16) instead of the usual four (the hidden
-/// `--test-hook demo-people=N`, for screenshots of the grid).
-pub fn set_demo_people_count(count: usize) {
-    let _ = DEMO_PEOPLE_COUNT.set(count.clamp(1, DEMO_PEOPLE.len() + MORE_DEMO_NAMES.len()));
-}
+/// The most people the demo room can hold.
+pub const MAX_DEMO_PEOPLE: usize = DEMO_PEOPLE.len() + MORE_DEMO_NAMES.len();
 
-/// The demo room's people: the usual four, or as many as the `demo-people` test hook asked for.
-pub fn demo_people() -> Vec<DemoPerson> {
-    let count = DEMO_PEOPLE_COUNT
-        .get()
-        .copied()
-        .unwrap_or(DEMO_PEOPLE.len());
+/// The demo room's first `count` people (at least one, at most [`MAX_DEMO_PEOPLE`]): the usual
+/// four, then more on camera for screenshots of larger rooms.
+pub fn demo_people(count: usize) -> Vec<DemoPerson> {
     DEMO_PEOPLE
         .iter()
         .copied()
@@ -78,7 +71,7 @@ pub fn demo_people() -> Vec<DemoPerson> {
             video: VideoMode::Live,
             audio: AudioMode::Tone,
         }))
-        .take(count)
+        .take(count.clamp(1, MAX_DEMO_PEOPLE))
         .collect()
 }
 
@@ -107,15 +100,15 @@ impl Drop for Demo {
 }
 
 impl Demo {
-    /// Starts the server and the publishers on the calling thread's GLib main context.
-    pub fn start() -> Result<Demo, DemoError> {
+    /// Starts the server and publishers for `people` on the calling thread's GLib main context.
+    pub fn start(people: &[DemoPerson]) -> Result<Demo, DemoError> {
         let server = SignalingServer::start(
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             Dialect::Official,
         )?;
         let url = server.url();
         let mut publishers = Vec::new();
-        for person in demo_people() {
+        for person in people {
             let mut config = PublisherConfig::new(&url, DEMO_ROOM, person.stream);
             config.label = person.label.to_owned();
             config.video = person.video;

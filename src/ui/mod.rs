@@ -90,20 +90,6 @@ impl LaunchOptions {
     }
 }
 
-/// Keyboard shortcuts, set on the application; the shortcuts window lists each of them.
-pub(crate) const ACCELS: &[(&str, &[&str])] = &[
-    ("app.preferences", &["<Control>comma"]),
-    ("app.shortcuts", &["<Control>question"]),
-    ("app.quit", &["<Control>q"]),
-    // GtkWindow's own action: it asks before closing a window that is recording.
-    ("window.close", &["<Control>w"]),
-    ("win.join", &["<Control>j"]),
-    ("win.record", &["<Control>r"]),
-    ("win.toggle-panel", &["F9"]),
-    ("win.show-live", &["<Alt>1"]),
-    ("win.show-recordings", &["<Alt>2"]),
-];
-
 /// Runs the GTK app until its last window closes.
 pub fn run(options: LaunchOptions) -> ExitCode {
     if let Err(err) = gst::init() {
@@ -156,6 +142,9 @@ pub fn run(options: LaunchOptions) -> ExitCode {
             }
             let window = RoomtapeWindow::new(app, &settings);
             let session = session::Session::attach(&window);
+            if let Some(count) = options.borrow().as_ref().and_then(|o| o.hooks.demo_people) {
+                session.set_demo_people(count);
+            }
             session_slot.replace(Some(session.clone()));
             window.present();
             if let Some(options) = options.take() {
@@ -440,7 +429,7 @@ fn startup(app: &adw::Application, settings: &gio::Settings) {
         show_recording,
     ]);
     app.add_action_entries(remote_control_actions());
-    for (action, accels) in ACCELS {
+    for (action, accels) in shortcuts::ACCELS {
         app.set_accels_for_action(action, accels);
     }
 }

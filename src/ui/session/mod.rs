@@ -16,7 +16,7 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
-use crate::media::demo::{DEMO_ROOM, Demo};
+use crate::media::demo::{DEMO_ROOM, Demo, DemoPerson, USUAL_DEMO_PEOPLE, demo_people};
 use crate::media::engine::{Engine, EngineConfig, EngineEvent};
 use crate::media::ice::IceConfig;
 use crate::media::preview::PreviewConfig;
@@ -43,6 +43,8 @@ struct Inner {
     generation: Cell<u64>,
     engine: RefCell<Option<Engine>>,
     demo: RefCell<Option<Demo>>,
+    /// How many people the demo room holds (more for screenshots of larger rooms).
+    demo_people: Cell<usize>,
     participants: RefCell<BTreeMap<ParticipantId, Participant>>,
     /// When the running recording started (its clock on the Stop button and the tiles).
     recording_since: Cell<Option<Instant>>,
@@ -95,6 +97,7 @@ impl Session {
                 generation: Cell::new(0),
                 engine: RefCell::new(None),
                 demo: RefCell::new(None),
+                demo_people: Cell::new(USUAL_DEMO_PEOPLE),
                 participants: RefCell::new(BTreeMap::new()),
                 recording_since: Cell::new(None),
                 joined: Cell::new(false),
@@ -191,7 +194,7 @@ impl Session {
 
     fn start_demo(&self) {
         self.reset();
-        let demo = match Demo::start() {
+        let demo = match Demo::start(&self.demo_people()) {
             Ok(demo) => demo,
             Err(err) => {
                 self.fail(gettext_f(
@@ -327,6 +330,16 @@ impl Session {
                     .ok()
             })
             .collect()
+    }
+
+    /// Makes the demo room, when it starts next, hold `count` people.
+    pub fn set_demo_people(&self, count: usize) {
+        self.inner.demo_people.set(count);
+    }
+
+    /// The people the demo room holds.
+    pub fn demo_people(&self) -> Vec<DemoPerson> {
+        demo_people(self.inner.demo_people.get())
     }
 
     /// Stops (or restarts) the media of the demo participant `stream`, their connection kept;

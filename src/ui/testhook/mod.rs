@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use adw::prelude::*;
 use gtk::{gio, glib};
 
+use crate::media::demo::MAX_DEMO_PEOPLE;
 use crate::ui::session::Session;
 use crate::ui::window::RoomtapeWindow;
 
@@ -84,6 +85,11 @@ pub enum HookError {
         wanted: &'static str,
         value: String,
     },
+    #[error("the test hook {hook} only works with {needs}")]
+    Needs {
+        hook: &'static str,
+        needs: &'static str,
+    },
 }
 
 /// One `--test-hook KEY=VALUE`.
@@ -128,8 +134,8 @@ impl TestHook {
                 value
                     .parse()
                     .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| bad("a number of people"))?,
+                    .filter(|n| (1..=MAX_DEMO_PEOPLE).contains(n))
+                    .ok_or_else(|| bad("a number of people from 1 to 16"))?,
             ),
             "recordings-dir" => TestHook::RecordingsDir(PathBuf::from(value)),
             "recordings-export" => TestHook::RecordingsExport(value.to_owned()),
@@ -191,6 +197,24 @@ impl FromIterator<TestHook> for TestHooks {
 }
 
 impl TestHooks {
+    /// Refuses hooks that would be silently ignored: the number of demo people without the
+    /// demo room (`demo`: `--demo` was given), an export without the Recordings folder.
+    pub fn check(&self, demo: bool) -> Result<(), HookError> {
+        if self.demo_people.is_some() && !demo {
+            return Err(HookError::Needs {
+                hook: "demo-people",
+                needs: "--demo",
+            });
+        }
+        if self.recordings_export.is_some() && self.recordings_dir.is_none() {
+            return Err(HookError::Needs {
+                hook: "recordings-export",
+                needs: "recordings-dir",
+            });
+        }
+        Ok(())
+    }
+
     /// Test runs start several windows at once: they do not make one instance.
     pub(super) fn is_test_run(&self) -> bool {
         self.screenshot.is_some() || self.record_seconds.is_some() || self.recordings_dir.is_some()
@@ -198,9 +222,6 @@ impl TestHooks {
 
     /// What has to be in place before the window is made.
     pub(super) fn prepare(&self, settings: &gio::Settings) {
-        if let Some(count) = self.demo_people {
-            crate::media::demo::set_demo_people_count(count);
-        }
         if self.record_seconds.is_some() && self.screenshot.is_some() {
             // The documentation's 1280×800 screenshot (the frame takes 20 px).
             let _ = settings.set_int("window-width", 1300);
@@ -244,7 +265,9 @@ struct Plan {
 }
 
 /// Prints one line of a test hook's report on stdout, at once: the tests read it from a pipe
-/// while the app runs. Nothing else in the window prints.
+/// while the app runs. Nothing else in the window prints. A reader that went away is no reason
+/// to stop the app, so write errors are ignored (where `println!` would panic).
+#[allow(clippy::disallowed_methods)]
 fn report(line: impl std::fmt::Display) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
@@ -338,8 +361,24 @@ mod tests {
             "record-seconds=-1",
             "scenario=dance",
             "demo-people=0",
+            "demo-people=17",
         ] {
             assert!(TestHook::parse(text).is_err(), "{text} was taken");
         }
+    }
+
+    #[test]
+    fn hooks_that_would_be_ignored_are_refused() {
+        let hooks = |texts: &[&str]| -> TestHooks {
+            texts.iter().map(|t| TestHook::parse(t).unwrap()).collect()
+        };
+        assert!(hooks(&["demo-people=6"]).check(true).is_ok());
+        assert!(hooks(&["demo-people=6"]).check(false).is_err());
+        assert!(hooks(&["recordings-export=mkv"]).check(false).is_err());
+        assert!(
+            hooks(&["recordings-dir=/tmp", "recordings-export=mkv"])
+                .check(false)
+                .is_ok()
+        );
     }
 }

@@ -11,7 +11,7 @@ use gtk::glib;
 use gtk::glib::translate::IntoGlib;
 
 use super::{CONNECT_TIMEOUT, DIALOG_TIMEOUT, DemoScenario, FINISH_TIMEOUT, Plan, wait_for};
-use crate::media::demo::demo_people;
+use crate::media::demo::DemoPerson;
 use crate::media::publisher::VideoMode;
 use crate::ui::session::Session;
 use crate::ui::window::{RecordState, RoomtapeWindow};
@@ -20,8 +20,8 @@ use crate::ui::window::{RecordState, RoomtapeWindow};
 const EXCLUDED_LABEL: &str = "Bob";
 
 /// Whether this demo participant publishes video (unknown labels are expected to).
-fn expects_video(label: &str) -> bool {
-    demo_people()
+fn expects_video(people: &[DemoPerson], label: &str) -> bool {
+    people
         .iter()
         .find(|p| p.label == label || p.stream == label)
         .is_none_or(|p| p.video == VideoMode::Live)
@@ -29,14 +29,14 @@ fn expects_video(label: &str) -> bool {
 
 /// Every demo participant has a tile, is connected, and shows what they publish: live video,
 /// or the camera-off placeholder.
-fn all_connected(summary: &serde_json::Value) -> bool {
+fn all_connected(people: &[DemoPerson], summary: &serde_json::Value) -> bool {
     let Some(tiles) = summary["tiles"].as_array() else {
         return false;
     };
-    tiles.len() >= demo_people().len()
+    tiles.len() >= people.len()
         && tiles.iter().all(|t| {
             let label = t["label"].as_str().unwrap_or_default();
-            let shown = if expects_video(label) {
+            let shown = if expects_video(people, label) {
                 t["has_video"].as_bool() == Some(true)
             } else {
                 t["placeholder"] == "camera-off"
@@ -404,7 +404,9 @@ pub(super) fn record_and_report(
             // The side panel is part of what is checked (and shown in the screenshot).
             let _ = WidgetExt::activate_action(&window, "win.toggle-panel", None);
             let started = Instant::now();
-            while !all_connected(&session.summary()) && started.elapsed() < CONNECT_TIMEOUT {
+            let people = session.demo_people();
+            while !all_connected(&people, &session.summary()) && started.elapsed() < CONNECT_TIMEOUT
+            {
                 glib::timeout_future(Duration::from_millis(250)).await;
             }
             let mut report = serde_json::Map::new();

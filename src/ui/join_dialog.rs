@@ -6,9 +6,7 @@ use gtk::{gio, glib};
 
 use crate::i18n::{gettext, gettext_f};
 use crate::protocol::crypto::Password;
-use crate::ui::join_request::{
-    CHOICE_CUSTOM, JoinRequest, choice_of, kind_of, password_at, password_choices, password_of_kind,
-};
+use crate::ui::join_request::{JoinRequest, PasswordKind, password_choices};
 
 /// Which field a validation problem is about, so that row can be marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,11 +71,11 @@ struct Widgets {
 impl Widgets {
     /// The password as the rows say it now.
     fn password(&self) -> Password {
-        password_at(self.mode.selected(), &self.password.text())
+        PasswordKind::at(self.mode.selected()).password(&self.password.text())
     }
 
     fn custom_chosen(&self) -> bool {
-        self.mode.selected() == CHOICE_CUSTOM
+        PasswordKind::at(self.mode.selected()) == PasswordKind::Custom
     }
 
     fn show_problem(&self, problem: Option<(Field, String)>) {
@@ -155,7 +153,7 @@ impl JoinDialog {
         (
             widgets.room.text().to_string(),
             widgets.server.text().to_string(),
-            kind_of(&widgets.password()),
+            PasswordKind::of(&widgets.password()).as_setting(),
             !widgets.password.text().is_empty(),
         )
     }
@@ -207,7 +205,9 @@ impl JoinDialog {
                 if let Password::Custom(text) = &password {
                     widgets.password.set_text(text);
                 }
-                widgets.mode.set_selected(choice_of(&password));
+                widgets
+                    .mode
+                    .set_selected(PasswordKind::of(&password).position());
                 widgets.room.set_text(&link.room);
                 widgets.room.set_position(-1);
             }
@@ -294,7 +294,7 @@ impl JoinDialog {
         let widgets = self.widgets();
         widgets.room.set_text(room);
         widgets.server.set_text(server);
-        widgets.mode.set_selected(CHOICE_CUSTOM);
+        widgets.mode.set_selected(PasswordKind::Custom.position());
         widgets.password.set_text(password);
         widgets.remember.set_active(remember);
     }
@@ -357,7 +357,7 @@ pub(crate) fn present(
     let mode = adw::ComboRow::builder()
         .title(gettext("Password"))
         .model(&modes)
-        .selected(choice_of(&saved_password))
+        .selected(PasswordKind::of(&saved_password).position())
         .build();
     let password = adw::PasswordEntryRow::builder()
         .title(gettext("Room Password"))
@@ -385,7 +385,7 @@ pub(crate) fn present(
             Password::Custom(text) => Some(text.as_str()),
             Password::Default | Password::Disabled => None,
         };
-        mode.set_selected(choice_of(&request.password));
+        mode.set_selected(PasswordKind::of(&request.password).position());
         password.set_visible(custom.is_some());
         remember_row.set_visible(custom.is_some());
         password.set_text(custom.unwrap_or_default());
@@ -567,8 +567,8 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
             if !recent.server.is_empty() {
                 widgets.server.set_text(&recent.server);
             }
-            let kind = password_of_kind(&recent.password_kind, "");
-            widgets.mode.set_selected(choice_of(&kind));
+            let kind = PasswordKind::from_setting(&recent.password_kind);
+            widgets.mode.set_selected(kind.position());
             widgets.password.set_text("");
             widgets.remember.set_active(false);
             if widgets.custom_chosen() {
@@ -587,14 +587,14 @@ fn add_recent_rooms(dialog: &JoinDialog, settings: &gio::Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::join_request::{CHOICE_DEFAULT, CHOICE_NONE, password_from_text};
+    use crate::ui::join_request::password_from_text;
 
     #[test]
     fn a_valid_request_is_trimmed() {
         let request = validate(
             "  studio-a ",
             " wss://wss.vdo.ninja:443 ",
-            password_at(CHOICE_DEFAULT, ""),
+            PasswordKind::Default.password(""),
         )
         .unwrap();
         assert_eq!(request.room, "studio-a");
@@ -605,35 +605,63 @@ mod tests {
     #[test]
     fn problems_name_their_field() {
         let field = |room, server, choice, password| {
-            validate(room, server, password_at(choice, password))
+            validate(room, server, PasswordKind::password(choice, password))
                 .unwrap_err()
                 .0
         };
-        assert_eq!(field(" ", "wss://x", CHOICE_DEFAULT, ""), Field::Room);
-        assert_eq!(field("r", "https://x", CHOICE_DEFAULT, ""), Field::Server);
-        assert_eq!(field("r", "wss://", CHOICE_DEFAULT, ""), Field::Server);
-        assert_eq!(field("r", "ws:///path", CHOICE_DEFAULT, ""), Field::Server);
-        assert_eq!(field("r", "ws://x", CHOICE_CUSTOM, ""), Field::Password);
+        assert_eq!(
+            field(" ", "wss://x", PasswordKind::Default, ""),
+            Field::Room
+        );
+        assert_eq!(
+            field("r", "https://x", PasswordKind::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "wss://", PasswordKind::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "ws:///path", PasswordKind::Default, ""),
+            Field::Server
+        );
+        assert_eq!(
+            field("r", "ws://x", PasswordKind::Custom, ""),
+            Field::Password
+        );
     }
 
     #[test]
     fn password_modes_map_to_the_wire_values() {
         let password = |choice, text| {
-            validate("r", "ws://127.0.0.1:8443", password_at(choice, text))
-                .unwrap()
-                .password
+            validate(
+                "r",
+                "ws://127.0.0.1:8443",
+                PasswordKind::password(choice, text),
+            )
+            .unwrap()
+            .password
         };
-        assert_eq!(password(CHOICE_NONE, "ignored"), Password::Disabled);
-        assert_eq!(password(CHOICE_DEFAULT, "ignored"), Password::Default);
+        assert_eq!(password(PasswordKind::None, "ignored"), Password::Disabled);
         assert_eq!(
-            password(CHOICE_CUSTOM, "secret"),
+            password(PasswordKind::Default, "ignored"),
+            Password::Default
+        );
+        assert_eq!(
+            password(PasswordKind::Custom, "secret"),
             Password::Custom("secret".into())
         );
         assert_eq!(password_from_text(""), Password::Default);
         assert_eq!(password_from_text("false"), Password::Disabled);
         assert_eq!(password_from_text("pw"), Password::Custom("pw".into()));
-        for choice in [CHOICE_DEFAULT, CHOICE_CUSTOM, CHOICE_NONE] {
-            assert_eq!(choice_of(&password_at(choice, "pw")), choice);
+        for kind in [
+            PasswordKind::Default,
+            PasswordKind::Custom,
+            PasswordKind::None,
+        ] {
+            assert_eq!(PasswordKind::of(&kind.password("pw")), kind);
+            assert_eq!(PasswordKind::at(kind.position()), kind);
+            assert_eq!(PasswordKind::from_setting(kind.as_setting()), kind);
         }
     }
 }

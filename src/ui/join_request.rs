@@ -19,51 +19,78 @@ pub struct JoinRequest {
     pub password: Password,
 }
 
-/// The password choices' position in the password rows: Default, Custom, None.
-pub(crate) const CHOICE_DEFAULT: u32 = 0;
-pub(crate) const CHOICE_CUSTOM: u32 = 1;
-pub(crate) const CHOICE_NONE: u32 = 2;
+/// Which of the three passwords: what the password rows offer, in this order, and what the
+/// settings (`password-kind`, the recent-rooms list) record; the password itself is never
+/// written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordKind {
+    Default,
+    Custom,
+    None,
+}
+
+impl PasswordKind {
+    const ALL: [PasswordKind; 3] = [
+        PasswordKind::Default,
+        PasswordKind::Custom,
+        PasswordKind::None,
+    ];
+
+    pub(crate) fn of(password: &Password) -> Self {
+        match password {
+            Password::Default => PasswordKind::Default,
+            Password::Custom(_) => PasswordKind::Custom,
+            Password::Disabled => PasswordKind::None,
+        }
+    }
+
+    /// The password of this kind; `custom` is what is typed (or known) for Custom.
+    pub(crate) fn password(self, custom: &str) -> Password {
+        match self {
+            PasswordKind::Default => Password::Default,
+            PasswordKind::Custom => Password::Custom(custom.to_owned()),
+            PasswordKind::None => Password::Disabled,
+        }
+    }
+
+    /// Its position in the password rows.
+    pub(crate) fn position(self) -> u32 {
+        match self {
+            PasswordKind::Default => 0,
+            PasswordKind::Custom => 1,
+            PasswordKind::None => 2,
+        }
+    }
+
+    /// The kind at `position` in the password rows (Default for anything else).
+    pub(crate) fn at(position: u32) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.position() == position)
+            .unwrap_or(PasswordKind::Default)
+    }
+
+    /// How the settings name it.
+    pub(crate) fn as_setting(self) -> &'static str {
+        match self {
+            PasswordKind::Default => "default",
+            PasswordKind::Custom => "custom",
+            PasswordKind::None => "none",
+        }
+    }
+
+    /// The kind a setting names (Default for anything unknown).
+    pub(crate) fn from_setting(value: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_setting() == value)
+            .unwrap_or(PasswordKind::Default)
+    }
+}
 
 /// The password rows' entries, in order.
 pub(crate) fn password_choices() -> [String; 3] {
     [gettext("Default"), gettext("Custom"), gettext("None")]
-}
-
-/// Where the password rows show `password`.
-pub(crate) fn choice_of(password: &Password) -> u32 {
-    match password {
-        Password::Default => CHOICE_DEFAULT,
-        Password::Custom(_) => CHOICE_CUSTOM,
-        Password::Disabled => CHOICE_NONE,
-    }
-}
-
-/// The password a row's choice stands for; `custom` is what is typed for Custom.
-pub(crate) fn password_at(choice: u32, custom: &str) -> Password {
-    match choice {
-        CHOICE_CUSTOM => Password::Custom(custom.to_owned()),
-        CHOICE_NONE => Password::Disabled,
-        _ => Password::Default,
-    }
-}
-
-/// How the settings (`password-kind`, the recent-rooms list) name a password's kind; the
-/// password itself is never written there.
-pub(crate) fn kind_of(password: &Password) -> &'static str {
-    match password {
-        Password::Default => "default",
-        Password::Custom(_) => "custom",
-        Password::Disabled => "none",
-    }
-}
-
-/// The password of the kind the settings name; `custom` is the known custom password.
-pub(crate) fn password_of_kind(kind: &str, custom: &str) -> Password {
-    match kind {
-        "custom" => Password::Custom(custom.to_owned()),
-        "none" => Password::Disabled,
-        _ => Password::Default,
-    }
 }
 
 /// A password as `--password` takes it: empty for the default, "false" for none, anything

@@ -13,7 +13,7 @@ use gtk::{gio, glib, prelude::*};
 use crate::i18n::gettext;
 use crate::protocol::crypto::Password;
 use crate::secrets::{self, KeyringError, SecretKey};
-use crate::ui::join_request::{kind_of, password_of_kind};
+use crate::ui::join_request::PasswordKind;
 
 #[derive(Default)]
 struct State {
@@ -86,13 +86,12 @@ async fn move_old_settings(settings: &gio::Settings) {
     match old_password.as_str() {
         "" => {}
         "false" => {
-            let _ = settings.set_string("password-kind", kind_of(&Password::Disabled));
+            let _ = settings.set_string("password-kind", PasswordKind::None.as_setting());
             settings.reset("password");
         }
         custom => {
             if store(&SecretKey::DefaultRoomPassword, custom).await {
-                let kind = kind_of(&Password::Custom(custom.to_owned()));
-                let _ = settings.set_string("password-kind", kind);
+                let _ = settings.set_string("password-kind", PasswordKind::Custom.as_setting());
                 settings.reset("password");
             } else {
                 STATE.with_borrow_mut(|state| state.default_password = Some(custom.to_owned()));
@@ -157,19 +156,21 @@ pub(crate) fn unavailable_reason() -> Option<String> {
 /// The default room password: the kind the settings name, with the custom password from the
 /// keyring (the default when none is known).
 pub(crate) fn default_room_password(settings: &gio::Settings) -> Password {
-    match password_of_kind(&settings.string("password-kind"), "") {
-        Password::Custom(_) => STATE
+    match PasswordKind::from_setting(&settings.string("password-kind")) {
+        PasswordKind::Custom => STATE
             .with_borrow(|state| state.default_password.clone())
             .filter(|p| !p.is_empty())
             .map_or(Password::Default, Password::Custom),
-        other => other,
+        PasswordKind::Default => Password::Default,
+        PasswordKind::None => Password::Disabled,
     }
 }
 
 /// Preferences' choice of default room password: the kind goes to the settings, a custom
 /// password to the keyring; leaving Custom forgets the password.
 pub(crate) fn set_default_room_password(settings: &gio::Settings, password: &Password) {
-    if let Err(err) = settings.set_string("password-kind", kind_of(password)) {
+    if let Err(err) = settings.set_string("password-kind", PasswordKind::of(password).as_setting())
+    {
         tracing::warn!("could not save the password choice: {err}");
     }
     let kept = match password {

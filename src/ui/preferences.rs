@@ -221,23 +221,22 @@ fn recording_page(
 /// or None. The choice goes to the `password-kind` key, a custom password to the keyring.
 fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntryRow) {
     use crate::protocol::crypto::Password;
-    use crate::ui::join_request::{CHOICE_CUSTOM, choice_of, password_at, password_choices};
+    use crate::ui::join_request::{PasswordKind, password_choices};
     let labels = gtk::StringList::new(&[]);
     for label in password_choices() {
         labels.append(&label);
     }
     let saved = crate::ui::keyring::default_room_password(settings);
     // The kind chosen, even when the custom password itself is not known (yet).
-    let saved_kind =
-        crate::ui::join_request::password_of_kind(&settings.string("password-kind"), "");
+    let saved_kind = PasswordKind::from_setting(&settings.string("password-kind"));
     let mode = adw::ComboRow::builder()
         .title(gettext("Room Password"))
         .model(&labels)
-        .selected(choice_of(&saved_kind))
+        .selected(saved_kind.position())
         .build();
     let password = adw::PasswordEntryRow::builder()
         .title(gettext("Password"))
-        .visible(matches!(saved_kind, Password::Custom(_)))
+        .visible(saved_kind == PasswordKind::Custom)
         .build();
     if let Password::Custom(text) = &saved {
         password.set_text(text);
@@ -250,13 +249,13 @@ fn password_rows(settings: &gio::Settings) -> (adw::ComboRow, adw::PasswordEntry
         #[weak]
         password,
         move || {
-            let custom = mode.selected() == CHOICE_CUSTOM;
+            let custom = PasswordKind::at(mode.selected()) == PasswordKind::Custom;
             password.set_visible(custom);
             // An empty custom password is not saved: it would mean the default.
             if custom && password.text().is_empty() {
                 return;
             }
-            let chosen = password_at(mode.selected(), &password.text());
+            let chosen = PasswordKind::at(mode.selected()).password(&password.text());
             crate::ui::keyring::set_default_room_password(&settings, &chosen);
         }
     );

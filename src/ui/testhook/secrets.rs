@@ -82,7 +82,7 @@ pub(super) async fn write_secrets(
     if let Some(preferences) = &preferences {
         let root = preferences.upcast_ref::<gtk::Widget>();
         if let Some(mode) = row::<adw::ComboRow>(root, "Room Password") {
-            mode.set_selected(crate::ui::join_request::CHOICE_CUSTOM);
+            mode.set_selected(crate::ui::join_request::PasswordKind::Custom.position());
         }
         let typed = [
             row::<adw::PasswordEntryRow>(root, "Password")

@@ -421,7 +421,7 @@ impl RoomtapeWindow {
             &self.settings(),
             &request.room,
             &request.server,
-            crate::ui::join_request::kind_of(&request.password),
+            crate::ui::join_request::PasswordKind::of(&request.password).as_setting(),
         );
         self.start_request(RoomRequest::Join(request.clone()));
         self.emit_by_name::<()>("join-requested", &[&request]);

@@ -19,9 +19,10 @@ use crate::i18n::{gettext, gettext_f};
 use crate::media::preview::PreviewStats;
 use crate::media::stats::LinkStats;
 use crate::room::{CandidateLogEntry, SelectedPair};
+use crate::ui::tile::IceBadge;
 
 use connection::ConnectionRow;
-pub use words::{LoggedCandidate, format_bitrate, ice_state_text};
+pub use words::{LoggedCandidate, format_bitrate};
 
 /// Candidate types the type filter offers, after "All types".
 const TYPES: [&str; 4] = ["host", "srflx", "prflx", "relay"];
@@ -229,7 +230,7 @@ impl Panel {
     }
 
     /// Records a state change (with its time) and refreshes the badge.
-    pub fn set_state(&self, id: &str, state: &str, pair: Option<&SelectedPair>, at_ms: u64) {
+    pub fn set_state(&self, id: &str, state: IceBadge, pair: Option<&SelectedPair>, at_ms: u64) {
         if let Some(row) = self.imp().rows.borrow_mut().get_mut(id) {
             row.set_state(state, pair, at_ms);
         }

@@ -94,7 +94,7 @@ impl Session {
         participant
             .tile
             .set_pair_kind(PairBadge::from(pair.map(|p| p.badge_kind())));
-        self.inner.panel.set_state(id, state.as_str(), pair, at_ms);
+        self.inner.panel.set_state(id, state, pair, at_ms);
     }
 
     pub(super) fn update_health(&self, id: &str, at_ms: u64, f: impl FnOnce(&mut Health)) {

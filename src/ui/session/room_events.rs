@@ -209,7 +209,9 @@ impl Session {
                     }
                 }
                 self.show_problems(&id);
-                self.inner.panel.set_state(&id, "closed", None, at_ms);
+                self.inner
+                    .panel
+                    .set_state(&id, IceBadge::Closed, None, at_ms);
                 let lost = matches!(reason, LeaveReason::Vanished | LeaveReason::Failed);
                 crate::ui::notify::send(
                     window,

@@ -44,6 +44,8 @@ mod imp {
         pub(super) participant_filter: TemplateChild<gtk::DropDown>,
         #[template_child]
         pub(super) type_filter: TemplateChild<gtk::DropDown>,
+        #[template_child]
+        pub(super) save_button: TemplateChild<gtk::Button>,
 
         /// "All participants", then one name per participant, in `participant_ids` order.
         pub(super) participant_model: RefCell<Option<gtk::StringList>>,
@@ -351,6 +353,12 @@ impl Panel {
         ));
         dialog.show();
         self.imp().save_dialog.replace(Some(dialog));
+    }
+
+    /// The candidate log's Save… button (for the test hook, which clicks it so that a button
+    /// that lost its action fails the test).
+    pub fn save_button(&self) -> gtk::Button {
+        self.imp().save_button.get()
     }
 
     /// The file dialog the Save… button opened, while it is open (for the test hook).

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use adw::prelude::*;
 
-use super::words::{format_bitrate, ice_state_text};
+use super::words::format_bitrate;
 use crate::i18n::gettext_f;
 use crate::media::preview::PreviewStats;
 use crate::media::stats::LinkStats;
 use crate::room::SelectedPair;
+use crate::ui::tile::IceBadge;
 
 #[derive(Debug)]
 pub(super) struct ConnectionRow {
@@ -23,7 +24,8 @@ pub(super) struct ConnectionRow {
     problem: gtk::Label,
     joined_ms: Option<u64>,
     transitions: Vec<String>,
-    last_state: String,
+    /// The state last recorded, `None` until the first one: that one is a transition too.
+    last_state: Option<IceBadge>,
     last_stats: Option<(Instant, u64, u64)>,
 }
 
@@ -45,8 +47,8 @@ impl ConnectionRow {
             .css_classes(["heading"])
             .build();
         let badge = gtk::Label::builder()
-            .label(ice_state_text("new"))
-            .css_classes(["ice-badge", "ice-new"])
+            .label(IceBadge::New.text())
+            .css_classes(["ice-badge".to_owned(), IceBadge::New.css_class()])
             .build();
         head.append(&title);
         head.append(&badge);
@@ -88,7 +90,7 @@ impl ConnectionRow {
             problem,
             joined_ms,
             transitions: Vec::new(),
-            last_state: String::new(),
+            last_state: None,
             last_stats: None,
         }
     }
@@ -105,27 +107,21 @@ impl ConnectionRow {
     }
 
     /// Records a state change (with its time) and refreshes the badge.
-    pub(super) fn set_state(&mut self, state: &str, pair: Option<&SelectedPair>, at_ms: u64) {
-        if self.last_state != state {
-            self.last_state = state.to_owned();
+    pub(super) fn set_state(&mut self, state: IceBadge, pair: Option<&SelectedPair>, at_ms: u64) {
+        if self.last_state.replace(state) != Some(state) {
             let since = at_ms.saturating_sub(self.joined_ms.unwrap_or(at_ms));
-            self.transitions.push(format!(
-                "{} {:.2} s",
-                ice_state_text(state),
-                since as f64 / 1000.0
-            ));
+            self.transitions
+                .push(format!("{} {:.2} s", state.text(), since as f64 / 1000.0));
             self.history.set_label(&self.transitions.join(" → "));
             self.history.set_visible(true);
         }
-        for class in self.badge.css_classes() {
-            if class.starts_with("ice-") && class != "ice-badge" {
-                self.badge.remove_css_class(&class);
-            }
+        for other in IceBadge::ALL {
+            self.badge.remove_css_class(&other.css_class());
         }
-        self.badge.add_css_class(&format!("ice-{state}"));
+        self.badge.add_css_class(&state.css_class());
         let badge = match pair {
-            Some(pair) => format!("{} · {}", ice_state_text(state), pair.badge_kind().as_str()),
-            None => ice_state_text(state),
+            Some(pair) => format!("{} · {}", state.text(), pair.badge_kind().as_str()),
+            None => state.text(),
         };
         self.badge.set_label(&badge);
         if let Some(pair) = pair {

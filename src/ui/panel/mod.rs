@@ -19,9 +19,10 @@ use crate::i18n::{gettext, gettext_f};
 use crate::media::preview::PreviewStats;
 use crate::media::stats::LinkStats;
 use crate::room::{CandidateLogEntry, SelectedPair};
+use crate::ui::tile::IceBadge;
 
 use connection::ConnectionRow;
-pub use words::{LoggedCandidate, format_bitrate, ice_state_text};
+pub use words::{LoggedCandidate, format_bitrate};
 
 /// Candidate types the type filter offers, after "All types".
 const TYPES: [&str; 4] = ["host", "srflx", "prflx", "relay"];
@@ -43,6 +44,8 @@ mod imp {
         pub(super) participant_filter: TemplateChild<gtk::DropDown>,
         #[template_child]
         pub(super) type_filter: TemplateChild<gtk::DropDown>,
+        #[template_child]
+        pub(super) save_button: TemplateChild<gtk::Button>,
 
         /// "All participants", then one name per participant, in `participant_ids` order.
         pub(super) participant_model: RefCell<Option<gtk::StringList>>,
@@ -229,7 +232,7 @@ impl Panel {
     }
 
     /// Records a state change (with its time) and refreshes the badge.
-    pub fn set_state(&self, id: &str, state: &str, pair: Option<&SelectedPair>, at_ms: u64) {
+    pub fn set_state(&self, id: &str, state: IceBadge, pair: Option<&SelectedPair>, at_ms: u64) {
         if let Some(row) = self.imp().rows.borrow_mut().get_mut(id) {
             row.set_state(state, pair, at_ms);
         }
@@ -350,6 +353,12 @@ impl Panel {
         ));
         dialog.show();
         self.imp().save_dialog.replace(Some(dialog));
+    }
+
+    /// The candidate log's Save… button (for the test hook, which clicks it so that a button
+    /// that lost its action fails the test).
+    pub fn save_button(&self) -> gtk::Button {
+        self.imp().save_button.get()
     }
 
     /// The file dialog the Save… button opened, while it is open (for the test hook).

@@ -1,24 +1,8 @@
-//! What the panel says: ICE states, bitrates and candidate log lines in words.
+//! What the panel says: bitrates and candidate log lines in words. The ICE states' words are
+//! the tile's (`IceBadge::text`), so the badges in both places read the same.
 
 use crate::i18n::gettext;
 use crate::room::{CandidateDirection, CandidateLogEntry};
-
-/// The ICE badge's state in words.
-pub fn ice_state_text(state: &str) -> String {
-    match state {
-        "new" => gettext("new"),
-        "checking" => gettext("checking"),
-        "connected" => gettext("connected"),
-        "completed" => gettext("completed"),
-        "failed" => gettext("failed"),
-        "disconnected" => gettext("disconnected"),
-        "closed" => gettext("closed"),
-        // Translators: a badge; the connection looks up, but no audio or video has arrived for
-        // a few seconds.
-        "no-media" => gettext("no media"),
-        other => other.to_owned(),
-    }
-}
 
 /// One logged candidate with what the panel shows about it.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //!
 //! The export runs on a worker thread ([`crate::library::export::export`] blocks); it reports
 //! over an `async-channel` that a main-context future drains into the progress bar. The
-//! dialog emits `progress` (the fraction done) and `finished` (how many files, or the error)
-//! as it goes.
+//! dialog emits `progress` (the fraction done) as it goes, then `done` (how many files) or
+//! `failed` (what went wrong, a cancel included) once it is ready for another export.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -85,9 +85,13 @@ mod imp {
                     Signal::builder("progress")
                         .param_types([f64::static_type()])
                         .build(),
-                    // The number of files written, and the error ("" when it worked).
-                    Signal::builder("finished")
-                        .param_types([u32::static_type(), String::static_type()])
+                    // The number of files written.
+                    Signal::builder("done")
+                        .param_types([u32::static_type()])
+                        .build(),
+                    // What went wrong, in words (also when the export was cancelled).
+                    Signal::builder("failed")
+                        .param_types([String::static_type()])
                         .build(),
                 ]
             })
@@ -287,24 +291,21 @@ impl ExportDialog {
         )
     }
 
-    /// Runs `f` when the export ends: the files written, or what went wrong.
-    pub fn connect_finished<F: Fn(&Self, Result<u32, String>) + 'static>(
-        &self,
-        f: F,
-    ) -> glib::SignalHandlerId {
+    /// Runs `f` with the number of files written when an export worked.
+    pub fn connect_done<F: Fn(&Self, u32) + 'static>(&self, f: F) -> glib::SignalHandlerId {
         self.connect_closure(
-            "finished",
+            "done",
             false,
-            glib::closure_local!(move |dialog: &Self, files: u32, error: String| {
-                f(
-                    dialog,
-                    if error.is_empty() {
-                        Ok(files)
-                    } else {
-                        Err(error)
-                    },
-                )
-            }),
+            glib::closure_local!(move |dialog: &Self, files: u32| f(dialog, files)),
+        )
+    }
+
+    /// Runs `f` with what went wrong when an export failed or was cancelled.
+    pub fn connect_failed<F: Fn(&Self, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "failed",
+            false,
+            glib::closure_local!(move |dialog: &Self, error: String| f(dialog, &error)),
         )
     }
 
@@ -419,14 +420,12 @@ impl ExportDialog {
 
     fn show_result(&self, result: Result<Vec<PathBuf>, ExportError>) {
         let imp = self.imp();
-        let (files, error) = match &result {
-            Ok(files) => (
-                u32::try_from(files.len()).unwrap_or(u32::MAX),
-                String::new(),
-            ),
-            Err(err) => (0, err.to_string()),
+        // Told last, once the dialog is ready for another export: a handler may start one
+        // or close the dialog.
+        let outcome = match &result {
+            Ok(files) => Ok(u32::try_from(files.len()).unwrap_or(u32::MAX)),
+            Err(err) => Err(err.to_string()),
         };
-        self.emit_by_name::<()>("finished", &[&files, &error]);
         imp.cancel.replace(None);
         imp.preset_group.set_sensitive(true);
         imp.folder_button.set_sensitive(true);
@@ -458,6 +457,10 @@ impl ExportDialog {
                 imp.status_label.add_css_class("error");
                 imp.status_label.set_text(&err.to_string());
             }
+        }
+        match outcome {
+            Ok(files) => self.emit_by_name::<()>("done", &[&files]),
+            Err(error) => self.emit_by_name::<()>("failed", &[&error]),
         }
     }
 }

@@ -289,7 +289,9 @@ impl Session {
         }
         if let Some(window) = self.window() {
             let tiles = window.tile_box();
-            for (_, participant) in std::mem::take(&mut *inner.participants.borrow_mut()) {
+            // Taken out first: a `for` would hold the map borrowed through its loop.
+            let participants = std::mem::take(&mut *inner.participants.borrow_mut());
+            for participant in participants.into_values() {
                 tiles.remove(&participant.tile);
             }
             window.set_record_state(RecordState::Idle);

@@ -1,4 +1,9 @@
 //! One tile and one panel entry per participant: their health badge, problems and labels.
+//!
+//! The session's map of participants is never borrowed while a tile's or the panel's setters
+//! run: they notify, and a notify handler that calls back into the session would find the
+//! map borrowed and panic. Each place reads or updates the map, clones the tile (a reference)
+//! and drops the borrow first.
 
 use std::rc::Rc;
 
@@ -73,28 +78,33 @@ impl Session {
 
     /// Renders a participant's health on the tile and in the panel.
     pub(super) fn show_health(&self, id: &str, at_ms: u64) {
-        let participants = self.inner.participants.borrow();
-        let Some(participant) = participants.get(id) else {
-            return;
+        let (tile, state, pair) = {
+            let participants = self.inner.participants.borrow();
+            let Some(participant) = participants.get(id) else {
+                return;
+            };
+            // Media that stopped on a connection that still looks up is the first sign of a
+            // publisher that is gone: the badge stops being green before the room gives up on
+            // it.
+            let stalled = participant.health.is_connected()
+                && participant
+                    .problems
+                    .iter()
+                    .any(|(problem, _)| matches!(problem, Problem::NoRtp | Problem::NoPong));
+            let state = if stalled {
+                IceBadge::NoMedia
+            } else {
+                participant.health.ice_state().into()
+            };
+            (
+                participant.tile.clone(),
+                state,
+                participant.health.selected_pair.clone(),
+            )
         };
-        // Media that stopped on a connection that still looks up is the first sign of a
-        // publisher that is gone: the badge stops being green before the room gives up on it.
-        let stalled = participant.health.is_connected()
-            && participant
-                .problems
-                .iter()
-                .any(|(problem, _)| matches!(problem, Problem::NoRtp | Problem::NoPong));
-        let state = if stalled {
-            IceBadge::NoMedia
-        } else {
-            participant.health.ice_state().into()
-        };
-        let pair = participant.health.selected_pair.as_ref();
-        participant.tile.set_ice_state(state);
-        participant
-            .tile
-            .set_pair_kind(PairBadge::from(pair.map(|p| p.badge_kind())));
-        self.inner.panel.set_state(id, state.as_str(), pair, at_ms);
+        tile.set_ice_state(state);
+        tile.set_pair_kind(PairBadge::from(pair.as_ref().map(|p| p.badge_kind())));
+        self.inner.panel.set_state(id, state, pair.as_ref(), at_ms);
     }
 
     pub(super) fn update_health(&self, id: &str, at_ms: u64, f: impl FnOnce(&mut Health)) {
@@ -107,20 +117,32 @@ impl Session {
     }
 
     pub(super) fn show_problems(&self, id: &str) {
-        let participants = self.inner.participants.borrow();
-        let Some(participant) = participants.get(id) else {
-            return;
+        let (tile, text) = {
+            let participants = self.inner.participants.borrow();
+            let Some(participant) = participants.get(id) else {
+                return;
+            };
+            let text = (!participant.problems.is_empty()).then(|| {
+                participant
+                    .problems
+                    .iter()
+                    .map(|(_, text)| text.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            (participant.tile.clone(), text)
         };
-        let text = (!participant.problems.is_empty()).then(|| {
-            participant
-                .problems
-                .iter()
-                .map(|(_, text)| text.clone())
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        participant.tile.set_problem(text.as_deref());
+        tile.set_problem(text.as_deref());
         self.inner.panel.set_problem(id, text.as_deref());
+    }
+
+    /// The participant's tile, without holding the map borrowed (see the module's note).
+    pub(super) fn tile_of(&self, id: &str) -> Option<RoomtapeTile> {
+        self.inner
+            .participants
+            .borrow()
+            .get(id)
+            .map(|p| p.tile.clone())
     }
 }
 

@@ -156,8 +156,16 @@ impl Session {
         if let Some(window) = self.window() {
             window.set_record_elapsed(secs.unwrap_or(0));
         }
-        for participant in self.inner.participants.borrow().values() {
-            participant.tile.set_recording_secs(secs);
+        // Collected first: the tiles are set with the map no longer borrowed.
+        let tiles: Vec<_> = self
+            .inner
+            .participants
+            .borrow()
+            .values()
+            .map(|p| p.tile.clone())
+            .collect();
+        for tile in tiles {
+            tile.set_recording_secs(secs);
         }
         if secs.is_none()
             && let Some(source) = self.inner.timer.borrow_mut().take()

@@ -1,6 +1,7 @@
 //! What the engine and the room report, rendered as tiles, toasts and notifications.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use adw::prelude::*;
@@ -48,37 +49,48 @@ impl Session {
                     .sink
                     .has_property("paintable")
                     .then(|| preview.sink.property::<gdk::Paintable>("paintable"));
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
+                // The tile notifies as it takes the picture: the map is not borrowed meanwhile.
+                if let Some(tile) = self.tile_of(&participant) {
                     if let Some(paintable) = &paintable {
-                        p.tile.set_paintable(paintable);
+                        tile.set_paintable(paintable);
                     }
-                    pause_while_unmapped(&p.tile, &preview.pause);
-                    p.video = Some(preview);
+                    pause_while_unmapped(&tile, &preview.pause);
+                    if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
+                        p.video = Some(preview);
+                    }
                 }
             }
             EngineEvent::Preview(PreviewEvent::AudioMeter {
                 participant, pause, ..
             }) => {
                 self.ensure_participant(&participant, &participant.clone(), None);
-                if let Some(p) = self.inner.participants.borrow().get(&participant) {
-                    pause_while_unmapped(&p.tile, &pause);
+                if let Some(tile) = self.tile_of(&participant) {
+                    pause_while_unmapped(&tile, &pause);
                 }
             }
             EngineEvent::Preview(PreviewEvent::Level {
                 participant,
                 peak_db,
             }) => {
-                if let Some(p) = self.inner.participants.borrow().get(&participant) {
-                    p.tile.set_level(peak_db);
+                if let Some(tile) = self.tile_of(&participant) {
+                    tile.set_level(peak_db);
                 }
             }
             EngineEvent::Preview(PreviewEvent::Stats { participant, stats }) => {
-                let participants = self.inner.participants.borrow();
-                let video = participants
+                // The panel's labels notify as they change: hold the preview's counters, not
+                // the map.
+                let video = self
+                    .inner
+                    .participants
+                    .borrow()
                     .get(&participant)
                     .and_then(|p| p.video.as_ref())
-                    .map(|v| (&*v.stats, 0));
-                self.inner.panel.update_stats(&participant, &stats, video);
+                    .map(|v| Arc::clone(&v.stats));
+                self.inner.panel.update_stats(
+                    &participant,
+                    &stats,
+                    video.as_deref().map(|v| (v, 0)),
+                );
             }
             EngineEvent::RecordingStarted { dir } => {
                 self.inner.last_session_dir.replace(Some(dir));
@@ -163,13 +175,22 @@ impl Session {
             } => {
                 self.ensure_participant(&id, &stream_id, Some(at_ms));
                 let mut came_in = false;
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
-                    if p.tile.left() {
-                        p.health = Health::default();
-                        p.problems.clear();
-                    }
-                    p.tile.set_left(false);
-                    came_in = !std::mem::replace(&mut p.present, true);
+                let tile = self
+                    .inner
+                    .participants
+                    .borrow_mut()
+                    .get_mut(id.as_str())
+                    .map(|p| {
+                        if p.tile.left() {
+                            p.health = Health::default();
+                            p.problems.clear();
+                        }
+                        came_in = !std::mem::replace(&mut p.present, true);
+                        p.tile.clone()
+                    });
+                // Set with the map no longer borrowed: the tile notifies.
+                if let Some(tile) = tile {
+                    tile.set_left(false);
                 }
                 if came_in {
                     self.notify_joined_soon(&id);
@@ -179,8 +200,8 @@ impl Session {
             }
             RoomEvent::Label { id, label, at_ms } => {
                 self.ensure_participant(&id, &label, Some(at_ms));
-                if let Some(p) = self.inner.participants.borrow().get(id.as_str()) {
-                    p.tile.set_label(label.as_str());
+                if let Some(tile) = self.tile_of(&id) {
+                    tile.set_label(label.as_str());
                 }
                 self.inner.panel.set_label(&id, &label);
             }
@@ -191,25 +212,36 @@ impl Session {
                     return;
                 }
                 let label = self.label_of(&id);
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
-                    p.present = false;
-                    p.tile.set_connection_lost(matches!(
+                let tile = self
+                    .inner
+                    .participants
+                    .borrow_mut()
+                    .get_mut(id.as_str())
+                    .map(|p| {
+                        p.present = false;
+                        p.problems.clear();
+                        if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
+                            p.problems.push((
+                                Problem::NoPong,
+                                gettext_f("{name}’s connection was lost", &[("name", &label)]),
+                            ));
+                        }
+                        p.tile.clone()
+                    });
+                // Set with the map no longer borrowed: the tile notifies.
+                if let Some(tile) = tile {
+                    tile.set_connection_lost(matches!(
                         reason,
                         LeaveReason::Vanished | LeaveReason::Failed
                     ));
-                    p.tile.set_left(true);
-                    p.tile.set_ice_state(IceBadge::Closed);
-                    p.tile.set_pair_kind(PairBadge::None);
-                    p.problems.clear();
-                    if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
-                        p.problems.push((
-                            Problem::NoPong,
-                            gettext_f("{name}’s connection was lost", &[("name", &label)]),
-                        ));
-                    }
+                    tile.set_left(true);
+                    tile.set_ice_state(IceBadge::Closed);
+                    tile.set_pair_kind(PairBadge::None);
                 }
                 self.show_problems(&id);
-                self.inner.panel.set_state(&id, "closed", None, at_ms);
+                self.inner
+                    .panel
+                    .set_state(&id, IceBadge::Closed, None, at_ms);
                 let lost = matches!(reason, LeaveReason::Vanished | LeaveReason::Failed);
                 crate::ui::notify::send(
                     window,

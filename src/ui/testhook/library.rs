@@ -29,9 +29,11 @@ pub(super) fn show_library(window: &RoomtapeWindow, dir: PathBuf, export: Option
             dialog.connect_progress(|_, fraction| {
                 report(format_args!("export-dialog progress={fraction:.3}"));
             });
-            dialog.connect_finished(|_, outcome| match outcome {
-                Ok(files) => report(format_args!("export-dialog done files={files}")),
-                Err(err) => report(format_args!("export-dialog failed: {err}")),
+            dialog.connect_done(|_, files| {
+                report(format_args!("export-dialog done files={files}"));
+            });
+            dialog.connect_failed(|_, err| {
+                report(format_args!("export-dialog failed: {err}"));
             });
             dialog.present();
             if !dialog.start_preset(preset) {

@@ -107,7 +107,7 @@ async fn exclude(session: &Session, label: &str) -> serde_json::Value {
 /// Clicks Save… in the candidate log, types `name` into its file dialog and presses Save;
 /// the file goes to the folder the dialog opened in.
 async fn save_candidate_log(session: &Session, name: &str) -> serde_json::Value {
-    let _ = WidgetExt::activate_action(session.panel(), "panel.save", None);
+    session.panel().save_button().emit_clicked();
     let dialog = wait_for(DIALOG_TIMEOUT, || session.panel().save_dialog()).await;
     let mut chosen = None;
     if let Some(dialog) = &dialog {

@@ -95,6 +95,10 @@ mod imp {
         /// What shows in place of the video; none while the video shows.
         #[property(get, builder(Placeholder::default()))]
         pub(super) placeholder: Cell<Placeholder>,
+        /// What the placeholder page shows: the placeholder, or while the video shows the last
+        /// one before it, so the page keeps its icon and words while the stack fades it out.
+        #[property(get, builder(Placeholder::default()))]
+        pub(super) shown_placeholder: Cell<Placeholder>,
         pub(super) recording_secs: Cell<Option<u64>>,
         pub(super) video_expected: Cell<bool>,
     }
@@ -328,7 +332,12 @@ impl RoomtapeTile {
     /// The text shown in place of the video ("Camera off", "Connecting…"), empty while the
     /// video shows.
     pub fn placeholder_text(&self) -> String {
-        self.imp().placeholder_label.label().into()
+        // The hidden page keeps its last words for the crossfade; they are not shown.
+        if self.placeholder() == Placeholder::None {
+            String::new()
+        } else {
+            self.imp().placeholder_label.label().into()
+        }
     }
 
     /// What a watchdog found, shown over the video; `None` clears it.
@@ -365,6 +374,12 @@ impl RoomtapeTile {
         } else {
             Placeholder::Connecting
         };
+        // The page takes its new words before the stack is told to show it.
+        if placeholder != Placeholder::None
+            && imp.shown_placeholder.replace(placeholder) != placeholder
+        {
+            self.notify_shown_placeholder();
+        }
         if imp.placeholder.replace(placeholder) != placeholder {
             self.notify_placeholder();
         }

@@ -3,13 +3,14 @@
 //! everything; when a participant's segment ends the tracks are remuxed into one file.
 
 mod branch;
+mod cut;
 mod finish;
 mod merge;
 mod split;
 
 pub use branch::{FAULT_CAPS_CHANGE_AFTER_MS, carries_in_band, unrecordable_reason};
+pub use cut::TrackCut;
 pub use merge::{FAULT_ABORT_AFTER_MERGE, dominant_size, remux_files, run_to_eos};
-pub use split::TrackCut;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};

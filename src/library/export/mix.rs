@@ -8,7 +8,7 @@ use std::time::Duration;
 use gst::prelude::*;
 
 use super::ExportError;
-use super::pipeline::{
+use super::elements::{
     add_err, connect_dynamic_pads, file_sink, file_source, link_err, make, make_chain, make_muxer,
     muxer_pad, queue,
 };

@@ -31,6 +31,7 @@ use super::naming;
 use super::otio;
 use super::presets::{Preset, PresetKind};
 
+mod elements;
 mod inputs;
 mod mix;
 mod pipeline;
@@ -40,7 +41,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-pub use pipeline::encoder_for;
+pub use elements::encoder_for;
 pub use plan::{Reencoded, tile_layout};
 pub use progress::{CancelFlag, Progress, ProgressMeter};
 
@@ -103,7 +104,7 @@ pub fn export(
     let manifest = SessionManifest::load(session_dir)?;
     let media = inputs::find_media(session_dir, &manifest);
     let outputs = plan::plan(&manifest, &media, preset, &|caps_name| {
-        pipeline::encoder_for(caps_name).is_some()
+        elements::encoder_for(caps_name).is_some()
     })?;
 
     fs::create_dir_all(output_dir)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
-use super::split::TrackCut;
+use super::cut::TrackCut;
 use crate::media::branch_guard::BranchGuard;
 use crate::media::error::EngineError;
 use crate::room::MediaKind;

@@ -82,6 +82,19 @@ pub(super) struct PlannedOutput {
     pub(super) duration_ns: u64,
 }
 
+/// One output per recorded file (a remux or an edit export), each its own `job`.
+fn one_per_source(media: &[ParticipantMedia], job: fn(Source) -> Job) -> Vec<PlannedOutput> {
+    media
+        .iter()
+        .flat_map(|p| &p.sources)
+        .map(|source| PlannedOutput {
+            stem: source.stem.clone(),
+            duration_ns: source.duration_ns,
+            job: job(source.clone()),
+        })
+        .collect()
+}
+
 /// Decides which files to write, refusing up front what the preset cannot do.
 /// `has_encoder` says whether an encoder for a caps name is installed (GStreamer's registry for
 /// a real export), so the plan stays free of GStreamer.
@@ -130,15 +143,7 @@ pub(super) fn plan(
                     refused.join(", ")
                 )));
             }
-            Ok(media
-                .iter()
-                .flat_map(|p| &p.sources)
-                .map(|source| PlannedOutput {
-                    stem: source.stem.clone(),
-                    duration_ns: source.duration_ns,
-                    job: Job::Remux(source.clone()),
-                })
-                .collect())
+            Ok(one_per_source(media, Job::Remux))
         }
         PresetKind::Edit => {
             for caps_name in preset.video_caps.iter().chain(&preset.audio_caps) {
@@ -149,15 +154,7 @@ pub(super) fn plan(
                     )));
                 }
             }
-            Ok(media
-                .iter()
-                .flat_map(|p| &p.sources)
-                .map(|source| PlannedOutput {
-                    stem: source.stem.clone(),
-                    duration_ns: source.duration_ns,
-                    job: Job::Edit(source.clone()),
-                })
-                .collect())
+            Ok(one_per_source(media, Job::Edit))
         }
         PresetKind::Grid => {
             let canvas = preset.canvas.ok_or_else(|| {

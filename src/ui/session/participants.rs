@@ -108,12 +108,9 @@ impl Session {
     }
 
     pub(super) fn update_health(&self, id: &str, at_ms: u64, f: impl FnOnce(&mut Health)) {
-        if let Some(participant) = self.inner.participants.borrow_mut().get_mut(id) {
-            f(&mut participant.health);
-        } else {
-            return;
+        if self.with_participant(id, |p| f(&mut p.health)).is_some() {
+            self.show_health(id, at_ms);
         }
-        self.show_health(id, at_ms);
     }
 
     pub(super) fn show_problems(&self, id: &str) {
@@ -137,6 +134,17 @@ impl Session {
     }
 
     /// The participant's tile, without holding the map borrowed (see the module's note).
+    /// Changes what the session knows of participant `id`; the map is borrowed only for `f`,
+    /// so whatever `f` hands back (a tile) is set up after, when its notifications may call
+    /// back into the session.
+    pub(super) fn with_participant<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Participant) -> R,
+    ) -> Option<R> {
+        self.inner.participants.borrow_mut().get_mut(id).map(f)
+    }
+
     pub(super) fn tile_of(&self, id: &str) -> Option<RoomtapeTile> {
         self.inner
             .participants

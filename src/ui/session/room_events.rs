@@ -175,19 +175,14 @@ impl Session {
             } => {
                 self.ensure_participant(&id, &stream_id, Some(at_ms));
                 let mut came_in = false;
-                let tile = self
-                    .inner
-                    .participants
-                    .borrow_mut()
-                    .get_mut(id.as_str())
-                    .map(|p| {
-                        if p.tile.left() {
-                            p.health = Health::default();
-                            p.problems.clear();
-                        }
-                        came_in = !std::mem::replace(&mut p.present, true);
-                        p.tile.clone()
-                    });
+                let tile = self.with_participant(&id, |p| {
+                    if p.tile.left() {
+                        p.health = Health::default();
+                        p.problems.clear();
+                    }
+                    came_in = !std::mem::replace(&mut p.present, true);
+                    p.tile.clone()
+                });
                 // Set with the map no longer borrowed: the tile notifies.
                 if let Some(tile) = tile {
                     tile.set_left(false);
@@ -212,22 +207,17 @@ impl Session {
                     return;
                 }
                 let label = self.label_of(&id);
-                let tile = self
-                    .inner
-                    .participants
-                    .borrow_mut()
-                    .get_mut(id.as_str())
-                    .map(|p| {
-                        p.present = false;
-                        p.problems.clear();
-                        if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
-                            p.problems.push((
-                                Problem::NoPong,
-                                gettext_f("{name}’s connection was lost", &[("name", &label)]),
-                            ));
-                        }
-                        p.tile.clone()
-                    });
+                let tile = self.with_participant(&id, |p| {
+                    p.present = false;
+                    p.problems.clear();
+                    if matches!(reason, LeaveReason::Vanished | LeaveReason::Failed) {
+                        p.problems.push((
+                            Problem::NoPong,
+                            gettext_f("{name}’s connection was lost", &[("name", &label)]),
+                        ));
+                    }
+                    p.tile.clone()
+                });
                 // Set with the map no longer borrowed: the tile notifies.
                 if let Some(tile) = tile {
                     tile.set_connection_lost(matches!(

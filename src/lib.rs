@@ -1,8 +1,9 @@
 //! Roomtape: record every participant of a VDO.Ninja-compatible WebRTC room.
 //!
-//! Layers, imports pointing downward only (see `docs/architecture.md`):
-//! `ui` → `cli` → `library` → `media` → `signaling` → `room` → `protocol`. The last two are
-//! the `roomtape-core` crate (`core/`), which cannot reach GLib, GTK, GStreamer or libsoup.
+//! Layers, imports pointing downward only (see `docs/architecture.md`): the two front-ends,
+//! `ui` and `cli`, which never import each other → `automation` → `media` → `library` and
+//! `signaling` → `room` → `protocol`. The last two are the `roomtape-core` crate (`core/`),
+//! which cannot reach GLib, GTK, GStreamer or libsoup.
 
 pub mod automation;
 // A command prints its result on stdout.

@@ -55,6 +55,14 @@ pub(super) fn muxer_pad(mux: &gst::Element, video: bool) -> Option<gst::Pad> {
         .or_else(|| mux.static_pad("sink").filter(|p| !p.is_linked()))
 }
 
+/// A `capsfilter` holding `caps`.
+pub(super) fn capsfilter(caps: &gst::Caps) -> Result<gst::Element, ExportError> {
+    gst::ElementFactory::make("capsfilter")
+        .property("caps", caps)
+        .build()
+        .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))
+}
+
 pub(super) fn file_source(path: &Path) -> Result<gst::Element, ExportError> {
     gst::ElementFactory::make("filesrc")
         .property("location", path.to_string_lossy().as_ref())

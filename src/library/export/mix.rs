@@ -9,8 +9,8 @@ use gst::prelude::*;
 
 use super::ExportError;
 use super::elements::{
-    add_err, connect_dynamic_pads, file_sink, file_source, link_err, make, make_chain, make_muxer,
-    muxer_pad, queue,
+    add_err, capsfilter, connect_dynamic_pads, file_sink, file_source, link_err, make, make_chain,
+    make_muxer, muxer_pad, queue,
 };
 use super::plan::{Cell, Source, tile_layout};
 use super::run::{Positions, track_position};
@@ -48,24 +48,15 @@ pub(super) fn build_decoded(
     let want_audio = sources.iter().any(|(_, s)| s.has(false));
     let audio_mixer = if want_audio {
         let mixer = make("audiomixer")?;
-        let caps = mix_audio_caps();
-        let filter = gst::ElementFactory::make("capsfilter")
-            .property("caps", &caps)
-            .build()
-            .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
-        let encoder = make_chain(preset, "audio encoder", preset.audio_encoder.as_deref())?;
-        let q = queue(Duration::ZERO)?;
-        pipeline
-            .add_many([&mixer, &filter, &encoder, &q])
-            .map_err(add_err)?;
-        gst::Element::link_many([&mixer, &filter, &encoder, &q]).map_err(link_err)?;
-        let mux_pad = muxer_pad(&mux, false)
-            .ok_or_else(|| ExportError::Unsupported(format!("{} takes no audio", preset.muxer)))?;
-        q.static_pad("src")
-            .ok_or_else(|| link_err("queue"))?
-            .link(&mux_pad)
-            .map_err(link_err)?;
-        track_position(&mux_pad, positions);
+        encode_into_muxer(
+            pipeline,
+            preset,
+            &mixer,
+            &mix_audio_caps(),
+            &mux,
+            false,
+            positions,
+        )?;
         Some(mixer)
     } else {
         None
@@ -87,24 +78,7 @@ pub(super) fn build_decoded(
                 .field("framerate", gst::Fraction::new(canvas.framerate as i32, 1))
                 .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
                 .build();
-            let filter = gst::ElementFactory::make("capsfilter")
-                .property("caps", &caps)
-                .build()
-                .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
-            let encoder = make_chain(preset, "video encoder", preset.video_encoder.as_deref())?;
-            let q = queue(Duration::ZERO)?;
-            pipeline
-                .add_many([&mixer, &filter, &encoder, &q])
-                .map_err(add_err)?;
-            gst::Element::link_many([&mixer, &filter, &encoder, &q]).map_err(link_err)?;
-            let mux_pad = muxer_pad(&mux, true).ok_or_else(|| {
-                ExportError::Unsupported(format!("{} takes no video", preset.muxer))
-            })?;
-            q.static_pad("src")
-                .ok_or_else(|| link_err("queue"))?
-                .link(&mux_pad)
-                .map_err(link_err)?;
-            track_position(&mux_pad, positions);
+            encode_into_muxer(pipeline, preset, &mixer, &caps, &mux, true, positions)?;
             let layout = tile_layout(cells.len(), canvas.width, canvas.height);
             for (cell, &rect) in cells.iter().zip(&layout) {
                 cell_card(pipeline, &mixer, cell, rect, *canvas, *duration_ns)?;
@@ -151,6 +125,40 @@ pub(super) fn build_decoded(
     Ok(())
 }
 
+/// `mixer → capsfilter(caps) → the preset's encoder → queue → mux`: a mix encoded into the
+/// output file, its position followed for progress.
+fn encode_into_muxer(
+    pipeline: &gst::Pipeline,
+    preset: &Preset,
+    mixer: &gst::Element,
+    caps: &gst::Caps,
+    mux: &gst::Element,
+    video: bool,
+    positions: &Positions,
+) -> Result<(), ExportError> {
+    let filter = capsfilter(caps)?;
+    let encoder = if video {
+        make_chain(preset, "video encoder", preset.video_encoder.as_deref())?
+    } else {
+        make_chain(preset, "audio encoder", preset.audio_encoder.as_deref())?
+    };
+    let q = queue(Duration::ZERO)?;
+    pipeline
+        .add_many([mixer, &filter, &encoder, &q])
+        .map_err(add_err)?;
+    gst::Element::link_many([mixer, &filter, &encoder, &q]).map_err(link_err)?;
+    let mux_pad = muxer_pad(mux, video).ok_or_else(|| {
+        let kind = if video { "video" } else { "audio" };
+        ExportError::Unsupported(format!("{} takes no {kind}", preset.muxer))
+    })?;
+    q.static_pad("src")
+        .ok_or_else(|| link_err("queue"))?
+        .link(&mux_pad)
+        .map_err(link_err)?;
+    track_position(&mux_pad, positions);
+    Ok(())
+}
+
 fn mix_audio_caps() -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
         .field("format", "F32LE")
@@ -186,10 +194,7 @@ fn cell_card(
         .field("framerate", gst::Fraction::new(canvas.framerate as i32, 1))
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .build();
-    let filter = gst::ElementFactory::make("capsfilter")
-        .property("caps", &caps)
-        .build()
-        .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
+    let filter = capsfilter(&caps)?;
     let name = glib::markup_escape_text(&cell.label);
     let initial: String = cell
         .label
@@ -259,10 +264,7 @@ fn video_chain(
         .field("height", h)
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .build();
-    let filter = gst::ElementFactory::make("capsfilter")
-        .property("caps", &caps)
-        .build()
-        .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
+    let filter = capsfilter(&caps)?;
     let name = gst::ElementFactory::make("textoverlay")
         .property("text", label)
         .property_from_str("valignment", "bottom")
@@ -302,10 +304,7 @@ fn audio_chain(
     let q = queue(Duration::from_secs(3))?;
     let convert = make("audioconvert")?;
     let resample = make("audioresample")?;
-    let filter = gst::ElementFactory::make("capsfilter")
-        .property("caps", mix_audio_caps())
-        .build()
-        .map_err(|_| ExportError::MissingElement("capsfilter".to_owned()))?;
+    let filter = capsfilter(&mix_audio_caps())?;
     pipeline
         .add_many([&q, &convert, &resample, &filter])
         .map_err(add_err)?;

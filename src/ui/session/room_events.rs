@@ -55,9 +55,7 @@ impl Session {
                         tile.set_paintable(paintable);
                     }
                     pause_while_unmapped(&tile, &preview.pause);
-                    if let Some(p) = self.inner.participants.borrow_mut().get_mut(&participant) {
-                        p.video = Some(preview);
-                    }
+                    self.with_participant(&participant, |p| p.video = Some(preview));
                 }
             }
             EngineEvent::Preview(PreviewEvent::AudioMeter {
@@ -277,19 +275,17 @@ impl Session {
                 self.inner.panel.add_candidate(entry, &label);
             }
             RoomEvent::Watchdog { id, problem, at_ms } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
+                self.with_participant(&id, |p| {
                     p.problems.retain(|(known, _)| *known != problem);
                     p.problems.push((problem, crate::explain::problem(problem)));
-                }
+                });
                 self.show_problems(&id);
                 self.show_health(&id, at_ms);
             }
             RoomEvent::WatchdogCleared {
                 id, problem, at_ms, ..
             } => {
-                if let Some(p) = self.inner.participants.borrow_mut().get_mut(id.as_str()) {
-                    p.problems.retain(|(known, _)| *known != problem);
-                }
+                self.with_participant(&id, |p| p.problems.retain(|(known, _)| *known != problem));
                 self.show_problems(&id);
                 self.show_health(&id, at_ms);
             }
